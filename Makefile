@@ -1,0 +1,58 @@
+# loopgate: `make run` starts three demo backends and the proxy on :8080;
+# `make test` runs every test. See README.md.
+
+GO       ?= go
+BIN      := bin
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+CONFIG   ?= config.toml
+FUZZTIME ?= 30s
+
+.PHONY: build run test race bench fuzz lint deps check clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loopgate ./cmd/loopgate
+	$(GO) build -trimpath -o $(BIN)/backend ./cmd/backend
+
+# Three demo backends and loopgate in the foreground; Ctrl-C stops all of them.
+run: build
+	@trap 'kill 0' INT TERM EXIT; \
+	for i in 1 2 3; do $(BIN)/backend -port 800$$i -name backend-$$i -quiet & done; \
+	sleep 0.3; \
+	echo "loopgate on http://127.0.0.1:8080 (backends on :8001-8003); Ctrl-C stops all"; \
+	$(BIN)/loopgate -config $(CONFIG)
+
+test:
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./codec/ ./upstream/
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParseRequest -fuzztime=$(FUZZTIME) ./codec/
+	$(GO) test -run='^$$' -fuzz=FuzzParseResponse -fuzztime=$(FUZZTIME) ./codec/
+	$(GO) test -run='^$$' -fuzz=FuzzChunked -fuzztime=$(FUZZTIME) ./codec/
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Import direction (STYLE.md §1): codec imports only the standard library,
+# upstream no gnet, and nothing but cmd imports engine.
+deps:
+	@set -e; \
+	bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./codec/ | grep '\.' || true); \
+	[ -z "$$bad" ] || { echo "codec imports non-std: $$bad"; exit 1; }; \
+	bad=$$($(GO) list -deps ./upstream/ | grep -E 'gnet|loopgate/(engine|codec|stats|health)' || true); \
+	[ -z "$$bad" ] || { echo "upstream imports: $$bad"; exit 1; }; \
+	for p in $$($(GO) list ./... | grep -v '/cmd/'); do \
+		if $(GO) list -f '{{join .Imports "\n"}}' $$p | grep -qx 'loopgate/engine'; then echo "$$p imports engine"; exit 1; fi; \
+	done; echo "deps OK"
+
+check: lint deps race
+
+clean:
+	rm -rf $(BIN)

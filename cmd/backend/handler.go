@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Bounds on what a request may ask for.
+const (
+	maxDelay = 60 * time.Second
+	maxBytes = 1 << 30
+)
+
+// Backend answers the demo endpoints. Make it with newBackend, set the
+// exported fields before serving and leave them alone afterwards; the counters and the failing switch are
+// atomic, so ServeHTTP is safe from any number of goroutines.
+type Backend struct {
+	Name     string        // reported in every body and in the X-Backend header
+	Port     int           // reported by /info
+	Latency  time.Duration // slept before answering any request
+	FailRate float64       // fraction of requests answered 500, except /health* and /info
+	Log      *slog.Logger  // one line per request; nil logs nothing
+
+	started time.Time
+	served  atomic.Int64
+	failing atomic.Bool // /health answers 503
+}
+
+// SetFailing turns the failing mode of /health on or off.
+func (b *Backend) SetFailing(on bool) { b.failing.Store(on) }
+
+// ServeHTTP counts, delays, maybe fails and then routes the request. Paths are
+// matched exactly and never cleaned or redirected, so / reports any path as it
+// arrived.
+func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.served.Add(1)
+	w.Header().Set("X-Backend", b.Name)
+	if b.Log == nil {
+		b.route(w, r)
+		return
+	}
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	b.route(rec, r)
+	b.Log.Info("request", "method", r.Method, "uri", r.RequestURI, "status", rec.status,
+		"bytes", rec.bytes, "remote", r.RemoteAddr, "took", time.Since(start))
+}
+
+// newBackend returns a Backend whose uptime starts now.
+func newBackend(name string, port int) *Backend {
+	return &Backend{Name: name, Port: port, started: time.Now()}
+}
+
+func (b *Backend) route(w http.ResponseWriter, r *http.Request) {
+	if b.Latency > 0 && !sleep(r.Context(), b.Latency) {
+		return // the client went away
+	}
+	path := r.URL.Path
+	exempt := path == "/health" || path == "/health/fail" || path == "/info"
+	if !exempt && b.FailRate > 0 && rand.Float64() < b.FailRate {
+		b.writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "injected failure", "name": b.Name})
+		return
+	}
+	switch path {
+	case "/health":
+		b.health(w)
+	case "/health/fail":
+		b.healthFail(w, r)
+	case "/info":
+		b.info(w)
+	case "/delay":
+		b.delay(w, r)
+	case "/status":
+		b.status(w, r)
+	case "/bytes":
+		b.bytes(w, r)
+	case "/echo":
+		b.echo(w, r)
+	default:
+		b.report(w, r, http.StatusOK)
+	}
+}
+
+// health answers {"status":"healthy"} with 200, or "unhealthy" with 503 while
+// the failing mode is on.
+func (b *Backend) health(w http.ResponseWriter) {
+	if b.failing.Load() {
+		b.writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unhealthy", "name": b.Name})
+		return
+	}
+	b.writeJSON(w, http.StatusOK, map[string]any{"status": "healthy", "name": b.Name})
+}
+
+// healthFail switches the failing mode at run time, for failover demos:
+// POST or PUT turns it on, DELETE turns it off, GET reports it.
+func (b *Backend) healthFail(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut:
+		b.failing.Store(true)
+	case http.MethodDelete:
+		b.failing.Store(false)
+	case http.MethodGet, http.MethodHead:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE")
+		b.writeError(w, http.StatusMethodNotAllowed, "use POST to fail /health, DELETE to recover")
+		return
+	}
+	b.writeJSON(w, http.StatusOK, map[string]any{"name": b.Name, "failing": b.failing.Load()})
+}
+
+func (b *Backend) info(w http.ResponseWriter) {
+	b.writeJSON(w, http.StatusOK, map[string]any{
+		"name":           b.Name,
+		"port":           b.Port,
+		"pid":            os.Getpid(),
+		"started":        b.started.UTC().Format(time.RFC3339),
+		"uptime_seconds": time.Since(b.started).Seconds(),
+		"requests":       b.served.Load(),
+	})
+}
+
+// delay sleeps ?ms=N milliseconds (0..60000), then answers like /.
+func (b *Backend) delay(w http.ResponseWriter, r *http.Request) {
+	ms, ok := b.intParam(w, r, "ms", 0, maxDelay.Milliseconds())
+	if !ok {
+		return
+	}
+	if !sleep(r.Context(), time.Duration(ms)*time.Millisecond) {
+		return
+	}
+	b.report(w, r, http.StatusOK)
+}
+
+// status answers like / with the status ?code=N (200..599).
+func (b *Backend) status(w http.ResponseWriter, r *http.Request) {
+	code, ok := b.intParam(w, r, "code", 200, 599)
+	if !ok {
+		return
+	}
+	b.report(w, r, int(code))
+}
+
+// bytes streams ?n=N bytes (0..1 GiB) of the pattern that fillPattern
+// describes: with Content-Length, or with ?chunked=1 chunked and flushed after
+// every write. It allocates one 64 KiB buffer per request.
+func (b *Backend) bytes(w http.ResponseWriter, r *http.Request) {
+	n, ok := b.intParam(w, r, "n", 0, maxBytes)
+	if !ok {
+		return
+	}
+	chunked := false
+	if s := r.URL.Query().Get("chunked"); s != "" {
+		v, err := strconv.ParseBool(s)
+		if err != nil {
+			b.writeError(w, http.StatusBadRequest, "cannot parse chunked="+strconv.Quote(s)+": want 0 or 1")
+			return
+		}
+		chunked = v
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if !chunked {
+		h.Set("Content-Length", strconv.FormatInt(n, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if chunked {
+		// Send the head now: even n=0 is then chunked rather than
+		// Content-Length: 0, and the client sees headers before the body.
+		if rc.Flush() != nil {
+			return
+		}
+	}
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < n; {
+		p := buf[:min(int64(len(buf)), n-off)]
+		fillPattern(p, off)
+		if _, err := w.Write(p); err != nil {
+			return // the client went away
+		}
+		off += int64(len(p))
+		if chunked {
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Pattern of /bytes: line k (bytes 64k .. 64k+63) is the offset 64k as 16
+// zero-padded decimal digits, a space, patternFill and "\n". A reader can tell
+// where any byte belongs, so a lost, repeated or reordered piece shows.
+const (
+	patternLine = 64
+	patternFill = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+)
+
+// fillPattern fills p with the /bytes content from offset off on.
+func fillPattern(p []byte, off int64) {
+	var line [patternLine]byte
+	line[16] = ' '
+	copy(line[17:], patternFill)
+	line[patternLine-1] = '\n'
+	for len(p) > 0 {
+		v := off - off%patternLine
+		for i := 15; i >= 0; i-- {
+			line[i] = '0' + byte(v%10)
+			v /= 10
+		}
+		n := copy(p, line[off%patternLine:])
+		p = p[n:]
+		off += int64(n)
+	}
+}
+
+// echo streams the request body back as it arrives: with the request's
+// Content-Length when it had one, else chunked and flushed after every read.
+// It keeps the request's Content-Type.
+func (b *Backend) echo(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	// Without full duplex net/http may close the request body once the
+	// response head is flushed (HTTP/1.x), which would cut large uploads.
+	_ = rc.EnableFullDuplex()
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	chunked := r.ContentLength < 0
+	if !chunked {
+		h.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if chunked {
+				if rc.Flush() != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return // io.EOF, or a body that ended early: net/http closes the conn
+		}
+	}
+}
+
+// Received is the body of /, /delay and /status: what the backend got. Tests
+// through the proxy decode it to check what arrived.
+type Received struct {
+	Name             string      `json:"name"`
+	Status           int         `json:"status"`
+	Method           string      `json:"method"`
+	URI              string      `json:"uri"` // request target as sent
+	Path             string      `json:"path"`
+	Query            string      `json:"query"`
+	Proto            string      `json:"proto"`
+	Host             string      `json:"host"`
+	RemoteAddr       string      `json:"remote_addr"`
+	Headers          http.Header `json:"headers"`        // net/http moves Host and Transfer-Encoding to their fields
+	ContentLength    int64       `json:"content_length"` // -1 when unknown (chunked)
+	TransferEncoding []string    `json:"transfer_encoding,omitempty"`
+	BodyBytes        int64       `json:"body_bytes"`
+	BodySHA256       string      `json:"body_sha256"`
+	BodyError        string      `json:"body_error,omitempty"`
+	Trailers         http.Header `json:"trailers,omitempty"`
+}
+
+// report reads the whole request body into a hash and answers with status and
+// a Received. It keeps nothing of the body, so uploads of any size are fine.
+func (b *Backend) report(w http.ResponseWriter, r *http.Request, status int) {
+	h := sha256.New()
+	n, err := io.Copy(h, r.Body)
+	rcv := Received{
+		Name:             b.Name,
+		Status:           status,
+		Method:           r.Method,
+		URI:              r.RequestURI,
+		Path:             r.URL.Path,
+		Query:            r.URL.RawQuery,
+		Proto:            r.Proto,
+		Host:             r.Host,
+		RemoteAddr:       r.RemoteAddr,
+		Headers:          r.Header,
+		ContentLength:    r.ContentLength,
+		TransferEncoding: r.TransferEncoding,
+		BodyBytes:        n,
+		BodySHA256:       hex.EncodeToString(h.Sum(nil)),
+	}
+	if err != nil {
+		rcv.BodyError = err.Error()
+	}
+	if len(r.Trailer) > 0 {
+		rcv.Trailers = r.Trailer
+	}
+	b.writeJSON(w, status, rcv)
+}
+
+// intParam returns the query parameter key as an integer in lo..hi, or
+// answers 400 and returns false.
+func (b *Backend) intParam(w http.ResponseWriter, r *http.Request, key string, lo, hi int64) (int64, bool) {
+	s := r.URL.Query().Get(key)
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < lo || v > hi {
+		b.writeError(w, http.StatusBadRequest, "cannot use "+key+"="+strconv.Quote(s)+": want an integer in "+
+			strconv.FormatInt(lo, 10)+".."+strconv.FormatInt(hi, 10))
+		return 0, false
+	}
+	return v, true
+}
+
+func (b *Backend) writeError(w http.ResponseWriter, status int, msg string) {
+	b.writeJSON(w, status, map[string]any{"error": msg, "name": b.Name})
+}
+
+// writeJSON answers status with v as JSON and a Content-Length. Statuses that
+// forbid a body (204, 304) get none.
+func (b *Backend) writeJSON(w http.ResponseWriter, status int, v any) {
+	if status == http.StatusNoContent || status == http.StatusNotModified {
+		w.WriteHeader(status)
+		return
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic("BUG: cannot encode response: " + err.Error())
+	}
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// sleep waits d, or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// recorder remembers the status and body size for the request log. Unwrap
+// lets http.ResponseController reach the real writer (Flush, full duplex).
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if code >= 200 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"loopgate/codec"
+	"loopgate/engine"
+	"loopgate/upstream"
+)
+
+// Config is everything loopgate reads from its config file: the engine's
+// configuration and the settings main applies itself. Load returns it with
+// every default filled in, so what main logs is what runs.
+type Config struct {
+	Engine engine.Config
+	// Health holds the active health check settings of each pool, indexed
+	// like Engine.Pools. Accepted and validated now; they take effect once
+	// active health checks land.
+	Health []Health
+	// AccessLog writes one line per request (seed: enable_logging). Metrics
+	// serves the metrics endpoints (seed: enable_metrics). Both take effect
+	// with the observability issue.
+	AccessLog bool
+	Metrics   bool
+}
+
+// Health configures the active probes of one pool.
+type Health struct {
+	Interval time.Duration // between probes of one backend (default 10s)
+	Timeout  time.Duration // one probe; shorter than Interval (default 2s)
+}
+
+// Health defaults, documented in config.toml.
+const (
+	DefaultHealthInterval = 10 * time.Second
+	DefaultHealthTimeout  = 2 * time.Second
+)
+
+// Bounds that config values are checked against.
+const (
+	maxEventLoops  = 1024    // more is a typo, not a machine
+	maxWeight      = 1000    // engine.Backend.Weight
+	maxPoolMembers = 1 << 16 // the pickers index backends with uint16
+)
+
+// WithDefaults returns a copy of h with zero fields set to their defaults.
+func (h Health) WithDefaults() Health {
+	if h.Interval == 0 {
+		h.Interval = DefaultHealthInterval
+	}
+	if h.Timeout == 0 {
+		h.Timeout = min(DefaultHealthTimeout, h.Interval/2)
+	}
+	return h
+}
+
+// Kinds of config problems. Every *Error wraps one, for errors.Is.
+var (
+	ErrSyntax    = errors.New("syntax error")
+	ErrUnknown   = errors.New("unknown key")
+	ErrType      = errors.New("wrong type")
+	ErrValue     = errors.New("invalid value")
+	ErrMissing   = errors.New("missing key")
+	ErrDuplicate = errors.New("duplicate")
+)
+
+// Error is one problem in a config file, located by line and key:
+//
+//	config.toml:14: pool[0].backend[1].address: cannot parse "127.0.0.1": missing port
+//
+// Key is empty for syntax errors, where the parser knows the line but not
+// which key it was in.
+type Error struct {
+	File string
+	Line int // 1-based
+	Key  string
+	Kind error // one of the Err* kinds above
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Load reads, decodes and validates the config file at path: TOML when it
+// ends in .toml, the seed balancers' JSON when it ends in .json. It reports
+// every problem it finds, not just the first: the error is an errors.Join of
+// *Error values in file order. It reads the file once and runs at startup
+// only.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config: %w", err)
+	}
+	return parse(path, data)
+}
+
+// parse is Load without the file system; name is used in error messages.
+func parse(name string, data []byte) (*Config, error) {
+	src := &source{file: name}
+	var decode func(*source, []byte) *Config
+	switch ext := strings.ToLower(filepath.Ext(name)); ext {
+	case ".toml":
+		decode = decodeTOML
+	case ".json":
+		decode, src.json = decodeJSON, true
+	default:
+		return nil, fmt.Errorf("cannot load config %q: unknown extension %q (want .toml or .json)", name, ext)
+	}
+	var c *Config
+	if len(bytes.TrimSpace(data)) == 0 {
+		src.add("", 1, ErrMissing, "file is empty")
+	} else {
+		c = decode(src, data)
+	}
+	if len(src.errs) > 0 {
+		slices.SortStableFunc(src.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
+		errs := make([]error, len(src.errs))
+		for i, e := range src.errs {
+			errs[i] = e
+		}
+		return nil, errors.Join(errs...)
+	}
+	c.Engine = c.Engine.WithDefaults()
+	for i := range c.Health {
+		c.Health[i] = c.Health[i].WithDefaults()
+	}
+	return c, nil
+}
+
+// source is one config file being decoded. It collects every problem instead
+// of stopping at the first, so that -check can list them all.
+type source struct {
+	file  string
+	json  bool           // name types the JSON way (object, number)
+	lines map[string]int // key path ("pool[0].name") -> line; see tomlLines and decodeJSON
+	errs  []*Error
+}
+
+// lineOf returns the line of key, or of its closest enclosing table or array
+// element that appears in the file, or 1.
+func (s *source) lineOf(key string) int {
+	for k := key; k != ""; k = parentKey(k) {
+		if l, ok := s.lines[k]; ok {
+			return l
+		}
+	}
+	return 1
+}
+
+// parentKey strips the last part of a key path: pool[0].backend[1].address ->
+// pool[0].backend[1] -> pool[0].backend -> pool[0] -> pool -> "".
+func parentKey(k string) string {
+	if i := strings.LastIndexAny(k, ".["); i >= 0 {
+		return k[:i]
+	}
+	return ""
+}
+
+// add records a problem at line; line 0 means the line of key.
+func (s *source) add(key string, line int, kind error, format string, args ...any) {
+	if line == 0 {
+		line = s.lineOf(key)
+	}
+	s.errs = append(s.errs, &Error{File: s.file, Line: line, Key: key, Kind: kind, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (s *source) errorf(key string, kind error, format string, args ...any) {
+	s.add(key, 0, kind, format, args...)
+}
+
+// joinKey appends the key k to the table path p.
+func joinKey(p, k string) string {
+	if p == "" {
+		return k
+	}
+	return p + "." + k
+}
+
+func indexKey(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
+
+// checkHostPort reports why addr is not a host:port with a port in 1..65535.
+// An empty host (":8080") is allowed when emptyHost is set.
+func checkHostPort(s *source, key, addr string, emptyHost bool) {
+	if !strings.Contains(addr, ":") {
+		s.errorf(key, ErrValue, "cannot parse %q: missing port", addr)
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		s.errorf(key, ErrValue, "cannot parse %q: want host:port or [ipv6]:port", addr)
+		return
+	}
+	if msg := hostProblem(host, emptyHost); msg != "" {
+		s.errorf(key, ErrValue, "cannot parse %q: %s", addr, msg)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		s.errorf(key, ErrValue, "cannot parse %q: port %q is not in 1..65535", addr, port)
+	}
+}
+
+// hostProblem says what is wrong with host, which must be an IP address or a
+// DNS name; "" means nothing is.
+func hostProblem(host string, emptyOK bool) string {
+	if host == "" {
+		if emptyOK {
+			return ""
+		}
+		return "missing host"
+	}
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	if len(host) > 253 {
+		return "host name longer than 253 bytes"
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Sprintf("invalid host %q", host)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Sprintf("invalid host %q", host)
+			}
+		}
+	}
+	return ""
+}
+
+func checkAlgorithm(s *source, key, name string) {
+	if _, err := upstream.Lookup(name); err != nil {
+		s.errorf(key, ErrValue, "unknown algorithm %q (known: %s)", name, strings.Join(upstream.Names(), ", "))
+	}
+}
+
+// checkBackends checks what concerns the backends of one pool together.
+// poolKey locates "no backends"; backendKey(i) locates backend i.
+func checkBackends(s *source, poolKey string, backendKey func(int) string, bs []engine.Backend) {
+	if len(bs) == 0 {
+		s.errorf(poolKey, ErrMissing, "pool has no backends")
+		return
+	}
+	if len(bs) > maxPoolMembers {
+		s.errorf(poolKey, ErrValue, "pool has %d backends; at most %d are allowed", len(bs), maxPoolMembers)
+	}
+	seen := make(map[string]int, len(bs))
+	weighted := false
+	for i, b := range bs {
+		weighted = weighted || b.WeightOf() > 0
+		if b.Address == "" {
+			continue // reported as missing already
+		}
+		a := strings.ToLower(b.Address)
+		if j, dup := seen[a]; dup {
+			s.errorf(backendKey(i), ErrDuplicate, "duplicate backend %q (also at %s)", b.Address, backendKey(j))
+			continue
+		}
+		seen[a] = i
+	}
+	if !weighted {
+		s.errorf(poolKey, ErrValue, "every backend has weight 0, so the pool would take no requests")
+	}
+}
+
+// checkHealth checks h once defaults are applied.
+func checkHealth(s *source, timeoutKey string, h Health) {
+	h = h.WithDefaults()
+	if h.Timeout >= h.Interval {
+		s.errorf(timeoutKey, ErrValue, "timeout %s must be shorter than the interval %s", h.Timeout, h.Interval)
+	}
+}
+
+// checkLimits checks l once defaults are applied; keys are the TOML ones.
+func checkLimits(s *source, l codec.Limits) {
+	d := l.WithDefaults()
+	if l.MaxHeaders > codec.MaxHeaders {
+		s.errorf("limits.max_headers", ErrValue, "got %d; want at most %d", l.MaxHeaders, codec.MaxHeaders)
+	}
+	if d.MaxRequestLine > d.MaxHeadBytes {
+		s.errorf("limits.max_request_line", ErrValue, "request line limit %d exceeds max_header_bytes %d", d.MaxRequestLine, d.MaxHeadBytes)
+	}
+}
+
+// checkFlow checks f once defaults are applied; keys are the TOML ones.
+func checkFlow(s *source, f engine.Flow) {
+	d := engine.Config{Flow: f}.WithDefaults().Flow
+	if d.LowWatermark >= d.HighWatermark {
+		s.errorf("flow.low_watermark", ErrValue, "low watermark %d must be below the high watermark %d", d.LowWatermark, d.HighWatermark)
+	}
+}

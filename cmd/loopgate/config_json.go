@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"sort"
+	"strconv"
+
+	"loopgate/engine"
+)
+
+// seedPool is the name of the one pool a seed config.json describes.
+const seedPool = "default"
+
+// decodeJSON decodes the config.json of the seed balancers, with exactly
+// their keys; durations are in seconds:
+//
+//	proxy_host, proxy_port          -> Engine.Listen (default "0.0.0.0", 8080)
+//	algorithm, backend_servers      -> one pool named "default"; servers are {host, port, weight}
+//	health_check_interval, _timeout -> Health[0]
+//	max_connections                 -> Engine.MaxConnections
+//	connection_timeout              -> Engine.Timeouts.ClientIdle (keep-alive idle)
+//	request_timeout                 -> Engine.Timeouts.UpstreamResponse
+//	enable_logging, enable_metrics  -> AccessLog, Metrics
+func decodeJSON(src *source, data []byte) *Config {
+	root := jsonRoot(src, data)
+	if root == nil {
+		return nil
+	}
+	c := &Config{}
+	e := &c.Engine
+
+	host, port := "0.0.0.0", int64(8080)
+	if root.str("proxy_host", &host) {
+		if msg := hostProblem(host, false); msg != "" {
+			src.errorf("proxy_host", ErrValue, "%s", msg)
+		}
+	}
+	if n, ok := root.integer("proxy_port", 1, 65535); ok {
+		port = n
+	}
+	e.Listen = net.JoinHostPort(host, strconv.FormatInt(port, 10))
+
+	p := engine.Pool{Name: seedPool}
+	if root.str("algorithm", &p.Algorithm) {
+		checkAlgorithm(src, "algorithm", p.Algorithm)
+	}
+	if root.required("backend_servers") {
+		for _, bt := range root.tables("backend_servers") {
+			var b engine.Backend
+			var host string
+			var port int64
+			if bt.required("host") && bt.str("host", &host) {
+				if msg := hostProblem(host, false); msg != "" {
+					src.errorf(bt.key("host"), ErrValue, "%s", msg)
+					host = ""
+				}
+			}
+			if bt.required("port") {
+				port, _ = bt.integer("port", 1, 65535)
+			}
+			if w, ok := bt.integer("weight", 0, maxWeight); ok {
+				w := int(w)
+				b.Weight = &w
+			}
+			bt.finish()
+			if host != "" && port != 0 {
+				b.Address = net.JoinHostPort(host, strconv.FormatInt(port, 10))
+			}
+			p.Backends = append(p.Backends, b)
+		}
+		checkBackends(src, "backend_servers", func(j int) string { return indexKey("backend_servers", j) }, p.Backends)
+	}
+
+	var h Health
+	root.seconds("health_check_interval", &h.Interval)
+	root.seconds("health_check_timeout", &h.Timeout)
+	checkHealth(src, "health_check_timeout", h)
+	root.setInt("max_connections", &e.MaxConnections, 0, math.MaxInt32)
+	root.seconds("connection_timeout", &e.Timeouts.ClientIdle)
+	root.seconds("request_timeout", &e.Timeouts.UpstreamResponse)
+	root.boolean("enable_logging", &c.AccessLog)
+	root.boolean("enable_metrics", &c.Metrics)
+	root.finish()
+
+	e.Pools = []engine.Pool{p}
+	c.Health = []Health{h}
+	return c
+}
+
+// jsonRoot parses data into the top-level table, recording the line of every
+// key path in src.lines and reporting duplicate keys, which encoding/json
+// would silently resolve to the last one. It returns nil after a syntax error.
+func jsonRoot(src *source, data []byte) *table {
+	j := &jsonScanner{src: src, dec: json.NewDecoder(bytes.NewReader(data)), lines: map[string]int{}}
+	j.dec.UseNumber()
+	for i, c := range data {
+		if c == '\n' {
+			j.newlines = append(j.newlines, i)
+		}
+	}
+	src.lines = j.lines
+	v, err := j.value("")
+	if err == nil {
+		if _, err = j.dec.Token(); err == io.EOF {
+			err = nil
+		} else if err == nil {
+			src.add("", j.lineAt(j.dec.InputOffset()-1), ErrSyntax, "cannot parse JSON: data after the top-level object")
+			return nil
+		}
+	}
+	if err != nil {
+		line := j.lineAt(int64(len(data)) - 1)
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line = j.lineAt(se.Offset - 1)
+		}
+		msg := err.Error()
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			msg = "unexpected end of file"
+		}
+		src.add("", line, ErrSyntax, "cannot parse JSON: %s", msg)
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		src.add("", 1, ErrType, "want an object at the top level, got %s", src.describe(v))
+		return nil
+	}
+	return &table{src: src, m: m}
+}
+
+// jsonScanner builds the value tree token by token, so it knows the line of
+// every key; json.Unmarshal would not.
+type jsonScanner struct {
+	src      *source
+	dec      *json.Decoder
+	newlines []int // offsets of '\n' in the input
+	lines    map[string]int
+}
+
+// lineAt returns the line of the byte at off.
+func (j *jsonScanner) lineAt(off int64) int {
+	return 1 + sort.SearchInts(j.newlines, int(max(off, 0)))
+}
+
+// value reads one value at path: map[string]any, []any, string, json.Number,
+// bool or nil.
+func (j *jsonScanner) value(path string) (any, error) {
+	tok, err := j.dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := j.lines[path]; !ok && path != "" {
+		j.lines[path] = j.lineAt(j.dec.InputOffset() - 1)
+	}
+	switch tok {
+	case json.Delim('{'):
+		m := map[string]any{}
+		for j.dec.More() {
+			kt, err := j.dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			k, _ := kt.(string) // the decoder only returns strings here
+			kp := joinKey(path, k)
+			line := j.lineAt(j.dec.InputOffset() - 1)
+			_, dup := m[k]
+			if dup {
+				j.src.add(kp, line, ErrDuplicate, "duplicate key (first on line %d)", j.lines[kp])
+			} else {
+				j.lines[kp] = line
+			}
+			v, err := j.value(kp)
+			if err != nil {
+				return nil, err
+			}
+			if !dup {
+				m[k] = v
+			}
+		}
+		_, err := j.dec.Token() // '}'
+		return m, err
+	case json.Delim('['):
+		a := []any{}
+		for i := 0; j.dec.More(); i++ {
+			v, err := j.value(indexKey(path, i))
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+		_, err := j.dec.Token() // ']'
+		return a, err
+	}
+	return tok, nil
+}

@@ -1,0 +1,409 @@
+package main
+
+import (
+	"errors"
+	"math"
+	"strconv"
+
+	"github.com/BurntSushi/toml"
+
+	"loopgate/codec"
+	"loopgate/engine"
+)
+
+// decodeTOML decodes config.toml (layout: the sample config.toml at the
+// repository root). It decodes into a map rather than a struct so that it can
+// check every key with its full path and report all problems, which
+// toml.Decode into a struct cannot (it stops at the first type error and
+// MetaData.Undecoded loses array indexes).
+func decodeTOML(src *source, data []byte) *Config {
+	var m map[string]any
+	if _, err := toml.Decode(string(data), &m); err != nil {
+		line, msg := 1, err.Error()
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			line, msg = max(pe.Position.Line, 1), pe.Message
+		}
+		src.add("", line, ErrSyntax, "cannot parse TOML: %s", msg)
+		return nil
+	}
+	src.lines = tomlLines(data)
+	root := &table{src: src, m: m}
+	c := &Config{}
+	e := &c.Engine
+
+	s := root.table("server")
+	if s.str("listen", &e.Listen) {
+		checkHostPort(src, s.key("listen"), e.Listen, true)
+	}
+	s.setInt("event_loops", &e.EventLoops, 0, maxEventLoops)
+	s.boolean("reuse_port", &e.ReusePort)
+	s.setInt("read_buffer", &e.ReadBufferCap, 0, math.MaxInt32)
+	s.setInt("max_connections", &e.MaxConnections, 0, math.MaxInt32)
+	s.duration("shutdown_grace", &e.ShutdownGrace)
+	s.boolean("access_log", &c.AccessLog)
+	s.boolean("metrics", &c.Metrics)
+	s.finish()
+
+	l := root.table("limits")
+	l.setInt("max_request_line", &e.Limits.MaxRequestLine, 0, math.MaxInt32)
+	l.setInt("max_header_bytes", &e.Limits.MaxHeadBytes, 0, math.MaxInt32)
+	l.setInt("max_headers", &e.Limits.MaxHeaders, 0, codec.MaxHeaders)
+	l.setInt("max_chunk_line", &e.Limits.MaxChunkLine, 0, math.MaxInt32)
+	if n, ok := l.integer("max_body_bytes", 0, math.MaxInt64); ok {
+		e.Limits.MaxBodyBytes = n
+	}
+	l.finish()
+	checkLimits(src, e.Limits)
+
+	t := root.table("timeouts")
+	t.duration("upstream_connect", &e.Timeouts.UpstreamConnect)
+	t.duration("client_header", &e.Timeouts.ClientHeader)
+	t.duration("client_idle", &e.Timeouts.ClientIdle)
+	t.duration("upstream_response", &e.Timeouts.UpstreamResponse)
+	t.duration("upstream_idle", &e.Timeouts.UpstreamIdle)
+	t.duration("body_progress", &e.Timeouts.BodyProgress)
+	t.finish()
+
+	f := root.table("flow")
+	f.setInt("high_watermark", &e.Flow.HighWatermark, 0, math.MaxInt)
+	f.setInt("low_watermark", &e.Flow.LowWatermark, 0, math.MaxInt)
+	f.finish()
+	checkFlow(src, e.Flow)
+
+	if _, ok := root.m["pool"]; !ok {
+		src.errorf("pool", ErrMissing, "no [[pool]]: at least one pool with backends is required")
+	}
+	names := map[string]int{}
+	for i, pt := range root.tables("pool") {
+		var p engine.Pool
+		if pt.required("name") && pt.str("name", &p.Name) {
+			if msg := poolNameProblem(p.Name); msg != "" {
+				src.errorf(pt.key("name"), ErrValue, "%s", msg)
+			} else if j, dup := names[p.Name]; dup {
+				src.errorf(pt.key("name"), ErrDuplicate, "duplicate pool name %q (also pool[%d])", p.Name, j)
+			} else {
+				names[p.Name] = i
+			}
+		}
+		if pt.str("algorithm", &p.Algorithm) {
+			checkAlgorithm(src, pt.key("algorithm"), p.Algorithm)
+		}
+		pt.setInt("max_idle_per_backend", &p.MaxIdlePerBackend, 0, math.MaxInt32)
+
+		var h Health
+		ht := pt.table("health")
+		ht.duration("interval", &h.Interval)
+		ht.duration("timeout", &h.Timeout)
+		ht.finish()
+		checkHealth(src, ht.key("timeout"), h)
+
+		for _, bt := range pt.tables("backend") {
+			var b engine.Backend
+			if bt.required("address") && bt.str("address", &b.Address) {
+				checkHostPort(src, bt.key("address"), b.Address, false)
+			}
+			if w, ok := bt.integer("weight", 0, maxWeight); ok {
+				w := int(w)
+				b.Weight = &w
+			}
+			bt.finish()
+			p.Backends = append(p.Backends, b)
+		}
+		backends := pt.key("backend")
+		checkBackends(src, backends, func(j int) string { return indexKey(backends, j) }, p.Backends)
+		pt.finish()
+		e.Pools = append(e.Pools, p)
+		c.Health = append(c.Health, h)
+	}
+	root.finish()
+	return c
+}
+
+// required reports whether t has key k, and reports it missing if not.
+func (t *table) required(k string) bool {
+	if _, ok := t.m[k]; ok {
+		return true
+	}
+	t.src.errorf(t.key(k), ErrMissing, "missing (required)")
+	return false
+}
+
+// poolNameProblem says what is wrong with a pool name, or "". Names become
+// metric labels and log fields, so they are kept plain.
+func poolNameProblem(name string) string {
+	if name == "" || len(name) > 64 {
+		return "want 1..64 characters"
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return "cannot use " + strconv.Quote(name) + ": want letters, digits, '-', '_' or '.'"
+		}
+	}
+	return ""
+}
+
+// tomlLines maps the key paths of a TOML document to their lines:
+// "pool[0].backend[1].address" -> 14. A table or array element maps to its
+// header (or, inline, to where it starts). data must already have parsed as
+// TOML; tomlLines never fails, and where it cannot follow the text it records
+// less, so lineOf falls back to an enclosing table.
+func tomlLines(data []byte) map[string]int {
+	s := &lineScanner{src: data, line: 1, lines: map[string]int{}, arrays: map[string]int{}}
+	for s.i < len(s.src) {
+		s.skipSpace(true)
+		if s.i == len(s.src) {
+			break
+		}
+		if s.peek() == '[' {
+			s.header()
+		} else {
+			s.keyValue()
+		}
+		s.skipLine() // a trailing comment, or whatever the scanner did not follow
+	}
+	return s.lines
+}
+
+// lineScanner walks a TOML document once, tracking the current table and the
+// number of elements of each array of tables, like the parser does.
+type lineScanner struct {
+	src    []byte
+	i      int
+	line   int
+	lines  map[string]int
+	arrays map[string]int // path of an array of tables -> elements so far
+	table  string         // path of the current table
+}
+
+func (s *lineScanner) peek() byte {
+	if s.i < len(s.src) {
+		return s.src[s.i]
+	}
+	return 0
+}
+
+func (s *lineScanner) next() {
+	if s.src[s.i] == '\n' {
+		s.line++
+	}
+	s.i++
+}
+
+func (s *lineScanner) mark(path string) {
+	if _, ok := s.lines[path]; !ok {
+		s.lines[path] = s.line
+	}
+}
+
+// skipSpace skips blanks; with newlines also line breaks and comments.
+func (s *lineScanner) skipSpace(newlines bool) {
+	for s.i < len(s.src) {
+		switch s.src[s.i] {
+		case ' ', '\t', '\r':
+		case '\n':
+			if !newlines {
+				return
+			}
+		case '#':
+			if !newlines {
+				return
+			}
+			for s.i < len(s.src) && s.src[s.i] != '\n' {
+				s.i++
+			}
+			continue
+		default:
+			return
+		}
+		s.next()
+	}
+}
+
+func (s *lineScanner) skipLine() {
+	for s.i < len(s.src) && s.src[s.i] != '\n' {
+		s.i++
+	}
+	if s.i < len(s.src) {
+		s.next()
+	}
+}
+
+// header reads [a.b] or [[a.b]] and makes it the current table.
+func (s *lineScanner) header() {
+	s.next()
+	array := s.peek() == '['
+	if array {
+		s.next()
+	}
+	segs := s.key()
+	p := ""
+	for i, seg := range segs {
+		p = joinKey(p, seg)
+		n, isArray := s.arrays[p]
+		switch {
+		case array && i == len(segs)-1:
+			s.arrays[p] = n + 1
+			s.mark(p)
+			p = indexKey(p, n)
+		case isArray:
+			p = indexKey(p, n-1)
+		}
+	}
+	s.mark(p)
+	s.table = p
+}
+
+// keyValue reads key = value in the current table.
+func (s *lineScanner) keyValue() {
+	segs := s.key()
+	if len(segs) == 0 || s.peek() != '=' {
+		return
+	}
+	s.next()
+	p := s.table
+	for _, seg := range segs { // a dotted key also defines its parent tables
+		p = joinKey(p, seg)
+		s.mark(p)
+	}
+	s.value(p)
+}
+
+// key reads a dotted key of bare, "basic" and 'literal' parts.
+func (s *lineScanner) key() []string {
+	var segs []string
+	for {
+		s.skipSpace(false)
+		start := s.i
+		switch s.peek() {
+		case '"', '\'':
+			s.str()
+			raw := string(s.src[start:s.i])
+			seg, err := strconv.Unquote(raw) // TOML's escapes are Go's, near enough for a key
+			if err != nil || raw[0] == '\'' {
+				seg = raw[1 : len(raw)-min(len(raw)-1, 1)]
+			}
+			segs = append(segs, seg)
+		default:
+			for s.i < len(s.src) && isBareKeyChar(s.src[s.i]) {
+				s.i++
+			}
+			if s.i == start {
+				return segs
+			}
+			segs = append(segs, string(s.src[start:s.i]))
+		}
+		s.skipSpace(false)
+		if s.peek() != '.' {
+			return segs
+		}
+		s.next()
+	}
+}
+
+func isBareKeyChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// value skips one value, recording the elements of arrays and the keys of
+// inline tables under path.
+func (s *lineScanner) value(path string) {
+	s.skipSpace(false)
+	switch s.peek() {
+	case '"', '\'':
+		s.str()
+	case '[':
+		s.next()
+		for i := 0; s.i < len(s.src); i++ {
+			s.skipSpace(true)
+			if s.peek() == ']' {
+				break
+			}
+			elem := indexKey(path, i)
+			s.mark(elem)
+			s.value(elem)
+			s.skipSpace(true)
+			if s.peek() != ',' {
+				break
+			}
+			s.next()
+		}
+		if s.peek() == ']' {
+			s.next()
+		}
+	case '{':
+		s.next()
+		for s.i < len(s.src) {
+			s.skipSpace(true)
+			if s.peek() == '}' {
+				break
+			}
+			segs := s.key()
+			if len(segs) == 0 || s.peek() != '=' {
+				break
+			}
+			s.next()
+			p := path
+			for _, seg := range segs {
+				p = joinKey(p, seg)
+				s.mark(p)
+			}
+			s.value(p)
+			s.skipSpace(true)
+			if s.peek() != ',' {
+				break
+			}
+			s.next()
+		}
+		if s.peek() == '}' {
+			s.next()
+		}
+	default: // number, boolean, date: up to a separator
+		for s.i < len(s.src) {
+			switch s.src[s.i] {
+			case ',', ']', '}', '#', '\n':
+				return
+			}
+			s.i++
+		}
+	}
+}
+
+// str skips a basic, literal or multi-line string.
+func (s *lineScanner) str() {
+	q := s.peek()
+	if s.i+2 < len(s.src) && s.src[s.i+1] == q && s.src[s.i+2] == q {
+		s.i += 3
+		for s.i < len(s.src) {
+			if q == '"' && s.src[s.i] == '\\' {
+				s.next()
+				if s.i < len(s.src) {
+					s.next()
+				}
+				continue
+			}
+			if s.i+2 < len(s.src) && s.src[s.i] == q && s.src[s.i+1] == q && s.src[s.i+2] == q {
+				s.i += 3
+				for s.peek() == q { // up to two quotes may end the content
+					s.i++
+				}
+				return
+			}
+			s.next()
+		}
+		return
+	}
+	s.i++
+	for s.i < len(s.src) && s.src[s.i] != '\n' {
+		c := s.src[s.i]
+		s.i++
+		if q == '"' && c == '\\' && s.i < len(s.src) && s.src[s.i] != '\n' {
+			s.i++
+			continue
+		}
+		if c == q {
+			return
+		}
+	}
+}

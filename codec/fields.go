@@ -1,0 +1,330 @@
+package codec
+
+import "bytes"
+
+// maxConnTokens bounds the Connection options other than close and keep-alive that one head
+// may name; more is ErrBadFieldValue. Real clients send one or two.
+const maxConnTokens = 16
+
+// maxContentLength keeps Content-Length and chunk sizes far from int64 overflow (2^62).
+const maxContentLength = 1 << 62
+
+// scanField parses one field line (RFC 9112 §5) that starts at b[i], a byte that is not CR,
+// LF, SP or HTAB. It returns where the name ends, the value trimmed of OWS, and the offset
+// after the line's CRLF; ErrNeedMore when the line is not complete yet.
+func scanField(b []byte, i int) (nameEnd, vs, ve, next int, err error) {
+	start := i
+	for i < len(b) && class[b[i]]&cToken != 0 {
+		i++
+	}
+	if i >= len(b) {
+		return 0, 0, 0, 0, ErrNeedMore
+	}
+	if b[i] != ':' {
+		switch b[i] {
+		case ' ', '\t':
+			// RFC 9112 §5.1: no whitespace between name and colon; a proxy must reject it.
+			return 0, 0, 0, 0, ErrSpaceBeforeColon
+		case '\n':
+			return 0, 0, 0, 0, ErrBareLF
+		}
+		return 0, 0, 0, 0, ErrBadFieldName
+	}
+	if i == start {
+		return 0, 0, 0, 0, ErrBadFieldName
+	}
+	nameEnd = i
+	i++
+	for i < len(b) && isOWS(b[i]) {
+		i++
+	}
+	vs = i
+	for i < len(b) && class[b[i]]&cValue != 0 {
+		i++
+	}
+	if i+1 >= len(b) {
+		if i < len(b) && b[i] != '\r' {
+			return 0, 0, 0, 0, badValueByte(b[i])
+		}
+		return 0, 0, 0, 0, ErrNeedMore
+	}
+	if b[i] != '\r' {
+		return 0, 0, 0, 0, badValueByte(b[i])
+	}
+	if b[i+1] != '\n' {
+		// RFC 9112 §2.2: a bare CR is invalid.
+		return 0, 0, 0, 0, ErrBadFieldValue
+	}
+	ve = i
+	for ve > vs && isOWS(b[ve-1]) {
+		ve--
+	}
+	return nameEnd, vs, ve, i + 2, nil
+}
+
+func badValueByte(c byte) error {
+	if c == '\n' {
+		return ErrBareLF
+	}
+	return ErrBadFieldValue
+}
+
+// parseFields parses the field lines from b[i] through the empty line that ends the section,
+// storing at most maxFields of them in h. It returns the offset after the final CRLF.
+func parseFields(b []byte, i int, h *[MaxHeaders]Field, maxFields int) (end, nh int, err error) {
+	for {
+		if i >= len(b) {
+			return 0, 0, ErrNeedMore
+		}
+		switch b[i] {
+		case '\r':
+			if i+1 >= len(b) {
+				return 0, 0, ErrNeedMore
+			}
+			if b[i+1] != '\n' {
+				return 0, 0, ErrBadFieldName
+			}
+			return i + 2, nh, nil
+		case '\n':
+			return 0, 0, ErrBareLF
+		case ' ', '\t':
+			// RFC 9112 §5.2: obs-fold, and §2.2: whitespace before the first field line;
+			// a proxy rejects both rather than guess.
+			return 0, 0, ErrObsFold
+		}
+		ne, vs, ve, next, err := scanField(b, i)
+		if err != nil {
+			return 0, 0, err
+		}
+		if nh == maxFields {
+			return 0, 0, ErrTooManyHeaders
+		}
+		h[nh] = Field{Name: span(i, ne), Value: span(vs, ve), kind: kindOf(b[i:ne])}
+		nh++
+		i = next
+	}
+}
+
+// meta is what the fields the proxy acts on say, gathered in one pass over the stored fields.
+type meta struct {
+	cl        int64
+	clValue   Span
+	hasCL     bool
+	nTE       int  // Transfer-Encoding field lines
+	codings   int  // transfer codings listed in them
+	te        Span // the last Transfer-Encoding value
+	chunked   bool // the last coding is chunked
+	sawChunk  bool
+	unknown   bool // a coding outside the registry (RFC 9112 §7)
+	closeTok  bool // Connection: close
+	keepAlive bool // Connection: keep-alive
+	expect100 bool
+	host      Span
+	nHost     int
+}
+
+// scanMeta interprets the known fields of h and marks hop-by-hop ones. http10 drops Expect,
+// which an HTTP/1.0 request may not carry on (RFC 9110 §10.1.1). Errors are request flavoured;
+// ParseResponse maps them to ErrBadResponse.
+func scanMeta(b []byte, h []Field, m *meta, http10 bool) error {
+	var tokens [maxConnTokens]Span
+	nt := 0
+	for i := range h {
+		f := &h[i]
+		switch f.kind {
+		case kindOther, kindXForwardedFor, kindXForwardedProto, kindXForwardedHost:
+		case kindHost:
+			m.nHost++
+			m.host = f.Value
+		case kindContentLength:
+			v := f.Value.Bytes(b)
+			if m.hasCL {
+				// RFC 9110 §8.6 lets a recipient accept repeated identical values; we require them
+				// byte for byte and forward only the first line, so the backend sees one value.
+				if !bytes.Equal(v, m.clValue.Bytes(b)) {
+					return ErrBadContentLength
+				}
+				f.Hop = true
+				continue
+			}
+			n, ok := parseContentLength(v)
+			if !ok {
+				return ErrBadContentLength
+			}
+			m.cl, m.clValue, m.hasCL = n, f.Value, true
+		case kindTransferEncoding:
+			f.Hop = true
+			m.nTE++
+			m.te = f.Value
+			v := f.Value.Bytes(b)
+			for j := 0; ; {
+				s, e, next := nextElem(v, j)
+				if s == e {
+					break
+				}
+				if err := m.coding(v[s:e]); err != nil {
+					return err
+				}
+				j = next
+			}
+		case kindConnection:
+			f.Hop = true
+			v := f.Value.Bytes(b)
+			for j := 0; ; {
+				s, e, next := nextElem(v, j)
+				if s == e {
+					break
+				}
+				j = next
+				tok := v[s:e]
+				switch {
+				case !isToken(tok):
+					return ErrBadFieldValue
+				case eqFold(tok, "close"):
+					m.closeTok = true
+				case eqFold(tok, "keep-alive"):
+					m.keepAlive = true
+				default:
+					if nt == len(tokens) {
+						return ErrBadFieldValue
+					}
+					tokens[nt] = Span{Off: f.Value.Off + uint32(s), Len: uint32(e - s)}
+					nt++
+				}
+			}
+		case kindKeepAlive, kindProxyConnection, kindTE, kindUpgrade:
+			f.Hop = true
+		case kindExpect:
+			if http10 {
+				f.Hop = true
+				continue
+			}
+			v := f.Value.Bytes(b)
+			for j := 0; ; {
+				s, e, next := nextElem(v, j)
+				if s == e {
+					break
+				}
+				if eqFold(v[s:e], "100-continue") {
+					m.expect100 = true
+				}
+				j = next
+			}
+		}
+	}
+	if m.nTE > 0 && m.codings == 0 {
+		return ErrBadTransferEncoding
+	}
+	// Slow path: Connection names other fields (RFC 9110 §7.6.1). Host and Content-Length
+	// are never dropped that way: losing them would change how the backend frames the message.
+	for t := 0; t < nt; t++ {
+		tok := tokens[t].Bytes(b)
+		for i := range h {
+			f := &h[i]
+			if f.Hop || f.kind == kindHost || f.kind == kindContentLength {
+				continue
+			}
+			if eqFoldBytes(f.Name.Bytes(b), tok) {
+				f.Hop = true
+			}
+		}
+	}
+	return nil
+}
+
+// coding records one transfer coding of a Transfer-Encoding list (RFC 9112 §6.1, §7).
+func (m *meta) coding(c []byte) error {
+	if !isToken(c) {
+		// Parameters are defined for no registered coding; a ";" is not worth the risk.
+		return ErrBadTransferEncoding
+	}
+	m.codings++
+	if eqFold(c, "chunked") {
+		if m.sawChunk {
+			// RFC 9112 §6.1: a sender must not apply chunked more than once.
+			return ErrBadTransferEncoding
+		}
+		m.sawChunk, m.chunked = true, true
+		return nil
+	}
+	m.chunked = false
+	switch len(c) {
+	case 4:
+		if eqFold(c, "gzip") {
+			return nil
+		}
+	case 6:
+		if eqFold(c, "x-gzip") {
+			return nil
+		}
+	case 7:
+		if eqFold(c, "deflate") {
+			return nil
+		}
+	case 8:
+		if eqFold(c, "compress") {
+			return nil
+		}
+	case 10:
+		if eqFold(c, "x-compress") {
+			return nil
+		}
+	}
+	// "identity" is not a transfer coding since RFC 7230; it lands here too.
+	m.unknown = true
+	return nil
+}
+
+// nextElem returns the next non-empty element of the comma-separated list v at or after j,
+// trimmed of OWS, as v[s:e], and where to continue. s == e means the list is exhausted.
+// Empty elements are skipped, as RFC 9110 §5.6.1.2 requires of recipients.
+func nextElem(v []byte, j int) (s, e, next int) {
+	for j < len(v) && (v[j] == ',' || isOWS(v[j])) {
+		j++
+	}
+	s = j
+	for j < len(v) && v[j] != ',' {
+		j++
+	}
+	e = j
+	for e > s && isOWS(v[e-1]) {
+		e--
+	}
+	return s, e, j
+}
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if class[c]&cToken == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseContentLength parses 1*DIGIT (RFC 9110 §8.6): no sign, no spaces, no list.
+func parseContentLength(v []byte) (int64, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' || n > maxContentLength/10 {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+func validHost(v []byte) bool {
+	for _, c := range v {
+		if class[c]&cHost == 0 {
+			return false
+		}
+	}
+	return true
+}

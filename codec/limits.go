@@ -1,0 +1,70 @@
+package codec
+
+// Limits bound what the parsers accept. They are data: exceeding one returns an error, never
+// panics. The zero value (and every zero field) means the default.
+type Limits struct {
+	MaxRequestLine int   `toml:"max_request_line"` // request line without CRLF (default 8192); over it: ErrURITooLong
+	MaxHeadBytes   int   `toml:"max_header_bytes"` // whole head incl. request line and final CRLF (default 65536); over it: ErrHeadTooLarge
+	MaxHeaders     int   `toml:"max_headers"`      // field lines per head or trailer section (default 100, at most MaxHeaders); over it: ErrTooManyHeaders
+	MaxChunkLine   int   `toml:"max_chunk_line"`   // chunk-size line incl. extensions, and each trailer line (default 4096); over it: ErrBadChunk
+	MaxBodyBytes   int64 `toml:"max_body_bytes"`   // request Content-Length (default 0 = unlimited); over it: ErrBodyTooLarge
+}
+
+const (
+	defaultMaxRequestLine = 8192
+	defaultMaxHeadBytes   = 65536
+	defaultMaxHeaders     = 100
+	defaultMaxChunkLine   = 4096
+)
+
+// DefaultLimits holds the defaults. The parsers treat a nil *Limits as &DefaultLimits.
+var DefaultLimits = Limits{
+	MaxRequestLine: defaultMaxRequestLine,
+	MaxHeadBytes:   defaultMaxHeadBytes,
+	MaxHeaders:     defaultMaxHeaders,
+	MaxChunkLine:   defaultMaxChunkLine,
+}
+
+// WithDefaults returns a copy of l with zero (or negative) fields replaced by the defaults
+// and MaxHeaders clamped to the MaxHeaders constant. The parsers apply the same rules on
+// the fly, so calling it is optional; it is for showing the effective configuration.
+func (l *Limits) WithDefaults() Limits {
+	return Limits{
+		MaxRequestLine: l.requestLine(),
+		MaxHeadBytes:   l.headBytes(),
+		MaxHeaders:     l.headers(),
+		MaxChunkLine:   l.chunkLine(),
+		MaxBodyBytes:   max(l.MaxBodyBytes, 0),
+	}
+}
+
+func (l *Limits) requestLine() int {
+	if l.MaxRequestLine > 0 {
+		return l.MaxRequestLine
+	}
+	return defaultMaxRequestLine
+}
+
+func (l *Limits) headBytes() int {
+	if l.MaxHeadBytes > 0 {
+		return l.MaxHeadBytes
+	}
+	return defaultMaxHeadBytes
+}
+
+func (l *Limits) headers() int {
+	switch {
+	case l.MaxHeaders <= 0:
+		return defaultMaxHeaders
+	case l.MaxHeaders > MaxHeaders:
+		return MaxHeaders
+	}
+	return l.MaxHeaders
+}
+
+func (l *Limits) chunkLine() int {
+	if l.MaxChunkLine > 0 {
+		return l.MaxChunkLine
+	}
+	return defaultMaxChunkLine
+}

@@ -1,0 +1,103 @@
+package codec
+
+// Byte classes, one [256] table so a scan costs one load per byte.
+const (
+	cToken  = 1 << iota // tchar (RFC 9110 §5.6.2)
+	cValue              // field-value octet other than CR/LF: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5)
+	cTarget             // request-target octet: VCHAR and obs-text, no SP or CTL (RFC 9112 §3.2)
+	cHost               // Host value octet: reg-name, IP-literal and port characters (RFC 3986 §3.2.2)
+	cScheme             // scheme octet after the first (RFC 3986 §3.1)
+)
+
+var class = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		isAlnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if isAlnum {
+			t[c] |= cToken | cHost | cScheme
+		}
+		if c == '\t' || 0x20 <= c && c != 0x7f {
+			t[c] |= cValue
+		}
+		if 0x20 < c && c != 0x7f {
+			t[c] |= cTarget
+		}
+	}
+	for _, c := range []byte("!#$%&'*+-.^_`|~") {
+		t[c] |= cToken
+	}
+	for _, c := range []byte("-._~!$&'()*+,;=:[]%") {
+		t[c] |= cHost
+	}
+	for _, c := range []byte("+-.") {
+		t[c] |= cScheme
+	}
+	return t
+}()
+
+// lower maps ASCII upper case to lower case and every other byte to itself.
+var lower = func() (t [256]byte) {
+	for c := 0; c < 256; c++ {
+		t[c] = byte(c)
+		if 'A' <= c && c <= 'Z' {
+			t[c] = byte(c) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+// unhex maps a hex digit to its value and every other byte to 0xff.
+var unhex = func() (t [256]byte) {
+	for c := 0; c < 256; c++ {
+		t[c] = 0xff
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			t[c] = byte(c - 'A' + 10)
+		}
+	}
+	return t
+}()
+
+// eqFold reports whether b equals lit ignoring ASCII case; lit must be lower case.
+func eqFold(b []byte, lit string) bool {
+	if len(b) != len(lit) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower[b[i]] != lit[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// eqFoldFold reports whether b equals s ignoring ASCII case; both may be in any case.
+func eqFoldFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower[b[i]] != lower[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// eqFoldBytes reports whether a equals b ignoring ASCII case.
+func eqFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lower[a[i]] != lower[b[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+func isOWS(c byte) bool { return c == ' ' || c == '\t' }

@@ -1,0 +1,513 @@
+package engine
+
+import (
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"loopgate/codec"
+)
+
+// lingerTimeout bounds how long a closing client may take to read its last
+// response and close its end; input meanwhile is discarded (nginx's
+// lingering close), so the client reads our answer instead of a reset.
+const lingerTimeout = 5 * time.Second
+
+type clientState uint8
+
+const (
+	clientReadHead clientState = iota // waiting for a complete request head
+	clientDialing                     // head parsed and held while the upstream connection is dialed
+	clientReadBody                    // forwarding a fixed-length or chunked body upstream
+	clientWaiting                     // request forwarded; the response is in progress
+	clientClosing                     // last response written; flushing, then closing
+)
+
+// clientConn is the state of one client connection. It is owned by its loop.
+type clientConn struct {
+	timer
+	l     *loop
+	c     gnet.Conn // nil while detached for flow control
+	state clientState
+	ip    []byte // for X-Forwarded-For, formatted once at accept
+
+	req codec.Request
+	up  *upConn // the upstream serving the current exchange
+
+	// The current exchange, copied out of req because req's spans point
+	// into input that is discarded as the body streams.
+	method      codec.Method
+	minor       uint8
+	body        codec.BodyKind
+	remaining   int64         // BodyLength: bytes still to forward
+	chunk       codec.Chunked // BodyChunked: framing state
+	payload     int64         // BodyChunked: payload bytes so far, for max_body_bytes
+	reqDone     bool          // the whole request has been written upstream
+	closeAfter  bool          // close the connection after this exchange
+	respStarted bool          // bytes of the response have been written to the client
+
+	head  []byte // rewritten head, held while dialing
+	retry []byte // rewritten head of a request that may be replayed on a fresh connection
+
+	held     []byte // input saved across a detach, consumed before new input
+	heldOff  int
+	detached detach
+	closed   bool
+	lastOut  int  // bytes queued to the client at the last flush check
+	serving  bool // inside serve: re-entrant calls leave the work to its loop
+}
+
+func newClient(l *loop, c gnet.Conn) *clientConn {
+	cc := &clientConn{l: l, c: c}
+	cc.owner = cc
+	cc.detached.fd = -1
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		cc.ip = []byte(a.IP.String())
+	}
+	c.SetContext(cc)
+	l.arm(&cc.timer, timerClientHeader)
+	return cc
+}
+
+func (cc *clientConn) onTraffic() gnet.Action {
+	if cc.state == clientClosing {
+		cc.c.Discard(-1) // lingering: the answer is out, input is ignored
+		return gnet.None
+	}
+	cc.serve()
+	return cc.limitInput()
+}
+
+// input returns the unconsumed request bytes: those saved across a detach
+// first, then what gnet holds. They are valid until consume or the callback's end.
+func (cc *clientConn) input() []byte {
+	if cc.heldOff < len(cc.held) {
+		return cc.held[cc.heldOff:]
+	}
+	if cc.c == nil {
+		return nil
+	}
+	b, _ := cc.c.Peek(-1)
+	return b
+}
+
+func (cc *clientConn) consume(n int) {
+	if cc.heldOff < len(cc.held) {
+		if cc.heldOff += n; cc.heldOff == len(cc.held) {
+			cc.held, cc.heldOff = cc.held[:0], 0
+		}
+		return
+	}
+	cc.c.Discard(n)
+}
+
+// serve advances the request side as far as the input allows. Writes to an
+// upstream can fail and end the exchange from inside serve (gnet closes a
+// conn synchronously when a write fails); such re-entrant calls only change
+// state, and this loop carries on from the new state.
+func (cc *clientConn) serve() {
+	if cc.serving {
+		return
+	}
+	cc.serving = true
+	defer func() { cc.serving = false }()
+	for !cc.closed {
+		var progressed bool
+		switch cc.state {
+		case clientReadHead:
+			progressed = cc.readHead()
+		case clientReadBody:
+			progressed = cc.forwardBody()
+		}
+		if !progressed {
+			break // clientDialing, clientWaiting, clientClosing: input waits
+		}
+	}
+	if !cc.closed && cc.c == nil && !cc.detached.closing && cc.wantsInput() {
+		cc.reattach()
+	}
+}
+
+// wantsInput reports whether a detached client should be read again.
+func (cc *clientConn) wantsInput() bool {
+	switch cc.state {
+	case clientReadHead:
+		return true
+	case clientReadBody:
+		u := cc.up
+		return u != nil && u.c != nil && u.c.OutboundBuffered() < cc.l.s.cfg.Flow.LowWatermark
+	}
+	return false
+}
+
+// readHead parses the next request head and starts its exchange. It reports
+// whether the state machine moved on.
+func (cc *clientConn) readHead() bool {
+	b := cc.input()
+	if len(b) == 0 {
+		return false
+	}
+	if cc.list == &cc.l.timers[timerClientIdle] {
+		// The first byte of the next request: it now has client_header to arrive.
+		cc.l.arm(&cc.timer, timerClientHeader)
+	}
+	n, err := codec.ParseRequest(b, &cc.req, &cc.l.s.lim)
+	if err == codec.ErrNeedMore {
+		return false
+	}
+	if err != nil {
+		cc.reject(err)
+		return false
+	}
+	cc.start(b, n)
+	return true
+}
+
+// reject answers a request the proxy will not forward and closes: nothing of
+// it has reached a backend (RFC 9112 §11.2: no guessing at broken framing).
+func (cc *clientConn) reject(err error) {
+	status := 400
+	if e, ok := err.(*codec.Error); ok {
+		status = e.Status
+	}
+	cc.l.s.log.Debug("request rejected", "client", string(cc.ip), "status", status, "reason", err.Error())
+	cc.answer(status, true)
+}
+
+// answer writes a response of the proxy's own and, with close set or when
+// the request body has not been read, closes the connection after it.
+func (cc *clientConn) answer(status int, close bool) {
+	close = close || !cc.reqDone || cc.l.s.draining.Load()
+	retryAfter := 0
+	if status == 503 {
+		retryAfter = 1
+	}
+	if cc.c != nil {
+		cc.l.scratch = codec.AppendError(cc.l.scratch[:0], status, close, retryAfter)
+		cc.c.Write(cc.l.scratch)
+	}
+	if close {
+		cc.closeGracefully()
+		return
+	}
+	cc.next()
+}
+
+// start begins the exchange for the head b[:n]: pick a backend, rewrite the
+// head and send it on a pooled connection, or hold it while one is dialed.
+func (cc *clientConn) start(b []byte, n int) {
+	r := &cc.req
+	cc.method, cc.minor, cc.body = r.Method, r.Minor, r.Body
+	cc.remaining, cc.payload = r.BodyLen, 0
+	cc.chunk.Reset()
+	cc.reqDone = r.Body == codec.BodyNone
+	cc.closeAfter = r.Close
+	cc.respStarted = false
+	cc.retry = cc.retry[:0]
+
+	l := cc.l
+	lp := l.pool(0)
+	i := lp.picker.Pick(0, *lp.p.mask.Load(), -1)
+	if i < 0 {
+		cc.consume(n)
+		cc.answer(503, false)
+		return
+	}
+	fw := codec.Forward{ClientIP: cc.ip, Proto: protoHTTP}
+	l.scratch = codec.AppendRequestHead(l.scratch[:0], b, r, &fw)
+	cc.consume(n)
+	cc.timer.stop()
+
+	// A request that may be replayed is kept, so that a pooled connection the
+	// backend closed before reading it costs a retry, not a 502.
+	replayable := r.Body == codec.BodyNone && r.Method.Idempotent()
+	if u := l.takeIdle(lp, i, !replayable); u != nil {
+		if replayable {
+			cc.retry = append(cc.retry, l.scratch...)
+		}
+		cc.send(u, l.scratch)
+		return
+	}
+	cc.head = append(cc.head[:0], l.scratch...)
+	cc.state = clientDialing
+	l.dial(cc, lp, i)
+}
+
+var protoHTTP = []byte("http")
+
+// send writes the rewritten head on u and moves to the body or to waiting.
+func (cc *clientConn) send(u *upConn, head []byte) {
+	cc.up, u.cc = u, cc
+	u.state = upAwaitHead
+	u.gotBytes = false
+	u.start = time.Now()
+	if cc.reqDone {
+		cc.state = clientWaiting
+		cc.l.arm(&u.timer, timerUpResponse)
+	} else {
+		cc.state = clientReadBody
+		cc.l.arm(&cc.timer, timerClientBody)
+	}
+	u.c.Write(head) // on error gnet closes u and u.onClose takes over
+}
+
+// forwardBody writes the request body bytes that have arrived to the
+// upstream. It reports whether the state machine moved on.
+func (cc *clientConn) forwardBody() bool {
+	u := cc.up
+	if u == nil || u.c == nil {
+		return false
+	}
+	hw := cc.l.s.cfg.Flow.HighWatermark
+	if u.c.OutboundBuffered() > hw {
+		cc.pause()
+		return false
+	}
+	b := cc.input()
+	if len(b) == 0 {
+		return false
+	}
+	n := 0
+	switch cc.body {
+	case codec.BodyLength:
+		n = int(min(int64(len(b)), cc.remaining))
+		cc.remaining -= int64(n)
+		cc.reqDone = cc.remaining == 0
+	case codec.BodyChunked:
+		lim := &cc.l.s.lim
+		for n < len(b) && !cc.chunk.Done() {
+			k, data, err := cc.chunk.Next(b[n:], lim)
+			if err == codec.ErrNeedMore {
+				break
+			}
+			if err != nil {
+				cc.failBody(err)
+				return false
+			}
+			if data {
+				cc.payload += int64(k)
+				if lim.MaxBodyBytes > 0 && cc.payload > lim.MaxBodyBytes {
+					cc.failBody(codec.ErrBodyTooLarge)
+					return false
+				}
+			}
+			n += k
+		}
+		cc.reqDone = cc.chunk.Done()
+	}
+	if n == 0 {
+		return false
+	}
+	cc.timer.touch(now())
+	u.c.Write(b[:n])
+	if cc.closed {
+		return false
+	}
+	cc.consume(n)
+	if cc.up != u {
+		return true // the write failed and the exchange ended; go on from the new state
+	}
+	if cc.reqDone {
+		cc.timer.stop()
+		if cc.state == clientReadBody {
+			cc.state = clientWaiting
+		}
+		if u.state == upAwaitHead {
+			cc.l.arm(&u.timer, timerUpResponse)
+		}
+	}
+	return true
+}
+
+// replay sends a replayable request again after a pooled connection turned
+// out to be closed: on another pooled one, or on a fresh connection, after
+// which it is not replayed again.
+func (cc *clientConn) replay() {
+	l := cc.l
+	lp := l.pool(0)
+	i := lp.picker.Pick(0, *lp.p.mask.Load(), -1)
+	if i < 0 {
+		cc.fail(503)
+		return
+	}
+	if u := l.takeIdle(lp, i, false); u != nil {
+		cc.send(u, cc.retry)
+		return
+	}
+	cc.head = append(cc.head[:0], cc.retry...)
+	cc.retry = cc.retry[:0]
+	cc.state = clientDialing
+	l.dial(cc, lp, i)
+}
+
+// failBody ends an exchange whose request body turned out malformed or too
+// large after its head was sent: the upstream connection cannot be reused,
+// and the client gets the error if no response has started.
+func (cc *clientConn) failBody(err error) {
+	if u := cc.up; u != nil {
+		cc.up, u.cc = nil, nil
+		u.closeNow()
+	}
+	if cc.respStarted {
+		cc.closeNow()
+		return
+	}
+	cc.reject(err)
+}
+
+// fail answers status for an exchange whose upstream failed, or cuts the
+// connection if part of the response is already out.
+func (cc *clientConn) fail(status int) {
+	if cc.closed {
+		return
+	}
+	if cc.respStarted {
+		cc.closeNow()
+		return
+	}
+	cc.answer(status, !cc.reqDone)
+}
+
+// exchangeDone runs when the response is complete: the connection takes the
+// next request, or closes when either side asked for it.
+func (cc *clientConn) exchangeDone() {
+	cc.up = nil
+	if cc.closeAfter || !cc.reqDone || cc.l.s.draining.Load() {
+		cc.closeGracefully()
+		return
+	}
+	cc.next()
+}
+
+// next readies the connection for the next request and serves any that is
+// already buffered (pipelining: one exchange at a time, so answers stay in order).
+func (cc *clientConn) next() {
+	cc.state = clientReadHead
+	cc.l.arm(&cc.timer, timerClientIdle)
+	cc.serve()
+}
+
+// write sends response bytes to the client. It reports false when the client
+// is gone (gnet closes a connection whose write fails).
+func (cc *clientConn) write(p []byte) bool {
+	if cc.closed || cc.c == nil {
+		return false
+	}
+	cc.respStarted = true
+	cc.c.Write(p)
+	return !cc.closed
+}
+
+func (cc *clientConn) writev(bs [][]byte) bool {
+	if cc.closed || cc.c == nil {
+		return false
+	}
+	cc.respStarted = true
+	cc.c.Writev(bs)
+	return !cc.closed
+}
+
+// closeGracefully flushes what is queued (bounded by body_progress, as any
+// body), then half-closes and lingers until the client closes or the linger
+// timer ends.
+func (cc *clientConn) closeGracefully() {
+	if cc.closed || cc.state == clientClosing {
+		return
+	}
+	cc.state = clientClosing
+	if cc.c == nil {
+		cc.closeNow()
+		return
+	}
+	cc.lastOut = -1
+	if !cc.drained() {
+		cc.l.arm(&cc.timer, timerClientBody)
+		cc.l.wait(cc)
+	}
+}
+
+// drained is the waiter check of a client: a closing client half-closes once
+// its last response is flushed; a paused one resumes once its upstream drains.
+func (cc *clientConn) drained() bool {
+	if cc.closed {
+		return true
+	}
+	switch cc.state {
+	case clientClosing:
+		if cc.c == nil {
+			return false
+		}
+		if out := cc.c.OutboundBuffered(); out > 0 {
+			if out < cc.lastOut {
+				cc.timer.touch(now())
+			}
+			cc.lastOut = out
+			return false
+		}
+		unix.Shutdown(cc.c.Fd(), unix.SHUT_WR)
+		cc.l.arm(&cc.timer, timerLinger)
+		return true
+	case clientReadBody:
+		u := cc.up
+		if u == nil || u.c == nil || u.c.OutboundBuffered() >= cc.l.s.cfg.Flow.LowWatermark {
+			return false
+		}
+		cc.resume()
+		return true
+	}
+	return true
+}
+
+// closeNow closes at once; queued bytes get one write attempt.
+func (cc *clientConn) closeNow() {
+	if cc.closed {
+		return
+	}
+	if cc.c != nil {
+		cc.c.Close()
+		return
+	}
+	cc.onClose(nil)
+}
+
+func (cc *clientConn) onTimeout(k timerKind) {
+	if cc.state == clientClosing {
+		cc.closeNow()
+		return
+	}
+	switch k {
+	case timerClientHeader:
+		cc.l.s.log.Debug("client header timeout", "client", string(cc.ip))
+		cc.answer(408, true)
+	case timerClientBody:
+		cc.l.s.log.Debug("client body timeout", "client", string(cc.ip))
+		cc.fail(408)
+	default: // keep-alive idle, or the end of lingering
+		cc.closeNow()
+	}
+}
+
+func (cc *clientConn) onClose(error) {
+	if cc.detached.closing {
+		cc.detached.closing = false
+		cc.c = nil
+		return
+	}
+	if cc.closed {
+		return
+	}
+	cc.closed = true
+	cc.c = nil
+	cc.timer.stop()
+	cc.l.unwait(cc)
+	cc.detached.release()
+	cc.l.s.clients.Add(-1)
+	if u := cc.up; u != nil {
+		cc.up, u.cc = nil, nil
+		if u.state != upDialing {
+			u.closeNow() // the response has nobody to go to
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"time"
+
+	"loopgate/codec"
+)
+
+// Config is everything the engine needs to run. cmd/loopgate decodes it from
+// config.toml (or a seed-style config.json) and validates it; the engine reads
+// no files. Zero values mean the documented defaults (see WithDefaults).
+type Config struct {
+	Listen         string        `toml:"listen"`          // (default "0.0.0.0:8080")
+	EventLoops     int           `toml:"event_loops"`     // 0 = one per core (default 0)
+	ReusePort      bool          `toml:"reuse_port"`      // SO_REUSEPORT on the listener (default false)
+	ReadBufferCap  int           `toml:"read_buffer"`     // bytes read per syscall per loop (default 65536)
+	MaxConnections int           `toml:"max_connections"` // client connections; over it new ones get 503 and close (default 10000)
+	ShutdownGrace  time.Duration `toml:"shutdown_grace"`  // in-flight requests get this long on SIGTERM (default 10s)
+
+	Limits   codec.Limits `toml:"limits"`
+	Timeouts Timeouts     `toml:"timeouts"`
+	Flow     Flow         `toml:"flow"`
+	Pools    []Pool       `toml:"pool"`
+}
+
+// Timeouts bound every phase of an exchange; gnet has no deadlines, so the
+// engine enforces them with per-loop timers.
+type Timeouts struct {
+	UpstreamConnect  time.Duration `toml:"upstream_connect"`  // dial (default 3s) -> 502
+	ClientHeader     time.Duration `toml:"client_header"`     // complete request head, from accept or end of previous response (default 10s) -> 408
+	ClientIdle       time.Duration `toml:"client_idle"`       // keep-alive idle between requests (default 60s)
+	UpstreamResponse time.Duration `toml:"upstream_response"` // request sent to response head received (default 30s) -> 504
+	UpstreamIdle     time.Duration `toml:"upstream_idle"`     // pooled keep-alive connection unused (default 60s)
+	BodyProgress     time.Duration `toml:"body_progress"`     // a body (either way) that makes no progress for this long is cut off (default 60s)
+}
+
+// Flow bounds the bytes buffered in memory per exchange. When the bytes
+// queued for a slow peer exceed HighWatermark the engine stops reading from
+// the other side until they fall below LowWatermark (docs/ARCHITECTURE.md).
+type Flow struct {
+	HighWatermark int `toml:"high_watermark"` // bytes (default 1048576)
+	LowWatermark  int `toml:"low_watermark"`  // bytes (default 262144)
+}
+
+// Pool is a named group of backends behind one balancing algorithm.
+type Pool struct {
+	Name              string    `toml:"name"`                 // required, unique
+	Algorithm         string    `toml:"algorithm"`            // (default "round_robin")
+	MaxIdlePerBackend int       `toml:"max_idle_per_backend"` // idle keep-alive connections per backend per loop (default 64)
+	Backends          []Backend `toml:"backend"`
+}
+
+// Backend is one server of a pool as configured.
+type Backend struct {
+	Address string `toml:"address"` // host:port (required)
+	Weight  *int   `toml:"weight"`  // 0..1000; 0 takes no new requests (default 1)
+}
+
+// Defaults, documented in config.toml.
+const (
+	DefaultListen         = "0.0.0.0:8080"
+	DefaultReadBufferCap  = 64 << 10
+	DefaultMaxConnections = 10000
+	DefaultShutdownGrace  = 10 * time.Second
+	DefaultAlgorithm      = "round_robin"
+	DefaultMaxIdle        = 64
+	DefaultHighWatermark  = 1 << 20
+	DefaultLowWatermark   = 256 << 10
+)
+
+// DefaultTimeouts are the timeouts used for zero fields.
+var DefaultTimeouts = Timeouts{
+	UpstreamConnect:  3 * time.Second,
+	ClientHeader:     10 * time.Second,
+	ClientIdle:       60 * time.Second,
+	UpstreamResponse: 30 * time.Second,
+	UpstreamIdle:     60 * time.Second,
+	BodyProgress:     60 * time.Second,
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.ReadBufferCap == 0 {
+		c.ReadBufferCap = DefaultReadBufferCap
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
+	c.Limits = c.Limits.WithDefaults()
+	t, d := &c.Timeouts, DefaultTimeouts
+	for _, f := range []struct{ v, d *time.Duration }{
+		{&t.UpstreamConnect, &d.UpstreamConnect}, {&t.ClientHeader, &d.ClientHeader},
+		{&t.ClientIdle, &d.ClientIdle}, {&t.UpstreamResponse, &d.UpstreamResponse},
+		{&t.UpstreamIdle, &d.UpstreamIdle}, {&t.BodyProgress, &d.BodyProgress},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.d
+		}
+	}
+	if c.Flow.HighWatermark == 0 {
+		c.Flow.HighWatermark = DefaultHighWatermark
+	}
+	if c.Flow.LowWatermark == 0 {
+		c.Flow.LowWatermark = min(DefaultLowWatermark, c.Flow.HighWatermark/2)
+	}
+	pools := make([]Pool, len(c.Pools))
+	for i, p := range c.Pools {
+		if p.Algorithm == "" {
+			p.Algorithm = DefaultAlgorithm
+		}
+		if p.MaxIdlePerBackend == 0 {
+			p.MaxIdlePerBackend = DefaultMaxIdle
+		}
+		pools[i] = p
+	}
+	c.Pools = pools
+	return c
+}
+
+// WeightOf returns the configured weight of b, or 1 when it is not set.
+func (b Backend) WeightOf() int {
+	if b.Weight == nil {
+		return 1
+	}
+	return *b.Weight
+}

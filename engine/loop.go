@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"loopgate/upstream"
+)
+
+// loop is the engine's state for one gnet event loop. Everything in it is
+// touched only on that loop, except waiting, which the ticker reads.
+type loop struct {
+	s      *Server
+	el     gnet.EventLoop
+	seed   uint64
+	pools  []*loopPool
+	timers [numTimerKinds]timerList
+
+	scratch []byte    // rewritten heads are appended here, then written at once
+	iov     [3][]byte // Writev argument, kept here so the call does not allocate
+
+	waiters []waiter // exchanges paused for flow control; clients flushing before close
+	waiting atomic.Bool
+
+	sweepFn, waitersFn gnet.RunnableFunc
+}
+
+// loopPool is one pool as seen by one loop: a Picker for the current Set
+// generation and the idle connections to each of its backends.
+type loopPool struct {
+	p      *pool
+	set    *upstream.Set
+	picker upstream.Picker
+	idle   []upstream.Idle[*upConn]
+}
+
+// waiter is a connection waiting for its peer's outbound buffer to drain.
+// drained runs on every fast tick and reports whether it is done waiting.
+type waiter interface{ drained() bool }
+
+func newLoop(s *Server, el gnet.EventLoop, seed uint64) *loop {
+	l := &loop{s: s, el: el, seed: seed, scratch: make([]byte, 0, 4096)}
+	t := s.cfg.Timeouts
+	for k, d := range [numTimerKinds]int64{
+		timerClientIdle:   int64(t.ClientIdle),
+		timerClientHeader: int64(t.ClientHeader),
+		timerClientBody:   int64(t.BodyProgress),
+		timerUpResponse:   int64(t.UpstreamResponse),
+		timerUpBody:       int64(t.BodyProgress),
+		timerUpIdle:       int64(t.UpstreamIdle),
+		timerLinger:       int64(lingerTimeout),
+	} {
+		l.timers[k].d, l.timers[k].kind = d, timerKind(k)
+	}
+	for _, p := range s.pools {
+		lp := &loopPool{p: p}
+		l.rebuild(lp)
+		l.pools = append(l.pools, lp)
+	}
+	l.sweepFn = func(context.Context) error { l.sweep(); return nil }
+	l.waitersFn = func(context.Context) error { l.sweepWaiters(); return nil }
+	return l
+}
+
+// execute runs f on the loop. Safe from any goroutine.
+func (l *loop) execute(f func()) {
+	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error { f(); return nil }))
+}
+
+func (l *loop) arm(t *timer, k timerKind) { t.arm(&l.timers[k], now()) }
+
+// sweep fires due timers and re-checks paused exchanges. Runs on the loop.
+func (l *loop) sweep() {
+	at := now()
+	for k := range l.timers {
+		l.timers[k].expire(at)
+	}
+	l.sweepWaiters()
+}
+
+// wait adds w to the connections polled on every fast tick.
+func (l *loop) wait(w waiter) {
+	if l.isWaiting(w) {
+		return
+	}
+	if len(l.waiters) == 0 {
+		l.waiting.Store(true)
+		l.s.fast.Add(1)
+	}
+	l.waiters = append(l.waiters, w)
+}
+
+func (l *loop) unwait(w waiter) {
+	for i, x := range l.waiters {
+		if x == w {
+			l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
+			if len(l.waiters) == 0 {
+				l.waiting.Store(false)
+				l.s.fast.Add(-1)
+			}
+			return
+		}
+	}
+}
+
+func (l *loop) sweepWaiters() {
+	if len(l.waiters) == 0 {
+		return
+	}
+	// drained may add or remove waiters, so walk a snapshot.
+	ws := append([]waiter(nil), l.waiters...)
+	for _, w := range ws {
+		if w.drained() {
+			l.unwait(w)
+		}
+	}
+}
+
+// pool returns the loop's view of pool i, rebuilt if its Set has changed.
+// It costs one atomic load when nothing changed.
+func (l *loop) pool(i int) *loopPool { return l.refresh(l.pools[i]) }
+
+func (l *loop) refresh(lp *loopPool) *loopPool {
+	if lp.p.set.Load() != lp.set {
+		l.rebuild(lp)
+	}
+	return lp
+}
+
+// rebuild compiles a Picker for the pool's current Set and carries idle
+// connections over to backends that are still in it, matched by address.
+func (l *loop) rebuild(lp *loopPool) {
+	set := lp.p.set.Load()
+	old, oldSet := lp.idle, lp.set
+	lp.set = set
+	lp.picker = lp.p.alg.NewPicker(set, l.seed)
+	lp.idle = make([]upstream.Idle[*upConn], len(set.Backends))
+	if oldSet == nil {
+		return
+	}
+	index := make(map[string]int, len(set.Backends))
+	for i, b := range set.Backends {
+		index[b.Addr] = i
+	}
+	for i := range old {
+		j, kept := index[oldSet.Backends[i].Addr]
+		for {
+			u, ok := old[i].Pop()
+			if !ok {
+				break
+			}
+			if !kept {
+				u.closeNow()
+				continue
+			}
+			u.backend, u.set = j, set
+			if ev, evicted := lp.idle[j].Push(u, u.armed, lp.p.maxIdle); evicted {
+				ev.closeNow()
+			}
+		}
+	}
+}
+
+// takeIdle pops a pooled connection to backend i. With check set it first
+// makes sure the backend has not closed it: a request that may not be
+// replayed must not be sent on a connection that is already dead (RFC 9112
+// §9.3.1), and one MSG_PEEK costs less than losing a POST.
+func (l *loop) takeIdle(lp *loopPool, i int, check bool) *upConn {
+	for {
+		u, ok := lp.idle[i].Pop()
+		if !ok {
+			return nil
+		}
+		u.timer.stop()
+		if !check || u.alive() {
+			return u
+		}
+		u.closeNow()
+	}
+}
+
+// dial connects to backend i of lp for cc in a goroutine, with the connect
+// timeout that gnet's Register lacks, then enrolls the socket into this loop
+// so both ends of the exchange share it.
+func (l *loop) dial(cc *clientConn, lp *loopPool, i int) {
+	u := newUpConn(l, lp, i)
+	u.cc = cc
+	cc.up = u
+	addr := lp.set.Backends[i].Addr
+	timeout := l.s.cfg.Timeouts.UpstreamConnect
+	go func() {
+		nc, err := net.DialTimeout("tcp", addr, timeout)
+		if err == nil {
+			var ch <-chan gnet.RegisteredResult
+			ch, err = l.el.Enroll(gnet.NewContext(context.Background(), u), nc)
+			if err == nil {
+				if res := <-ch; res.Err == nil {
+					return // onOpen has run on the loop
+				} else {
+					err = res.Err
+				}
+			} else {
+				nc.Close()
+			}
+		}
+		l.execute(func() { u.dialFailed(err) })
+	}()
+}
+
+// drainIdle closes what a shutting-down server no longer needs: pooled
+// upstream connections and clients between requests.
+func (l *loop) drainIdle() {
+	for t := l.timers[timerUpIdle].head; t != nil; t = l.timers[timerUpIdle].head {
+		t.stop()
+		t.owner.onTimeout(timerUpIdle)
+	}
+	for t := l.timers[timerClientIdle].head; t != nil; t = l.timers[timerClientIdle].head {
+		t.stop()
+		t.owner.(*clientConn).closeNow()
+	}
+	for t := l.timers[timerClientHeader].head; t != nil; {
+		next := t.next
+		if cc := t.owner.(*clientConn); cc.c != nil && cc.c.InboundBuffered() == 0 {
+			t.stop()
+			cc.closeNow()
+		}
+		t = next
+	}
+}
+
+// peekAlive reports whether the socket fd is open with nothing unread: a
+// pooled connection that has data or EOF waiting must not be reused.
+func peekAlive(fd int) bool {
+	var b [1]byte
+	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	_ = n
+	return err == unix.EAGAIN
+}

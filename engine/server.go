@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"loopgate/codec"
+	"loopgate/upstream"
+)
+
+// Server is one running proxy. Its exported methods are safe to call from any
+// goroutine; everything else runs on gnet's event loops.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg   Config
+	log   *slog.Logger
+	lim   codec.Limits
+	pools []*pool
+
+	eng      gnet.Engine
+	addr     atomic.Pointer[net.TCPAddr]
+	ready    chan struct{}
+	stopped  chan struct{}
+	draining atomic.Bool
+
+	loopsMu sync.Mutex
+	loops   []*loop // appended when a loop sees its first connection
+	loopOf  map[gnet.EventLoop]*loop
+
+	clients atomic.Int64 // open client connections (detached ones included)
+	fast    atomic.Int32 // loops with exchanges waiting on a peer to drain
+}
+
+// pool is the shared, immutable-snapshot side of a configured pool.
+type pool struct {
+	name    string
+	alg     upstream.Algorithm
+	maxIdle int
+	set     atomic.Pointer[upstream.Set]
+	mask    atomic.Pointer[upstream.Mask]
+}
+
+// New checks cfg, fills in defaults and returns a Server ready to Run.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if len(cfg.Pools) == 0 {
+		return nil, errors.New("cannot start: no pool configured")
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     log,
+		lim:     cfg.Limits,
+		ready:   make(chan struct{}),
+		stopped: make(chan struct{}),
+		loopOf:  map[gnet.EventLoop]*loop{},
+	}
+	for _, pc := range cfg.Pools {
+		alg, err := upstream.Lookup(pc.Algorithm)
+		if err != nil {
+			return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
+		}
+		if len(pc.Backends) == 0 {
+			return nil, fmt.Errorf("cannot start pool %q: no backends", pc.Name)
+		}
+		if len(pc.Backends) > 1<<16 {
+			return nil, fmt.Errorf("cannot start pool %q: more than 65536 backends", pc.Name)
+		}
+		p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend}
+		set := &upstream.Set{Gen: 1}
+		for _, b := range pc.Backends {
+			set.Backends = append(set.Backends, upstream.Backend{Addr: b.Address, Weight: b.WeightOf()})
+		}
+		mask := upstream.NewMask(len(set.Backends))
+		p.set.Store(set)
+		p.mask.Store(&mask)
+		s.pools = append(s.pools, p)
+	}
+	return s, nil
+}
+
+// Run serves until Shutdown; it returns the error that stopped gnet, if any.
+func (s *Server) Run() error {
+	defer close(s.stopped)
+	go s.tick()
+	opts := []gnet.Option{
+		gnet.WithMulticore(s.cfg.EventLoops == 0),
+		gnet.WithReusePort(s.cfg.ReusePort),
+		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.log}),
+	}
+	if s.cfg.EventLoops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(s.cfg.EventLoops))
+	}
+	err := gnet.Run(s, "tcp://"+s.cfg.Listen, opts...)
+	if err != nil {
+		select {
+		case <-s.ready:
+		default:
+			close(s.ready) // let Ready callers see the failure
+		}
+	}
+	return err
+}
+
+// Ready is closed once the listener is bound (or Run failed).
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the bound listen address, valid after Ready.
+func (s *Server) Addr() net.Addr {
+	if a := s.addr.Load(); a != nil {
+		return a
+	}
+	return nil
+}
+
+// Shutdown stops taking new connections, lets in-flight exchanges finish and
+// closes idle connections. When ctx ends first the remaining connections are
+// cut. It returns when the event loops have stopped.
+func (s *Server) Shutdown(ctx context.Context) error {
+	<-s.ready
+	if !s.draining.CompareAndSwap(false, true) {
+		<-s.stopped
+		return nil
+	}
+	s.forEachLoop(func(l *loop) { l.execute(l.drainIdle) })
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	var cut error
+wait:
+	for s.clients.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			cut = fmt.Errorf("cannot drain: %d connections cut at the end of the grace period", s.clients.Load())
+			break wait
+		case <-t.C:
+			s.forEachLoop(func(l *loop) { l.execute(l.drainIdle) })
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.eng.Stop(stopCtx)
+	<-s.stopped
+	return errors.Join(cut, err)
+}
+
+// OnBoot records the engine and the address actually bound.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			s.addr.Store(sockaddrToTCP(sa))
+		}
+		unix.Close(fd)
+	}
+	close(s.ready)
+	return gnet.None
+}
+
+func sockaddrToTCP(sa unix.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return nil
+}
+
+// loopFor returns the engine state of el, creating it on first use. It is
+// called once per accepted connection, not per request.
+func (s *Server) loopFor(el gnet.EventLoop) *loop {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	l := s.loopOf[el]
+	if l == nil {
+		l = newLoop(s, el, uint64(len(s.loops)))
+		s.loopOf[el] = l
+		s.loops = append(s.loops, l)
+	}
+	return l
+}
+
+func (s *Server) forEachLoop(f func(*loop)) {
+	s.loopsMu.Lock()
+	loops := append([]*loop(nil), s.loops...)
+	s.loopsMu.Unlock()
+	for _, l := range loops {
+		f(l)
+	}
+}
+
+// Tick periods: timeouts need a coarse clock; an exchange paused for flow
+// control needs to notice quickly that its slow peer has drained.
+const (
+	slowTick = 50 * time.Millisecond
+	fastTick = 2 * time.Millisecond
+)
+
+// tick advances the coarse clock and asks every loop to sweep its timers and
+// its paused exchanges. It is the engine's only goroutine that runs for the
+// life of the server.
+func (s *Server) tick() {
+	var lastSweep time.Time
+	for {
+		d := slowTick
+		if s.fast.Load() > 0 {
+			d = fastTick
+		}
+		select {
+		case <-s.stopped:
+			return
+		case <-time.After(d):
+		}
+		clock.Store(monoNow())
+		full := time.Since(lastSweep) >= slowTick
+		if full {
+			lastSweep = time.Now()
+		}
+		s.forEachLoop(func(l *loop) {
+			if full {
+				l.execute(l.sweep)
+			} else if l.waiting.Load() {
+				l.execute(l.sweepWaiters)
+			}
+		})
+	}
+}
+
+// OnOpen binds a new connection to its state. An accepted client has no
+// context yet; an upstream or re-attached connection carries the state the
+// engine gave it when enrolling.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	switch x := c.Context().(type) {
+	case *upConn:
+		x.onOpen(c)
+		return nil, gnet.None
+	case *clientConn:
+		x.onReattach(c)
+		return nil, gnet.None
+	}
+	l := s.loopFor(c.EventLoop())
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	if s.clients.Add(1) > int64(s.cfg.MaxConnections) {
+		s.clients.Add(-1)
+		return codec.AppendError(nil, 503, true, 1), gnet.Close
+	}
+	newClient(l, c)
+	return nil, gnet.None
+}
+
+// OnTraffic runs the state machine of the connection that has bytes.
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		return x.onTraffic()
+	case *upConn:
+		return x.onTraffic()
+	}
+	return gnet.Close
+}
+
+// OnClose tells the connection's state machine that gnet has closed it.
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		x.onClose(err)
+	case *upConn:
+		x.onClose(err)
+	}
+	return gnet.None
+}
+
+// gnetLogger routes gnet's own logs to slog at debug level: they describe
+// gnet internals, and the engine logs what matters to operators itself.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Warn(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
