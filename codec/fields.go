@@ -1,6 +1,9 @@
 package codec
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // maxConnTokens bounds the Connection options other than close and keep-alive that one head
 // may name; more is ErrBadFieldValue. Real clients send one or two.
@@ -39,9 +42,7 @@ func scanField(b []byte, i int) (nameEnd, vs, ve, next int, err error) {
 		i++
 	}
 	vs = i
-	for i < len(b) && class[b[i]]&cValue != 0 {
-		i++
-	}
+	i = skipValue(b, i)
 	if i+1 >= len(b) {
 		if i < len(b) && b[i] != '\r' {
 			return 0, 0, 0, 0, badValueByte(b[i])
@@ -60,6 +61,27 @@ func scanField(b []byte, i int) (nameEnd, vs, ve, next int, err error) {
 		ve--
 	}
 	return nameEnd, vs, ve, i + 2, nil
+}
+
+// skipValue returns the offset of the first byte at or after i that may not appear in a
+// field value (a CTL other than HTAB, or DEL), or len(b).
+func skipValue(b []byte, i int) int {
+	// Fast path: eight bytes at a time while none is below 0x20 or equal to 0x7f. The test
+	// for "some byte < 0x20" is exact about existence, which is all that is needed here;
+	// HTAB and the CR ending the line drop to the byte loop.
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := x ^ 0x7f*ones
+		if (x-0x20*ones)&^x&highs|(y-ones)&^y&highs != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) && class[b[i]]&cValue != 0 {
+		i++
+	}
+	return i
 }
 
 func badValueByte(c byte) error {

@@ -91,10 +91,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 // Run serves until Shutdown; it returns the error that stopped gnet, if any.
 func (s *Server) Run() error {
 	defer close(s.stopped)
+	clock.Store(monoNow())
 	go s.tick()
 	opts := []gnet.Option{
 		gnet.WithMulticore(s.cfg.EventLoops == 0),
 		gnet.WithReusePort(s.cfg.ReusePort),
+		gnet.WithReuseAddr(true), // restart while old connections sit in TIME_WAIT
 		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),

@@ -228,7 +228,9 @@ func fillPattern(p []byte, off int64) {
 
 // echo streams the request body back as it arrives: with the request's
 // Content-Length when it had one, else chunked and flushed after every read.
-// It keeps the request's Content-Type.
+// It keeps the request's Content-Type. net/http closes the connection after
+// echoing a request that sent "Expect: 100-continue" (it answers before the
+// body is fully read), so keep-alive tests should not send Expect.
 func (b *Backend) echo(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// Without full duplex net/http may close the request body once the

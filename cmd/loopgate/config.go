@@ -251,7 +251,7 @@ func checkAlgorithm(s *source, key, name string) {
 }
 
 // checkBackends checks what concerns the backends of one pool together.
-// poolKey locates "no backends"; backendKey(i) locates backend i.
+// poolKey locates "no backends"; backendKey(i) locates the address of backend i.
 func checkBackends(s *source, poolKey string, backendKey func(int) string, bs []engine.Backend) {
 	if len(bs) == 0 {
 		s.errorf(poolKey, ErrMissing, "pool has no backends")
@@ -290,9 +290,6 @@ func checkHealth(s *source, timeoutKey string, h Health) {
 // checkLimits checks l once defaults are applied; keys are the TOML ones.
 func checkLimits(s *source, l codec.Limits) {
 	d := l.WithDefaults()
-	if l.MaxHeaders > codec.MaxHeaders {
-		s.errorf("limits.max_headers", ErrValue, "got %d; want at most %d", l.MaxHeaders, codec.MaxHeaders)
-	}
 	if d.MaxRequestLine > d.MaxHeadBytes {
 		s.errorf("limits.max_request_line", ErrValue, "request line limit %d exceeds max_header_bytes %d", d.MaxRequestLine, d.MaxHeadBytes)
 	}

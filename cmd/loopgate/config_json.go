@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"net"
 	"sort"
@@ -50,8 +49,13 @@ func decodeJSON(src *source, data []byte) *Config {
 		checkAlgorithm(src, "algorithm", p.Algorithm)
 	}
 	if root.required("backend_servers") {
-		for _, bt := range root.tables("backend_servers") {
+		bts, isArray := root.tables("backend_servers")
+		for _, bt := range bts {
 			var b engine.Backend
+			if bt.bad {
+				p.Backends = append(p.Backends, b) // keeps indexes aligned
+				continue
+			}
 			var host string
 			var port int64
 			if bt.required("host") && bt.str("host", &host) {
@@ -73,7 +77,9 @@ func decodeJSON(src *source, data []byte) *Config {
 			}
 			p.Backends = append(p.Backends, b)
 		}
-		checkBackends(src, "backend_servers", func(j int) string { return indexKey("backend_servers", j) }, p.Backends)
+		if isArray {
+			checkBackends(src, "backend_servers", func(j int) string { return indexKey("backend_servers", j) }, p.Backends)
+		}
 	}
 
 	var h Health
@@ -103,27 +109,21 @@ func jsonRoot(src *source, data []byte) *table {
 			j.newlines = append(j.newlines, i)
 		}
 	}
-	src.lines = j.lines
-	v, err := j.value("")
-	if err == nil {
-		if _, err = j.dec.Token(); err == io.EOF {
-			err = nil
-		} else if err == nil {
-			src.add("", j.lineAt(j.dec.InputOffset()-1), ErrSyntax, "cannot parse JSON: data after the top-level object")
-			return nil
-		}
-	}
-	if err != nil {
+	// json.Unmarshal locates syntax errors exactly (the Token API reports
+	// offsets inside its lookahead), so validate with it first.
+	if err := json.Unmarshal(data, new(any)); err != nil {
 		line := j.lineAt(int64(len(data)) - 1)
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			line = j.lineAt(se.Offset - 1)
 		}
-		msg := err.Error()
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			msg = "unexpected end of file"
-		}
-		src.add("", line, ErrSyntax, "cannot parse JSON: %s", msg)
+		src.add("", line, ErrSyntax, "cannot parse JSON: %s", err.Error())
+		return nil
+	}
+	src.lines = j.lines
+	v, err := j.value("")
+	if err != nil {
+		src.add("", 1, ErrSyntax, "cannot parse JSON: %s", err.Error())
 		return nil
 	}
 	m, ok := v.(map[string]any)

@@ -18,6 +18,7 @@ type table struct {
 	path  string // "" for the top level
 	m     map[string]any
 	known []string
+	bad   bool // an array element that is not a table; already reported
 }
 
 func (t *table) key(k string) string { return joinKey(t.path, k) }
@@ -82,7 +83,7 @@ func (t *table) integer(k string, lo, hi int64) (int64, bool) {
 		return 0, false
 	}
 	if n < lo || n > hi {
-		if hi == math.MaxInt64 || hi == math.MaxInt {
+		if hi >= math.MaxInt32 {
 			t.src.errorf(t.key(k), ErrValue, "got %d; want %d or more", n, lo)
 		} else {
 			t.src.errorf(t.key(k), ErrValue, "got %d; want %d..%d", n, lo, hi)
@@ -154,16 +155,16 @@ func (t *table) table(k string) *table {
 	if m, ok := v.(map[string]any); ok {
 		sub.m = m
 	} else {
-		t.wrong(k, t.src.tableName(), v)
+		t.wrong(k, t.src.aTable(), v)
 	}
 	return sub
 }
 
-// tables returns the array of tables at k.
-func (t *table) tables(k string) []*table {
+// tables returns the array of tables at k, and whether k is an array.
+func (t *table) tables(k string) ([]*table, bool) {
 	v, ok := t.get(k)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	var elems []any
 	switch x := v.(type) {
@@ -175,7 +176,7 @@ func (t *table) tables(k string) []*table {
 		elems = x
 	default:
 		t.wrong(k, "an array of "+t.src.tableName()+"s", v)
-		return nil
+		return nil, false
 	}
 	subs := make([]*table, len(elems))
 	for i, e := range elems {
@@ -183,10 +184,11 @@ func (t *table) tables(k string) []*table {
 		if m, ok := e.(map[string]any); ok {
 			subs[i].m = m
 		} else {
-			t.src.errorf(subs[i].path, ErrType, "want a %s, got %s", t.src.tableName(), t.src.describe(e))
+			subs[i].bad = true
+			t.src.errorf(subs[i].path, ErrType, "want %s, got %s", t.src.aTable(), t.src.describe(e))
 		}
 	}
-	return subs
+	return subs, true
 }
 
 // finish reports the keys of t that no getter asked for.
@@ -214,6 +216,13 @@ func (s *source) tableName() string {
 	return "table"
 }
 
+func (s *source) aTable() string {
+	if s.json {
+		return "an object"
+	}
+	return "a table"
+}
+
 // describe names the type and value of v for "want X, got Y" messages.
 func (s *source) describe(v any) string {
 	switch x := v.(type) {
@@ -235,7 +244,7 @@ func (s *source) describe(v any) string {
 	case []any, []map[string]any:
 		return "an array"
 	case map[string]any:
-		return "a " + s.tableName()
+		return s.aTable()
 	default:
 		return "a date or time" // TOML's datetime types
 	}

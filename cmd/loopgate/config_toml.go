@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -23,6 +24,11 @@ func decodeTOML(src *source, data []byte) *Config {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			line, msg = max(pe.Position.Line, 1), pe.Message
+			if p := pe.Position.Start; p >= 0 && p < len(data) {
+				// The parser counts a line break it stopped at as the
+				// next line; the problem is on the line it ends.
+				line = 1 + bytes.Count(data[:p], []byte{'\n'})
+			}
 		}
 		src.add("", line, ErrSyntax, "cannot parse TOML: %s", msg)
 		return nil
@@ -75,7 +81,11 @@ func decodeTOML(src *source, data []byte) *Config {
 		src.errorf("pool", ErrMissing, "no [[pool]]: at least one pool with backends is required")
 	}
 	names := map[string]int{}
-	for i, pt := range root.tables("pool") {
+	pools, _ := root.tables("pool")
+	for i, pt := range pools {
+		if pt.bad {
+			continue
+		}
 		var p engine.Pool
 		if pt.required("name") && pt.str("name", &p.Name) {
 			if msg := poolNameProblem(p.Name); msg != "" {
@@ -98,8 +108,13 @@ func decodeTOML(src *source, data []byte) *Config {
 		ht.finish()
 		checkHealth(src, ht.key("timeout"), h)
 
-		for _, bt := range pt.tables("backend") {
+		bts, isArray := pt.tables("backend")
+		for _, bt := range bts {
 			var b engine.Backend
+			if bt.bad {
+				p.Backends = append(p.Backends, b) // keeps indexes aligned
+				continue
+			}
 			if bt.required("address") && bt.str("address", &b.Address) {
 				checkHostPort(src, bt.key("address"), b.Address, false)
 			}
@@ -110,8 +125,10 @@ func decodeTOML(src *source, data []byte) *Config {
 			bt.finish()
 			p.Backends = append(p.Backends, b)
 		}
-		backends := pt.key("backend")
-		checkBackends(src, backends, func(j int) string { return indexKey(backends, j) }, p.Backends)
+		if _, present := pt.m["backend"]; isArray || !present {
+			backends := pt.key("backend")
+			checkBackends(src, backends, func(j int) string { return indexKey(backends, j) + ".address" }, p.Backends)
+		}
 		pt.finish()
 		e.Pools = append(e.Pools, p)
 		c.Health = append(c.Health, h)

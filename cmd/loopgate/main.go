@@ -1,0 +1,151 @@
+// Command loopgate is the load balancer: it reads config.toml (or a seed
+// balancer's config.json), starts the engine and serves until SIGINT or
+// SIGTERM, then drains for up to server.shutdown_grace.
+//
+//	loopgate [-config config.toml] [-check] [-verbose] [-version]
+//
+// Config decoding and validation live in config*.go; this file only wires.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"loopgate/engine"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main with its inputs and outputs passed in; it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("loopgate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.toml", "config file: .toml, or a seed balancer's .json")
+	check := fs.Bool("check", false, "validate the config file, print every problem found and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	verbose := fs.Bool("verbose", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "loopgate: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "loopgate %s\n", version)
+		return 0
+	}
+
+	cfg, err := Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err) // one "file:line: key: problem" per line
+		return 1
+	}
+	if *check {
+		fmt.Fprintf(stdout, "config OK: %s\n", *path)
+		return 0
+	}
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log, stop); err != nil {
+		log.Error("loopgate stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the engine until ctx is done, then shuts it down within
+// cfg.Engine.ShutdownGrace. onSignal runs once ctx is done (main uses it to
+// restore default signal handling, so a second Ctrl-C kills at once). A
+// shutdown that had to cut connections is logged, not returned: the process
+// still stops as asked.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, onSignal func()) error {
+	srv, err := engine.New(cfg.Engine, log)
+	if err != nil {
+		return err
+	}
+	logConfig(log, cfg)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Run() }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("cannot serve on %s: %w", cfg.Engine.Listen, orStopped(err))
+	case <-srv.Ready():
+		if a := srv.Addr(); a != nil {
+			log.Info("listening", "addr", a.String())
+		}
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("cannot serve on %s: %w", cfg.Engine.Listen, orStopped(err))
+	case <-ctx.Done():
+	}
+	onSignal()
+
+	log.Info("shutting down", "grace", cfg.Engine.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown was not clean", "err", err)
+	}
+	if err := <-errc; err != nil {
+		log.Warn("engine stopped with an error", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// orStopped turns the nil that Run returns when it stops on its own into an
+// error, since only Shutdown should stop it.
+func orStopped(err error) error {
+	if err == nil {
+		return errors.New("engine stopped unexpectedly")
+	}
+	return err
+}
+
+// logConfig logs what is about to run: listener, event loops, pools and their
+// backends.
+func logConfig(log *slog.Logger, cfg *Config) {
+	e := cfg.Engine
+	loops := fmt.Sprint(e.EventLoops)
+	if e.EventLoops == 0 {
+		loops = fmt.Sprintf("%d (one per core)", runtime.NumCPU())
+	}
+	log.Info("loopgate starting", "version", version, "listen", e.Listen, "event_loops", loops,
+		"reuse_port", e.ReusePort, "max_connections", e.MaxConnections)
+	for i, p := range e.Pools {
+		backends := make([]string, len(p.Backends))
+		for j, b := range p.Backends {
+			backends[j] = fmt.Sprintf("%s (weight %d)", b.Address, b.WeightOf())
+		}
+		log.Info("pool", "name", p.Name, "algorithm", p.Algorithm, "backends", backends)
+		log.Debug("pool health checks (not active yet)", "name", p.Name,
+			"interval", cfg.Health[i].Interval, "timeout", cfg.Health[i].Timeout)
+	}
+	log.Debug("limits", "limits", fmt.Sprintf("%+v", e.Limits))
+	log.Debug("timeouts", "timeouts", fmt.Sprintf("%+v", e.Timeouts))
+	log.Debug("flow", "high_watermark", e.Flow.HighWatermark, "low_watermark", e.Flow.LowWatermark)
+	log.Debug("observability (not active yet)", "access_log", cfg.AccessLog, "metrics", cfg.Metrics)
+}

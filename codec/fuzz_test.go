@@ -1,0 +1,174 @@
+package codec
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"testing"
+)
+
+// reparseLimits is what the fuzz targets re-parse writer output with: the writers add up to
+// five fields and a few hundred bytes to any head.
+var reparseLimits = Limits{MaxHeaders: MaxHeaders, MaxHeadBytes: 2 * defaultMaxHeadBytes, MaxRequestLine: defaultMaxRequestLine}
+
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range validRequests {
+		f.Add([]byte(s))
+	}
+	for _, s := range oracleRequests {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"))
+	f.Add([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	f.Add([]byte("GET http://u@h:1/ HTTP/1.0\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r Request
+		n, err := ParseRequest(b, &r, nil)
+		if err != nil {
+			if n != 0 {
+				t.Fatalf("n=%d with err=%v", n, err)
+			}
+			var e *Error
+			if err != ErrNeedMore && !errors.As(err, &e) {
+				t.Fatalf("unexpected error type %T", err)
+			}
+			return
+		}
+		if n <= 0 || n > len(b) {
+			t.Fatalf("n=%d, len=%d", n, len(b))
+		}
+		var r2 Request
+		if n2, err := ParseRequest(b[:n], &r2, nil); err != nil || n2 != n || !sameRequest(&r, &r2) {
+			t.Fatalf("ParseRequest(b[:n]) differs: n=%d err=%v", n2, err)
+		}
+		for i := range r.Fields() {
+			f := r.Headers[i]
+			if int(f.Name.Off+f.Name.Len) > n || int(f.Value.Off+f.Value.Len) > n {
+				t.Fatalf("field %d out of the head", i)
+			}
+		}
+		// Whenever net/http accepts the head too, it frames the body the same way.
+		if req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b[:n]))); err == nil {
+			kind, length := BodyNone, max(req.ContentLength, 0)
+			switch {
+			case req.ContentLength < 0:
+				kind, length = BodyChunked, 0
+			case req.ContentLength > 0:
+				kind = BodyLength
+			}
+			if r.Body != kind || r.BodyLen != length || r.Close != req.Close {
+				t.Fatalf("%q: kind=%d len=%d close=%v; net/http kind=%d len=%d close=%v", b[:n], r.Body, r.BodyLen, r.Close, kind, length, req.Close)
+			}
+		}
+		out := AppendRequestHead(nil, b, &r, &testForward)
+		var r3 Request
+		n3, err := ParseRequest(out, &r3, &reparseLimits)
+		if err != nil || n3 != len(out) {
+			t.Fatalf("writer output does not re-parse: err=%v\n%q\n%q", err, b[:n], out)
+		}
+		if r3.Method != r.Method || !bytes.Equal(r3.Target.Bytes(out), r.Target.Bytes(b)) || r3.Body != r.Body ||
+			r3.BodyLen != r.BodyLen || r.HasHost && !bytes.Equal(r3.Host.Bytes(out), r.Host.Bytes(b)) {
+			t.Fatalf("writer output re-parses differently:\n%q\n%q", b[:n], out)
+		}
+	})
+}
+
+func FuzzParseResponse(f *testing.F) {
+	for _, s := range validResponses {
+		f.Add([]byte(s), uint8(MethodGet))
+	}
+	for _, tc := range oracleResponses {
+		f.Add([]byte(tc.head), uint8(methodOf([]byte(tc.method))))
+	}
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), uint8(MethodGet))
+	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\n"), uint8(MethodConnect))
+	f.Fuzz(func(t *testing.T, b []byte, mb uint8) {
+		m := Method(mb % (uint8(MethodPatch) + 1))
+		var r Response
+		n, err := ParseResponse(b, &r, m, nil)
+		if err != nil {
+			if n != 0 || err != ErrNeedMore && err != ErrBadResponse {
+				t.Fatalf("n=%d err=%v", n, err)
+			}
+			return
+		}
+		if n <= 0 || n > len(b) {
+			t.Fatalf("n=%d, len=%d", n, len(b))
+		}
+		var r2 Response
+		if n2, err := ParseResponse(b[:n], &r2, m, nil); err != nil || n2 != n || !sameResponse(&r, &r2) {
+			t.Fatalf("ParseResponse(b[:n]) differs: n=%d err=%v", n2, err)
+		}
+		if m != MethodConnect && m != MethodOther {
+			req := &http.Request{Method: methodName[m]}
+			if resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b[:n])), req); err == nil {
+				kind, length := BodyNone, resp.ContentLength
+				switch {
+				case m == MethodHead || resp.StatusCode < 200 || resp.StatusCode == 204 || resp.StatusCode == 304:
+					length = 0
+				case len(resp.TransferEncoding) > 0:
+					kind, length = BodyChunked, 0
+				case resp.ContentLength > 0:
+					kind = BodyLength
+				case resp.ContentLength < 0:
+					kind, length = BodyClose, 0
+				}
+				if r.Body != kind || r.BodyLen != length || r.Close != resp.Close && r.Status != 101 {
+					t.Fatalf("%s %q: kind=%d len=%d close=%v; net/http kind=%d len=%d close=%v",
+						req.Method, b[:n], r.Body, r.BodyLen, r.Close, kind, length, resp.Close)
+				}
+			}
+		}
+		rf := ResponseFraming{Chunked: r.Body == BodyChunked, Close: r.Close}
+		out := AppendResponseHead(nil, b, &r, rf)
+		var r3 Response
+		n3, err := ParseResponse(out, &r3, m, &reparseLimits)
+		if err != nil || n3 != len(out) {
+			t.Fatalf("writer output does not re-parse: err=%v\n%q\n%q", err, b[:n], out)
+		}
+		if r3.Status != r.Status || r3.Body != r.Body || r3.BodyLen != r.BodyLen || r3.Close != r.Close {
+			t.Fatalf("writer output re-parses differently:\n%q\n%q\n%+v", b[:n], out, r3)
+		}
+	})
+}
+
+func FuzzChunked(f *testing.F) {
+	for _, tc := range validBodies {
+		f.Add([]byte(tc[0]), uint8(3))
+	}
+	f.Add([]byte("5\nhello\r\n0\r\n\r\n"), uint8(1))
+	f.Add([]byte("-1\r\n"), uint8(1))
+	f.Add([]byte("0\r\nX: a\r\n b\r\n\r\n"), uint8(2))
+	f.Fuzz(func(t *testing.T, b []byte, step uint8) {
+		var c Chunked
+		whole, n, err := decodeChunked(&c, b, nil, func() int { return len(b) })
+		if err != nil {
+			if err != ErrNeedMore && err != ErrBadChunk {
+				t.Fatalf("err=%v", err)
+			}
+			return
+		}
+		if n <= 0 || n > len(b) || !c.Done() || c.Payload() != int64(len(whole)) {
+			t.Fatalf("n=%d done=%v payload=%d", n, c.Done(), c.Payload())
+		}
+		// The same body in pieces decodes the same.
+		var c2 Chunked
+		k := 1 + int(step%16)
+		pieces, n2, err := decodeChunked(&c2, b, nil, func() int { return k })
+		if err != nil || n2 != n || !bytes.Equal(pieces, whole) {
+			t.Fatalf("in pieces of %d: n=%d err=%v payload %q; whole %q", k, n2, err, pieces, whole)
+		}
+		// Whatever we accept, Go's chunked reader reads to the same payload (it is laxer in
+		// places but rejects BWS before ";" and floods of extension bytes).
+		if want, err := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(b[:n]))); err == nil && !bytes.Equal(want, whole) {
+			t.Fatalf("payload %q; httputil %q", whole, want)
+		}
+	})
+}
+
+var methodName = [...]string{MethodGet: "GET", MethodHead: "HEAD", MethodPost: "POST", MethodPut: "PUT",
+	MethodDelete: "DELETE", MethodConnect: "CONNECT", MethodOptions: "OPTIONS", MethodTrace: "TRACE", MethodPatch: "PATCH"}

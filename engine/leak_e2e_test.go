@@ -1,0 +1,138 @@
+package engine_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"loopgate/engine"
+)
+
+// Clients that go away at every stage of an exchange leave no file
+// descriptor behind: not in the proxy (client, upstream, dups made for flow
+// control), which runs in this process, and not through it in the backend.
+func TestClientAbortNoFDLeakE2E(t *testing.T) {
+	be := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/wait":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+		case "/big":
+			w.Header().Set("Content-Length", "67108864")
+			io.Copy(w, &pattern{n: 64 << 20})
+		case "/noread":
+			time.Sleep(time.Second) // never reads the body
+		default:
+			io.Copy(io.Discard, r.Body)
+		}
+	}))
+	cfg := poolOf(be)
+	cfg.Flow = engine.Flow{HighWatermark: 256 << 10}
+	_, px := startProxy(t, cfg)
+	// A first exchange, so that everything the process opens once is open.
+	warm := dial(t, px)
+	warm.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	warm.c.Close()
+	time.Sleep(100 * time.Millisecond)
+	before := fdCount(t)
+
+	aborts := map[string]func(c net.Conn){
+		"mid-head": func(c net.Conn) {
+			io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: a\r\nX-Partial")
+			time.Sleep(30 * time.Millisecond)
+		},
+		"mid-body": func(c net.Conn) {
+			io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 5000))
+			time.Sleep(50 * time.Millisecond)
+		},
+		"mid-chunked-body": func(c net.Conn) {
+			io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123")
+			time.Sleep(50 * time.Millisecond)
+		},
+		"awaiting-response": func(c net.Conn) {
+			io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: a\r\n\r\n")
+			time.Sleep(50 * time.Millisecond)
+		},
+		"mid-response": func(c net.Conn) {
+			// The client reads a little of a big response and leaves while
+			// the proxy holds the upstream paused for it.
+			io.WriteString(c, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(ioTimeout))
+			io.ReadFull(c, make([]byte, 1000))
+			time.Sleep(100 * time.Millisecond)
+		},
+		"paused-upload": func(c net.Conn) {
+			// The backend does not read; the proxy pauses the client.
+			io.WriteString(c, "POST /noread HTTP/1.1\r\nHost: a\r\nContent-Length: 67108864\r\n\r\n")
+			c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+			io.Copy(c, &pattern{n: 64 << 20})
+		},
+	}
+	const each = 20
+	var wg sync.WaitGroup
+	for name, abort := range aborts {
+		for range each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.DialTimeout("tcp", px, ioTimeout)
+				if err != nil {
+					t.Errorf("%s: dial: %v", name, err)
+					return
+				}
+				abort(c)
+				c.Close()
+			}()
+		}
+	}
+	wg.Wait()
+
+	// The proxy still works...
+	c := dial(t, px)
+	if r := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); r.StatusCode != 200 {
+		t.Fatalf("after the aborts: status %d", r.StatusCode)
+	}
+	c.c.Close()
+	// ...and every descriptor is back.
+	var after int
+	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if after = fdCount(t); after <= before {
+			return
+		}
+	}
+	t.Fatalf("%d file descriptors open before %d aborted exchanges, %d after", before, len(aborts)*each, after)
+}
+
+// A client that leaves in the middle of a chunked request body leaves the
+// backend with an incomplete request, never a complete one.
+func TestClientAbortMidBodyNotCompletedE2E(t *testing.T) {
+	got := make(chan string, 1)
+	be := startRawBackend(t, func(c net.Conn) {
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		req, err := readRawRequest(bufio.NewReader(c))
+		if err == nil {
+			got <- "complete: " + req.body
+			return
+		}
+		got <- ""
+	})
+	c := dial(t, startProxyTo(t, be.addr()))
+	c.send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+	time.Sleep(50 * time.Millisecond)
+	c.c.Close()
+	select {
+	case s := <-got:
+		if s != "" {
+			t.Fatalf("the backend got a complete request from an aborted one: %q", s)
+		}
+	case <-time.After(ioTimeout):
+		t.Fatal("the upstream connection was not closed after the client left")
+	}
+}
