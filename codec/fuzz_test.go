@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"testing"
+	"time"
 )
 
 // reparseLimits is what the fuzz targets re-parse writer output with: the writers add up to
@@ -65,6 +66,9 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 		out := AppendRequestHead(nil, b, &r, &testForward)
+		if bound := 2*n + len(testForward.ClientIP) + len(testForward.Proto) + 256; len(out) > bound {
+			t.Fatalf("writer output %d bytes over the documented bound %d", len(out), bound)
+		}
 		var r3 Request
 		n3, err := ParseRequest(out, &r3, &reparseLimits)
 		if err != nil || n3 != len(out) {
@@ -144,6 +148,12 @@ func FuzzChunked(f *testing.F) {
 	f.Add([]byte("-1\r\n"), uint8(1))
 	f.Add([]byte("0\r\nX: a\r\n b\r\n\r\n"), uint8(2))
 	f.Fuzz(func(t *testing.T, b []byte, step uint8) {
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > 50*time.Millisecond {
+				t.Fatalf("slow: %v len=%d step=%d %.200q", d, len(b), step, b)
+			}
+		}()
 		var c Chunked
 		whole, n, err := decodeChunked(&c, b, nil, func() int { return len(b) })
 		if err != nil {

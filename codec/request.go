@@ -29,7 +29,7 @@ type Request struct {
 	NHeaders  int
 }
 
-// Reset clears r for reuse. It does not clear Headers beyond NHeaders, so it is cheap.
+// Reset clears r for reuse. It zeroes NHeaders but leaves the Headers array alone, so it is cheap.
 func (r *Request) Reset() {
 	r.Method = MethodOther
 	r.MethodRaw, r.Target, r.Host, r.TE = Span{}, Span{}, Span{}, Span{}

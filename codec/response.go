@@ -20,7 +20,7 @@ type Response struct {
 	NHeaders int
 }
 
-// Reset clears r for reuse. It does not clear Headers beyond NHeaders, so it is cheap.
+// Reset clears r for reuse. It zeroes NHeaders but leaves the Headers array alone, so it is cheap.
 func (r *Response) Reset() {
 	r.Status, r.Reason, r.Minor = 0, Span{}, 0
 	r.Body, r.BodyLen, r.Close = BodyNone, 0, false

@@ -29,7 +29,8 @@ type ResponseFraming struct {
 // "X-Forwarded-Proto: <Proto>"; "X-Forwarded-Host: <Host>" when Host is not empty; CRLF.
 // With fw == nil the X-Forwarded-* fields pass through untouched and none are added.
 //
-// It allocates only when dst lacks capacity; about 64 bytes over the input head suffice.
+// It allocates only when dst lacks capacity; 2*head + len(ClientIP) + len(Proto) + 256 bytes
+// always suffice.
 func AppendRequestHead(dst, b []byte, r *Request, fw *Forward) []byte {
 	dst = append(dst, r.MethodRaw.Bytes(b)...)
 	dst = append(dst, ' ')

@@ -46,7 +46,7 @@ type Flow struct {
 type Pool struct {
 	Name              string    `toml:"name"`                 // required, unique
 	Algorithm         string    `toml:"algorithm"`            // (default "round_robin")
-	MaxIdlePerBackend int       `toml:"max_idle_per_backend"` // idle keep-alive connections per backend per loop (default 64)
+	MaxIdlePerBackend int       `toml:"max_idle_per_backend"` // idle keep-alive connections per backend per loop (default 1024)
 	Backends          []Backend `toml:"backend"`
 }
 
@@ -63,7 +63,7 @@ const (
 	DefaultMaxConnections = 10000
 	DefaultShutdownGrace  = 10 * time.Second
 	DefaultAlgorithm      = "round_robin"
-	DefaultMaxIdle        = 64
+	DefaultMaxIdle        = 1024
 	DefaultHighWatermark  = 1 << 20
 	DefaultLowWatermark   = 256 << 10
 )

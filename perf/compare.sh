@@ -55,7 +55,7 @@ CONF
 cat >"$W/haproxy.cfg" <<CONF
 global
   nbthread 1
-  maxconn 20000
+  maxconn 8000
 defaults
   mode http
   timeout connect 3s
