@@ -16,8 +16,8 @@ build:
 
 # Three demo backends and loopgate in the foreground; Ctrl-C stops all of them.
 run: build
-	@trap 'kill 0' INT TERM EXIT; \
-	for i in 1 2 3; do $(BIN)/backend -port 800$$i -name backend-$$i -quiet & done; \
+	@pids=; for i in 1 2 3; do $(BIN)/backend -port 800$$i -name backend-$$i -quiet & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null; wait' EXIT; trap 'exit 0' INT TERM; \
 	sleep 0.3; \
 	echo "loopgate on http://127.0.0.1:8080 (backends on :8001-8003); Ctrl-C stops all"; \
 	$(BIN)/loopgate -config $(CONFIG)
@@ -29,7 +29,7 @@ race:
 	$(GO) test -race -count=1 ./...
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./codec/ ./upstream/
+	$(GO) test -run='^$$' -bench=. -benchmem ./codec/ ./upstream/ ./engine/
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseRequest -fuzztime=$(FUZZTIME) ./codec/

@@ -46,7 +46,8 @@ func (c *Chunked) Payload() int64 { return c.payload }
 // more. Any framing error is ErrBadChunk, and c stays failed until Reset.
 //
 // Lines are bounded by lim.MaxChunkLine, trailer lines in number by lim.MaxHeaders and in
-// total size by lim.MaxHeadBytes; lim may be nil for DefaultLimits. It does not allocate.
+// total size by lim.MaxHeadBytes; lim may be nil for DefaultLimits. It does not allocate; a
+// partial line is scanned again on each call, which MaxChunkLine keeps bounded.
 func (c *Chunked) Next(b []byte, lim *Limits) (n int, data bool, err error) {
 	if lim == nil {
 		lim = &DefaultLimits

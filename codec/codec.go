@@ -172,8 +172,8 @@ func kindOf(name []byte) fieldKind {
 	return kindOther
 }
 
-// lookup returns the value of the first field named name (case-insensitive), skipping
-// nothing: hop-by-hop fields are found too.
+// lookup returns the value of the first field named name (case-insensitive); hop-by-hop
+// fields are found too.
 func lookup(b []byte, h []Field, name string) (Span, bool) {
 	for i := range h {
 		if n := h[i].Name; int(n.Len) == len(name) && eqFoldFold(n.Bytes(b), name) {

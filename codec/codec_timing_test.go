@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -148,5 +149,26 @@ func BenchmarkChunked(b *testing.B) {
 			p = p[n:]
 		}
 		sink += int(c.Payload())
+	}
+}
+
+// BenchmarkParseRequestTrickle measures a 32 KiB head arriving 256 bytes per read, parsed
+// again after each read as the engine does: the cost of a client that trickles its head.
+func BenchmarkParseRequestTrickle(b *testing.B) {
+	raw := []byte("GET / HTTP/1.1\r\nHost: a\r\n" + strings.Repeat("Cookie: "+strings.Repeat("c", 400)+"\r\n", 80) + "\r\n")
+	var r Request
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		for end := 256; ; end += 256 {
+			n, err := ParseRequest(raw[:min(end, len(raw))], &r, &DefaultLimits)
+			if err == nil {
+				sink += n
+				break
+			}
+			if err != ErrNeedMore {
+				b.Fatal(err)
+			}
+		}
 	}
 }

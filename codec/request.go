@@ -6,6 +6,12 @@ import "bytes"
 // servers to ignore at least one; old clients send a CRLF after a POST body).
 const maxLeadingEmpty = 4
 
+// quickScanMin is the buffer size above which an incomplete head is not parsed in full
+// again on every read; heads shorter than this usually arrive in one read anyway.
+const quickScanMin = 2048
+
+var crlfCRLF = []byte("\r\n\r\n")
+
 // http2Preface is the request line of the HTTP/2 connection preface (RFC 9113 §3.4).
 const http2Preface = "PRI * HTTP/2.0"
 
@@ -55,7 +61,9 @@ func (r *Request) Lookup(b []byte, name string) (Span, bool) {
 // fails at once. lim may be nil for DefaultLimits.
 //
 // It does not allocate and does not retain b. Cost is one pass over the head plus one over
-// the fields the proxy acts on. A failed parse leaves r reset and reusable.
+// the fields the proxy acts on; an incomplete buffer over 2 KiB without CRLF CRLF costs a
+// memchr and a request-line check, so re-parsing a trickled head after each read stays
+// cheap. A failed parse leaves r reset and reusable.
 func ParseRequest(b []byte, r *Request, lim *Limits) (int, error) {
 	r.Reset()
 	if lim == nil {
@@ -65,6 +73,15 @@ func ParseRequest(b []byte, r *Request, lim *Limits) (int, error) {
 	head := b
 	if len(head) > maxHead {
 		head = head[:maxHead]
+	}
+	if len(head) > quickScanMin && bytes.Index(head, crlfCRLF) < 0 {
+		// Slow path guard: every complete head contains CRLF CRLF. Without it a big buffer
+		// is only checked up to the end of its request line (and against the head limit),
+		// so a client trickling a large head costs a memchr per read, not a full parse per
+		// read. Bad field lines are then reported once the head ends or hits the limit.
+		if lf := bytes.IndexByte(head, '\n'); lf >= 0 {
+			head = head[:lf+1]
+		}
 	}
 	n, err := parseRequest(head, r, lim)
 	if err != nil {

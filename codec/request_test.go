@@ -539,3 +539,33 @@ func TestParseRequestReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRequestQuickScan covers big incomplete heads, which are checked only up to the
+// end of the request line until CRLF CRLF arrives.
+func TestParseRequestQuickScan(t *testing.T) {
+	f := func(in string, want error) {
+		t.Helper()
+		if _, _, err := parseReq(t, in); !errors.Is(err, want) {
+			t.Fatalf("ParseRequest(%.50q... %d bytes): err=%v; want %v", in, len(in), err, want)
+		}
+	}
+	pad := "X-Pad: " + strings.Repeat("p", 3000) + "\r\n"
+	f("GET / HTTP/1.1\r\nHost: a\r\n"+pad, ErrNeedMore)
+	f("GET / HTTP/1.1\r\nHost: a\r\nX: \x00\r\n"+pad, ErrNeedMore) // reported once the head ends...
+	f("GET / HTTP/1.1\r\nHost: a\r\nX: \x00\r\n"+pad+"\r\n", ErrBadFieldValue)
+	f("GET / HTTP/1.1\r\nHost: a\r\nX: \x00\r\n"+strings.Repeat(pad, 22), ErrHeadTooLarge) // ...or hits the limit
+	f("GET / HTTP/1.1\nHost: a\n"+pad, ErrBareLF)                                          // an LF-only client fails at once
+	f("GET / HTTP/1.1\r\r\nHost: a\r\n"+pad, ErrBadVersion)
+	f("G@T / HTTP/1.1\r\nHost: a\r\n"+pad, ErrBadMethod)
+	f("GET /"+strings.Repeat("a", 9000), ErrURITooLong)
+	f("GET /"+strings.Repeat("a", 9000)+" HTTP/1.1\r\n"+pad, ErrURITooLong)
+	f("PRI * HTTP/2.0\r\n"+pad, ErrHTTP2Preface)
+
+	var r Response
+	if _, err := ParseResponse([]byte("HTTP/1.1 200 OK\r\nA: \x00\r\n"+pad), &r, MethodGet, nil); err != ErrNeedMore {
+		t.Fatalf("big incomplete response: err=%v", err)
+	}
+	if _, err := ParseResponse([]byte("HTTP/1.1 20 OK\r\n"+pad), &r, MethodGet, nil); err != ErrBadResponse {
+		t.Fatalf("big incomplete response with a bad status line: err=%v", err)
+	}
+}

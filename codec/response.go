@@ -53,6 +53,12 @@ func ParseResponse(b []byte, r *Response, m Method, lim *Limits) (int, error) {
 	if len(head) > maxHead {
 		head = head[:maxHead]
 	}
+	if len(head) > quickScanMin && bytes.Index(head, crlfCRLF) < 0 {
+		// As in ParseRequest: check an incomplete big head only up to its status line.
+		if lf := bytes.IndexByte(head, '\n'); lf >= 0 {
+			head = head[:lf+1]
+		}
+	}
 	n, err := parseResponse(head, r, m, lim)
 	if err != nil {
 		r.Reset()

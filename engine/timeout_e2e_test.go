@@ -141,7 +141,7 @@ func TestTimersRightAfterStartE2E(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	f := func(t *testing.T, to engine.Timeouts, req string, want int) {
-		time.Sleep(time.Second) // no server runs meanwhile, as between two tests
+		time.Sleep(600 * time.Millisecond) // no server runs meanwhile, as between two tests
 		cfg := poolOf(be)
 		cfg.Timeouts = to
 		_, px := startProxy(t, cfg)

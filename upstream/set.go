@@ -1,6 +1,9 @@
 package upstream
 
-import "math/bits"
+import (
+	"math/bits"
+	"sync/atomic"
+)
 
 // Backend is one server of a pool. It is immutable once placed in a Set.
 type Backend struct {
@@ -14,6 +17,10 @@ type Backend struct {
 type Set struct {
 	Gen      uint64
 	Backends []Backend
+
+	// cursor is round robin's position, shared by the pickers of all loops
+	// so that the rotation is global: one atomic add per pick.
+	cursor atomic.Uint64
 }
 
 // Mask reports which backends may take traffic, one bit per backend index.
