@@ -43,7 +43,6 @@ type clientConn struct {
 	body        codec.BodyKind
 	remaining   int64         // BodyLength: bytes still to forward
 	chunk       codec.Chunked // BodyChunked: framing state
-	payload     int64         // BodyChunked: payload bytes so far, for max_body_bytes
 	reqDone     bool          // the whole request has been written upstream
 	closeAfter  bool          // close the connection after this exchange
 	respStarted bool          // bytes of the response have been written to the client
@@ -157,12 +156,49 @@ func (cc *clientConn) readHead() bool {
 	if err == codec.ErrNeedMore {
 		return false
 	}
+	if err == nil && cc.req.Body == codec.BodyChunked {
+		err = checkChunks(b[n:], &cc.l.s.lim)
+		if err == codec.ErrNeedMore {
+			return false // nothing goes upstream before the first chunk-size line is known good
+		}
+	}
 	if err != nil {
 		cc.reject(err)
 		return false
 	}
 	cc.start(b, n)
 	return true
+}
+
+// checkChunks validates the chunked body bytes that arrived with the head, so
+// that a malformed body already in hand is answered with 400 and nothing of
+// it, not even the head, reaches a backend. It returns ErrNeedMore until the
+// first chunk-size line is complete. Framing errors further into a streamed
+// body end the exchange instead: the upstream connection is closed and never
+// reused, so no byte of it can be read as another request.
+func checkChunks(body []byte, lim *codec.Limits) error {
+	var ch codec.Chunked
+	off, lines := 0, 0
+	for off < len(body) && !ch.Done() {
+		k, data, err := ch.Next(body[off:], lim)
+		if err == codec.ErrNeedMore {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if !data {
+			lines++
+		}
+		off += k
+	}
+	if lim.MaxBodyBytes > 0 && ch.Payload() > lim.MaxBodyBytes {
+		return codec.ErrBodyTooLarge
+	}
+	if lines == 0 {
+		return codec.ErrNeedMore
+	}
+	return nil
 }
 
 // reject answers a request the proxy will not forward and closes: nothing of
@@ -200,7 +236,7 @@ func (cc *clientConn) answer(status int, close bool) {
 func (cc *clientConn) start(b []byte, n int) {
 	r := &cc.req
 	cc.method, cc.minor, cc.body = r.Method, r.Minor, r.Body
-	cc.remaining, cc.payload = r.BodyLen, 0
+	cc.remaining = r.BodyLen
 	cc.chunk.Reset()
 	cc.reqDone = r.Body == codec.BodyNone
 	cc.closeAfter = r.Close
@@ -286,12 +322,9 @@ func (cc *clientConn) forwardBody() bool {
 				cc.failBody(err)
 				return false
 			}
-			if data {
-				cc.payload += int64(k)
-				if lim.MaxBodyBytes > 0 && cc.payload > lim.MaxBodyBytes {
-					cc.failBody(codec.ErrBodyTooLarge)
-					return false
-				}
+			if data && lim.MaxBodyBytes > 0 && cc.chunk.Payload() > lim.MaxBodyBytes {
+				cc.failBody(codec.ErrBodyTooLarge)
+				return false
 			}
 			n += k
 		}
@@ -363,7 +396,7 @@ func (cc *clientConn) fail(status int) {
 	if cc.closed {
 		return
 	}
-	if cc.respStarted {
+	if cc.respStarted || cc.l.s.cutting.Load() {
 		cc.closeNow()
 		return
 	}

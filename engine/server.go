@@ -32,6 +32,7 @@ type Server struct {
 	ready    chan struct{}
 	stopped  chan struct{}
 	draining atomic.Bool
+	cutting  atomic.Bool // the grace period is over: in-flight exchanges are cut, not answered
 
 	loopsMu sync.Mutex
 	loops   []*loop // appended when a loop sees its first connection
@@ -149,6 +150,7 @@ wait:
 			s.forEachLoop(func(l *loop) { l.execute(l.drainIdle) })
 		}
 	}
+	s.cutting.Store(true)
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.eng.Stop(stopCtx)

@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"loopgate/engine"
 )
 
 func TestBadGatewayE2E(t *testing.T) {
@@ -197,4 +201,123 @@ func TestWeightZeroSkippedE2E(t *testing.T) {
 	if n, _ := rec.seen(); n != 0 {
 		t.Fatalf("the weight-0 backend got %d connection(s)", n)
 	}
+}
+
+// A backend that closes a keep-alive connection while it sits in the
+// proxy's pool costs the next request nothing: a GET is replayed on a new
+// connection, a POST is not sent on the dead one in the first place.
+func TestBackendClosedPooledConnE2E(t *testing.T) {
+	be := startRawBackend(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		req, err := readRawRequest(br)
+		if err != nil {
+			return
+		}
+		line, _, _ := strings.Cut(req.head, "\r\n")
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(line))+"\r\n\r\n"+line)
+		time.Sleep(50 * time.Millisecond) // then close: a backend's short idle timeout
+	})
+	px := startProxyTo(t, be.addr())
+	c := dial(t, px)
+	for i, req := range []string{
+		"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /3 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+		"PUT /4 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+		"DELETE /5 HTTP/1.1\r\nHost: a\r\n\r\n",
+	} {
+		method, _, _ := strings.Cut(req, " ")
+		r := c.roundTrip(method, req)
+		line, _, _ := strings.Cut(req, "\r\n")
+		if r.StatusCode != 200 || r.body != line {
+			t.Fatalf("request %d (%s) after the backend closed the pooled connection: %d %q", i+1, line, r.StatusCode, r.body)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+// A pooled upstream connection is closed after upstream_idle.
+func TestUpstreamIdleTimeoutE2E(t *testing.T) {
+	closed := make(chan time.Time, 1)
+	be := startRawBackend(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		if _, err := readRawRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		if _, err := br.ReadByte(); err == io.EOF {
+			closed <- time.Now()
+		}
+	})
+	cfg := poolOf(be.addr())
+	cfg.Timeouts = engine.Timeouts{UpstreamIdle: 300 * time.Millisecond}
+	_, px := startProxy(t, cfg)
+	letClockTick()
+	c := dial(t, px)
+	c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	start := time.Now()
+	select {
+	case at := <-closed:
+		if el := at.Sub(start); el < 250*time.Millisecond || el > 2*time.Second {
+			t.Fatalf("pooled connection closed after %v, want about 300ms", el)
+		}
+	case <-time.After(ioTimeout):
+		t.Fatal("the pooled connection was not closed after upstream_idle")
+	}
+}
+
+// A backend that is down answers 502, and serves again once it is back.
+func TestBackendDownThenUpE2E(t *testing.T) {
+	ln := listenLocal(t)
+	addr := ln.Addr().String()
+	ln.Close()
+	px := startProxyTo(t, addr)
+	c := dial(t, px)
+	wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 502)
+
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "back") })}
+	go srv.Serve(ln2)
+	t.Cleanup(func() { srv.Close() })
+	var r *response
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		c := dial(t, px)
+		if r = c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); r.StatusCode == 200 {
+			break
+		}
+	}
+	if r.StatusCode != 200 || r.body != "back" {
+		t.Fatalf("after the backend came back: %d %q", r.StatusCode, r.body)
+	}
+}
+
+// Over max_connections a client gets 503 and is closed; the others are served.
+func TestMaxConnectionsE2E(t *testing.T) {
+	be := respondWith(t, func(rawRequest) string { return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" })
+	cfg := poolOf(be.addr())
+	cfg.MaxConnections = 2
+	_, px := startProxy(t, cfg)
+	a, b := dial(t, px), dial(t, px)
+	wantStatus(t, a.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+	wantStatus(t, b.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+	c := dial(t, px)
+	c.c.Write([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+	r, err := c.readErr("GET", ioTimeout)
+	if err != nil {
+		t.Fatalf("third connection: %v", err)
+	}
+	wantStatus(t, r, 503)
+	if !r.Close {
+		t.Errorf("503 without Connection: close")
+	}
+	c.expectClosed(ioTimeout)
+	a.c.Close()
+	time.Sleep(100 * time.Millisecond)
+	d := dial(t, px)
+	wantStatus(t, d.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
 }
