@@ -27,7 +27,7 @@ type Config struct {
 // engine enforces them with per-loop timers.
 type Timeouts struct {
 	UpstreamConnect  time.Duration `toml:"upstream_connect"`  // dial (default 3s) -> 502
-	ClientHeader     time.Duration `toml:"client_header"`     // complete request head, from accept or end of previous response (default 10s) -> 408
+	ClientHeader     time.Duration `toml:"client_header"`     // complete request head, from accept or from the first byte of a keep-alive request (default 10s) -> 408
 	ClientIdle       time.Duration `toml:"client_idle"`       // keep-alive idle between requests (default 60s)
 	UpstreamResponse time.Duration `toml:"upstream_response"` // request sent to response head received (default 30s) -> 504
 	UpstreamIdle     time.Duration `toml:"upstream_idle"`     // pooled keep-alive connection unused (default 60s)
