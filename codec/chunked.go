@@ -137,8 +137,12 @@ func (c *Chunked) sizeLine(b []byte, maxLine int) (int, error) {
 	}
 	// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ). Extensions are passed
 	// through, not interpreted, so only their octets are checked: no CTL but HTAB.
+	ws := i
 	for i < len(line) && isOWS(line[i]) {
 		i++
+	}
+	if i == len(line) && i > ws && lf >= 0 {
+		return 0, ErrBadChunk // BWS is allowed only before ";" (RFC 9112 §7.1.1)
 	}
 	if i < len(line) {
 		if line[i] != ';' {

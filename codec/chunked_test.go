@@ -131,6 +131,8 @@ func TestChunkedErrors(t *testing.T) {
 	f("5\r\nhello0\r\n\r\n", Limits{})
 	f("5;a\x00b\r\nhello\r\n", Limits{})
 	f("5;a\rb\r\nhello\r\n", Limits{})
+	f("5 \r\nhello\r\n", Limits{}) // BWS without an extension (RFC 9112 §7.1.1)
+	f("5\t\r\nhello\r\n", Limits{})
 	f("5\r\r\nhello\r\n", Limits{})
 	f("4000000000000000\r\n", Limits{})                                            // 2^62
 	f("10000000000000000\r\n", Limits{})                                           // 2^64

@@ -567,3 +567,42 @@ func TestExpectContinueE2E(t *testing.T) {
 		t.Fatalf("next response %d %q", r.StatusCode, r.body)
 	}
 }
+
+// The same with a chunked body: the client sends no byte of the body
+// before the 100, so the proxy must forward the head without one.
+func TestExpectContinueChunkedE2E(t *testing.T) {
+	be := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "got %s", b)
+	}))
+	c := dial(t, startProxyTo(t, be))
+	c.send("POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
+	r, err := c.readErr("POST", 3*time.Second)
+	if err != nil {
+		t.Fatalf("waiting for 100 Continue: %v", err)
+	}
+	if r.StatusCode != 100 {
+		t.Fatalf("first response %d, want 100 Continue", r.StatusCode)
+	}
+	r = c.roundTrip("POST", "4\r\nsome\r\n5\r\n body\r\n0\r\n\r\n")
+	if r.StatusCode != 200 || r.body != "got some body" {
+		t.Fatalf("final response %d %q", r.StatusCode, r.body)
+	}
+}
+
+// A chunked upload whose first chunk comes a while after the head (a slow
+// producer) is forwarded once it comes.
+func TestChunkedBodyAfterHeadE2E(t *testing.T) {
+	be := startEchoBackend(t)
+	c := dial(t, startProxyTo(t, be.addr()))
+	c.send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+	time.Sleep(300 * time.Millisecond)
+	c.send("3\r\nabc")
+	time.Sleep(100 * time.Millisecond)
+	r := c.roundTrip("POST", "\r\n0\r\n\r\n")
+	wantStatus(t, r, 200)
+	off, _ := strconv.Atoi(r.Header.Get("X-Body-Offset"))
+	if got := r.body[off:]; got != "3\r\nabc\r\n0\r\n\r\n" {
+		t.Fatalf("backend got body %q", got)
+	}
+}

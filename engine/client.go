@@ -159,7 +159,10 @@ func (cc *clientConn) readHead() bool {
 	if err == nil && cc.req.Body == codec.BodyChunked {
 		err = checkChunks(b[n:], &cc.l.s.lim)
 		if err == codec.ErrNeedMore {
-			return false // nothing goes upstream before the first chunk-size line is known good
+			if !cc.req.Expect100 {
+				return false // nothing goes upstream before the first chunk-size line is known good
+			}
+			err = nil // the client sends its body only after a 100 Continue
 		}
 	}
 	if err != nil {

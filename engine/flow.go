@@ -74,17 +74,19 @@ func (cc *clientConn) resume() {
 }
 
 // limitInput bounds what gnet buffers for a client whose input the engine is
-// not consuming (paused upload, dial in flight, pipelined requests behind a
-// slow response). Past the high watermark the socket is detached; if it cannot
-// be (a response is still queued to it), past four times that the client is
-// cut off: it sends without reading.
+// not consuming. A paused upload is detached as soon as input waits (its
+// upstream is already above the high watermark); a dial in flight or pipelined
+// requests behind a slow response past the high watermark. If the socket cannot
+// be detached (a response is still queued to it), past four times the high
+// watermark the client is cut off: it sends without reading.
 func (cc *clientConn) limitInput() gnet.Action {
-	if cc.closed || cc.c == nil {
+	if cc.closed || cc.c == nil || cc.state == clientClosing {
 		return gnet.None
 	}
 	in := cc.c.InboundBuffered()
 	hw := cc.l.s.cfg.Flow.HighWatermark
-	if in <= hw || cc.state == clientClosing {
+	paused := cc.state == clientReadBody && cc.l.isWaiting(cc)
+	if in == 0 || in <= hw && !paused {
 		return gnet.None
 	}
 	if cc.c.OutboundBuffered() == 0 && cc.heldOff == len(cc.held) {

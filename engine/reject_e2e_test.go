@@ -1,6 +1,10 @@
 package engine_test
 
 import (
+	"bufio"
+	"errors"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,4 +159,37 @@ func TestRejectAfterGoodRequestE2E(t *testing.T) {
 	r = c.read("GET")
 	wantStatus(t, r, 400)
 	c.expectClosed(ioTimeout)
+}
+
+// A framing error further into a streamed chunked body: the client gets 400
+// and is closed, and the backend, which already has the head and the good
+// chunks, sees its connection closed before the request is complete.
+func TestRejectBadChunkLaterE2E(t *testing.T) {
+	got := make(chan string, 1)
+	be := startRawBackend(t, func(c net.Conn) {
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		req, err := readRawRequest(bufio.NewReader(c))
+		if err == nil {
+			got <- "complete: " + req.body
+			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			got <- "still open"
+			return
+		}
+		got <- ""
+	})
+	c := dial(t, startProxyTo(t, be.addr()))
+	c.send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.send("zz\r\nxx\r\n0\r\n\r\n")
+	r := c.read("POST")
+	wantStatus(t, r, 400)
+	if !r.Close {
+		t.Errorf("400 without Connection: close")
+	}
+	c.expectClosed(ioTimeout)
+	if s := <-got; s != "" {
+		t.Fatalf("backend: %s", s)
+	}
 }

@@ -431,16 +431,6 @@ func wantStatus(t *testing.T, r *response, want int) {
 	}
 }
 
-// fdCount is the number of open file descriptors of this process.
-func fdCount(t *testing.T) int {
-	t.Helper()
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count file descriptors: %v", err)
-	}
-	return len(es)
-}
-
 // pattern is an io.Reader of n deterministic bytes that holds none of them:
 // byte i is a function of i, so a receiver can check content and position.
 type pattern struct{ off, n int64 }
