@@ -1,0 +1,60 @@
+package engine_test
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"loopgate/engine"
+)
+
+// blackhole returns the address of a listening socket that never accepts and
+// whose accept queue is already full, so further SYNs are dropped and a dial
+// to it hangs: the behaviour of a backend behind a firewall that drops packets.
+func blackhole(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := syscall.Getsockname(fd)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	// Fill the accept queue until a dial no longer completes.
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return addr
+		}
+		t.Cleanup(func() { c.Close() })
+		if i > 16 {
+			t.Skip("the kernel keeps accepting into a full queue; cannot black-hole a dial here")
+		}
+	}
+}
+
+func TestUpstreamConnectTimeoutE2E(t *testing.T) {
+	cfg := poolOf(blackhole(t))
+	cfg.Timeouts = engine.Timeouts{UpstreamConnect: 300 * time.Millisecond}
+	_, px := startProxy(t, cfg)
+	c := dial(t, px)
+	start := time.Now()
+	r := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	el := time.Since(start)
+	wantStatus(t, r, 502)
+	if el < 250*time.Millisecond || el > 2*time.Second {
+		t.Fatalf("502 after %v; want about the 300ms connect timeout", el)
+	}
+	// The client connection is still usable: the request had no body.
+	if r.Close {
+		t.Fatalf("502 for a bodiless request closed the client connection")
+	}
+}
