@@ -215,10 +215,12 @@ func (cc *clientConn) reject(err error) {
 	cc.answer(status, true)
 }
 
-// answer writes a response of the proxy's own and, with close set or when
-// the request body has not been read, closes the connection after it.
+// answer writes a response of the proxy's own and closes the connection
+// after it when asked to, when the client asked to (Connection: close, or
+// HTTP/1.0, which our answers do not keep alive), or when the request body
+// has not been read.
 func (cc *clientConn) answer(status int, close bool) {
-	close = close || !cc.reqDone || cc.l.s.draining.Load()
+	close = close || cc.closeAfter || cc.minor == 0 || !cc.reqDone || cc.l.s.draining.Load()
 	retryAfter := 0
 	if status == 503 {
 		retryAfter = 1
@@ -266,12 +268,13 @@ func (cc *clientConn) start(b []byte, n int) {
 		if replayable {
 			cc.retry = append(cc.retry, l.scratch...)
 		}
+		u.picked = true
 		cc.send(u, l.scratch)
 		return
 	}
 	cc.head = append(cc.head[:0], l.scratch...)
 	cc.state = clientDialing
-	l.dial(cc, lp, i)
+	l.dial(cc, lp, i).picked = true
 }
 
 var protoHTTP = []byte("http")
@@ -369,13 +372,14 @@ func (cc *clientConn) replay() {
 		return
 	}
 	if u := l.takeIdle(lp, i, false); u != nil {
+		u.picked = true
 		cc.send(u, cc.retry)
 		return
 	}
 	cc.head = append(cc.head[:0], cc.retry...)
 	cc.retry = cc.retry[:0]
 	cc.state = clientDialing
-	l.dial(cc, lp, i)
+	l.dial(cc, lp, i).picked = true
 }
 
 // failBody ends an exchange whose request body turned out malformed or too
@@ -384,6 +388,7 @@ func (cc *clientConn) replay() {
 func (cc *clientConn) failBody(err error) {
 	if u := cc.up; u != nil {
 		cc.up, u.cc = nil, nil
+		u.done(false)
 		u.closeNow()
 	}
 	if cc.respStarted {
@@ -542,6 +547,7 @@ func (cc *clientConn) onClose(error) {
 	cc.l.s.clients.Add(-1)
 	if u := cc.up; u != nil {
 		cc.up, u.cc = nil, nil
+		u.done(false)
 		if u.state != upDialing {
 			u.closeNow() // the response has nobody to go to
 		}

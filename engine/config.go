@@ -16,6 +16,10 @@ type Config struct {
 	ReadBufferCap  int           `toml:"read_buffer"`     // bytes read per syscall per loop (default 65536)
 	MaxConnections int           `toml:"max_connections"` // client connections; over it new ones get 503 and close (default 10000)
 	ShutdownGrace  time.Duration `toml:"shutdown_grace"`  // in-flight requests get this long on SIGTERM (default 10s)
+	// TrustedProxies are the CIDRs of proxies in front of loopgate whose
+	// X-Forwarded-For is believed when hashing on the client IP (ip_hash,
+	// hash_key = "ip"). Empty: the socket's peer address is the client (default []).
+	TrustedProxies []string `toml:"trusted_proxies"`
 
 	Limits   codec.Limits `toml:"limits"`
 	Timeouts Timeouts     `toml:"timeouts"`
@@ -44,16 +48,36 @@ type Flow struct {
 
 // Pool is a named group of backends behind one balancing algorithm.
 type Pool struct {
-	Name              string    `toml:"name"`                 // required, unique
-	Algorithm         string    `toml:"algorithm"`            // (default "round_robin")
-	MaxIdlePerBackend int       `toml:"max_idle_per_backend"` // idle keep-alive connections per backend per loop (default 1024)
-	Backends          []Backend `toml:"backend"`
+	Name              string        `toml:"name"`                 // required, unique
+	Algorithm         string        `toml:"algorithm"`            // (default DefaultAlgorithm)
+	MaxIdlePerBackend int           `toml:"max_idle_per_backend"` // idle keep-alive connections per backend per loop (default 1024)
+	HashKey           string        `toml:"hash_key"`             // hash: ip, uri, path, header:NAME, cookie:NAME, query:NAME (default "ip")
+	HashMethod        string        `toml:"hash_method"`          // hash: ring or maglev (default "ring")
+	HashBalanceFactor float64       `toml:"hash_balance_factor"`  // hash: bounded load, > 1 (e.g. 1.25); 0 = off (default 0)
+	Fallback          string        `toml:"fallback"`             // hash, ip_hash: algorithm for requests without the key (default "round_robin")
+	StickyCookie      *StickyCookie `toml:"sticky_cookie"`        // stickiness by cookie on top of any algorithm; nil = off
+	Backends          []Backend     `toml:"backend"`
+}
+
+// StickyCookie makes a client stay on the backend it was first sent to: the
+// response carries a cookie naming that backend (an opaque HMAC of its
+// address), and later requests with the cookie go to it while it can take
+// traffic; otherwise the algorithm picks again and the cookie is replaced.
+type StickyCookie struct {
+	Name     string        `toml:"name"`     // (default "lg_sticky")
+	Path     string        `toml:"path"`     // (default "/")
+	MaxAge   time.Duration `toml:"max_age"`  // 0 = a session cookie (default 0)
+	Secure   bool          `toml:"secure"`   // (default false)
+	HTTPOnly *bool         `toml:"httponly"` // (default true)
+	SameSite string        `toml:"samesite"` // "", Lax, Strict or None (default "Lax")
+	Secret   string        `toml:"secret"`   // HMAC key; empty = random per process, so cookies do not survive a restart (default "")
 }
 
 // Backend is one server of a pool as configured.
 type Backend struct {
 	Address string `toml:"address"` // host:port (required)
 	Weight  *int   `toml:"weight"`  // 0..1000; 0 takes no new requests (default 1)
+	Backup  bool   `toml:"backup"`  // takes traffic only when no primary can (default false)
 }
 
 // Defaults, documented in config.toml.
@@ -62,7 +86,9 @@ const (
 	DefaultReadBufferCap  = 64 << 10
 	DefaultMaxConnections = 10000
 	DefaultShutdownGrace  = 10 * time.Second
-	DefaultAlgorithm      = "round_robin"
+	DefaultAlgorithm      = "round_robin" // becomes "p2c" with the load-aware algorithms
+	DefaultHashKey        = "ip"
+	DefaultStickyName     = "lg_sticky"
 	DefaultMaxIdle        = 1024
 	DefaultHighWatermark  = 1 << 20
 	DefaultLowWatermark   = 256 << 10

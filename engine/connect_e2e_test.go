@@ -58,3 +58,27 @@ func TestUpstreamConnectTimeoutE2E(t *testing.T) {
 		t.Fatalf("502 for a bodiless request closed the client connection")
 	}
 }
+
+// An answer of the proxy's own honours the client's Connection: close.
+func TestOwnAnswerHonoursConnectionCloseE2E(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	_, px := startProxy(t, poolOf(refused))
+	for _, req := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+		"GET / HTTP/1.0\r\n\r\n",
+	} {
+		c := dial(t, px)
+		c.send(req)
+		r := c.read("GET")
+		wantStatus(t, r, 502)
+		if !r.Close {
+			t.Errorf("%q: 502 without Connection: close", req)
+		}
+		c.expectClosed(time.Second)
+	}
+}

@@ -186,7 +186,7 @@ func (l *loop) takeIdle(lp *loopPool, i int, check bool) *upConn {
 // dial connects to backend i of lp for cc in a goroutine, with the connect
 // timeout that gnet's Register lacks, then enrolls the socket into this loop
 // so both ends of the exchange share it.
-func (l *loop) dial(cc *clientConn, lp *loopPool, i int) {
+func (l *loop) dial(cc *clientConn, lp *loopPool, i int) *upConn {
 	u := newUpConn(l, lp, i)
 	u.cc = cc
 	cc.up = u
@@ -209,6 +209,7 @@ func (l *loop) dial(cc *clientConn, lp *loopPool, i int) {
 		}
 		l.execute(func() { u.dialFailed(err) })
 	}()
+	return u
 }
 
 // drainIdle closes what a shutting-down server no longer needs: pooled

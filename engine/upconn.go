@@ -31,6 +31,7 @@ type upConn struct {
 	state   upState
 	cc      *clientConn // the client of the current exchange; nil when idle
 	reused  bool        // served an earlier request
+	picked  bool        // the picker chose it for this exchange and awaits its Done
 	start   time.Time   // when the request was sent, for the picker's RTT
 
 	resp      codec.Response
@@ -91,9 +92,15 @@ func (u *upConn) dialFailed(err error) {
 	}
 }
 
-// done reports the outcome to the picker that chose this backend, unless the
-// pool has been rebuilt since (the index would name another backend).
+// done reports the outcome of the exchange to the picker that chose this
+// backend: exactly once per Pick, whatever ends the exchange (the Picker
+// contract load-aware algorithms count on). After a rebuild the index would
+// name another backend of another picker, so it is dropped.
 func (u *upConn) done(ok bool) {
+	if !u.picked {
+		return
+	}
+	u.picked = false
 	if u.set == u.lp.set {
 		var rtt time.Duration
 		if ok {
@@ -452,6 +459,7 @@ func (u *upConn) onClose(error) {
 		// A pooled connection the backend had already closed: the request
 		// is idempotent and bodiless, so it goes out again on another one.
 		cc.up, u.cc = nil, nil
+		u.done(false)
 		cc.replay()
 	case prev == upBody && u.body == codec.BodyClose:
 		u.onEOF()
