@@ -13,6 +13,9 @@ type ResponseFraming struct {
 	Chunked   bool // send Transfer-Encoding ending in chunked (passed through, or re-chunked)
 	Close     bool // send "Connection: close"
 	KeepAlive bool // send "Connection: keep-alive" (an HTTP/1.0 client kept alive); Close wins
+	// Extra holds complete field lines the proxy adds ("Name: value\r\n" each),
+	// such as a stickiness Set-Cookie; they are appended after the backend's fields.
+	Extra []byte
 }
 
 // AppendRequestHead appends to dst the head to send upstream for r, parsed from b, and
@@ -136,6 +139,7 @@ func AppendResponseHead(dst, b []byte, r *Response, rf ResponseFraming) []byte {
 	case rf.KeepAlive:
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
+	dst = append(dst, rf.Extra...)
 	return append(dst, "\r\n"...)
 }
 

@@ -127,6 +127,8 @@ func TestAppendResponseHead(t *testing.T) {
 	f("length_keepalive", "HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n",
 		MethodGet, ResponseFraming{KeepAlive: true}, "Connection: keep-alive")
 	f("close_wins", simpleResp, MethodGet, ResponseFraming{Close: true, KeepAlive: true}, "Connection: close")
+	f("extra", simpleResp, MethodGet, ResponseFraming{Extra: []byte("Set-Cookie: lg=abc; Path=/\r\n")},
+		"Set-Cookie: lg=abc; Path=/", "Content-Length: 5")
 	f("chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: 1\r\n\r\n", MethodGet,
 		ResponseFraming{Chunked: true}, "Transfer-Encoding: chunked")
 	f("chunked_codings", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", MethodGet,

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"net/netip"
 	"testing"
 
 	"loopgate/codec"
@@ -28,5 +29,17 @@ func TestTimersDoNotAllocate(t *testing.T) {
 		cc.timer.stop()
 	}); n != 0 {
 		t.Fatalf("%v allocs per arm/touch/stop; want 0", n)
+	}
+}
+
+func TestKeysDoNotAllocate(t *testing.T) {
+	s := &Server{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	cc := &clientConn{l: &loop{s: s}, trusted: true}
+	b, r := parseReq(t, "GET /p?u=1 HTTP/1.1\r\nHost: a\r\nCookie: sid=1\r\nX-Forwarded-For: 203.0.113.9, 10.2.2.2\r\n\r\n")
+	for _, spec := range []string{"ip", "uri", "path", "header:Host", "cookie:sid", "query:u"} {
+		k, _ := parseKeySpec(spec)
+		if n := testing.AllocsPerRun(100, func() { cc.requestKey(&k, b, r) }); n != 0 {
+			t.Errorf("%s: %v allocs per key; want 0", spec, n)
+		}
 	}
 }
