@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -28,10 +29,12 @@ const (
 // clientConn is the state of one client connection. It is owned by its loop.
 type clientConn struct {
 	timer
-	l     *loop
-	c     gnet.Conn // nil while detached for flow control
-	state clientState
-	ip    []byte // for X-Forwarded-For, formatted once at accept
+	l       *loop
+	c       gnet.Conn // nil while detached for flow control
+	state   clientState
+	ip      []byte // for X-Forwarded-For, formatted once at accept
+	ipKey   uint64 // hash of ip, for ip_hash and hash_key = "ip"
+	trusted bool   // the peer is in trusted_proxies: its X-Forwarded-For is believed
 
 	req codec.Request
 	up  *upConn // the upstream serving the current exchange
@@ -64,7 +67,11 @@ func newClient(l *loop, c gnet.Conn) *clientConn {
 	cc.detached.fd = -1
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.ip = []byte(a.IP.String())
+		if ap, ok := netip.AddrFromSlice(a.IP); ok {
+			cc.trusted = inPrefixes(l.s.trusted, ap)
+		}
 	}
+	cc.ipKey = hashBytes(cc.ip)
 	c.SetContext(cc)
 	l.arm(&cc.timer, timerClientHeader)
 	return cc

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +23,11 @@ import (
 type Server struct {
 	gnet.BuiltinEventEngine
 
-	cfg   Config
-	log   *slog.Logger
-	lim   codec.Limits
-	pools []*pool
+	cfg     Config
+	log     *slog.Logger
+	lim     codec.Limits
+	pools   []*pool
+	trusted []netip.Prefix // trusted_proxies
 
 	eng      gnet.Engine
 	addr     atomic.Pointer[net.TCPAddr]
@@ -64,6 +66,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		ready:   make(chan struct{}),
 		stopped: make(chan struct{}),
 		loopOf:  map[gnet.EventLoop]*loop{},
+	}
+	for _, t := range cfg.TrustedProxies {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			a, aerr := netip.ParseAddr(t)
+			if aerr != nil {
+				return nil, fmt.Errorf("cannot parse trusted proxy %q: %w", t, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		s.trusted = append(s.trusted, p.Masked())
 	}
 	for _, pc := range cfg.Pools {
 		alg, err := upstream.Lookup(pc.Algorithm)
