@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,11 +47,27 @@ const (
 	DefaultHealthTimeout  = 2 * time.Second
 )
 
+// Defaults of the pool keys that engine.Config.WithDefaults leaves zero,
+// documented in config.toml. withPoolDefaults fills them in where they apply.
+const (
+	defaultHashMethod = "ring"
+	defaultFallback   = "round_robin"
+	defaultStickyPath = "/"
+	defaultSameSite   = "Lax"
+)
+
 // Bounds that config values are checked against.
 const (
-	maxEventLoops  = 1024    // more is a typo, not a machine
-	maxWeight      = 1000    // engine.Backend.Weight
-	maxPoolMembers = 1 << 16 // the pickers index backends with uint16
+	maxEventLoops    = 1024    // more is a typo, not a machine
+	maxWeight        = 1000    // engine.Backend.Weight
+	maxPoolMembers   = 1 << 16 // the pickers index backends with uint16
+	maxBalanceFactor = 10      // engine.Pool.HashBalanceFactor; above it bounded load is off in all but name
+)
+
+// The algorithms that hash a request key, and so have keys of their own.
+const (
+	algHash   = "hash"
+	algIPHash = "ip_hash"
 )
 
 // WithDefaults returns a copy of h with zero fields set to their defaults.
@@ -137,6 +154,9 @@ func parse(name string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	c.Engine = c.Engine.WithDefaults()
+	for i := range c.Engine.Pools {
+		c.Engine.Pools[i] = withPoolDefaults(c.Engine.Pools[i])
+	}
 	for i := range c.Health {
 		c.Health[i] = c.Health[i].WithDefaults()
 	}
@@ -244,10 +264,137 @@ func hostProblem(host string, emptyOK bool) string {
 	return ""
 }
 
-func checkAlgorithm(s *source, key, name string) {
+// withPoolDefaults returns p, whose Algorithm is set, with the defaults of
+// the keys that apply to its algorithm filled in; the others stay zero.
+func withPoolDefaults(p engine.Pool) engine.Pool {
+	if p.Algorithm == algHash {
+		p.HashKey = cmp.Or(p.HashKey, engine.DefaultHashKey)
+		p.HashMethod = cmp.Or(p.HashMethod, defaultHashMethod)
+	}
+	if p.Algorithm == algHash || p.Algorithm == algIPHash {
+		p.Fallback = cmp.Or(p.Fallback, defaultFallback)
+	}
+	if p.StickyCookie != nil {
+		sc := *p.StickyCookie
+		sc.Name = cmp.Or(sc.Name, engine.DefaultStickyName)
+		sc.Path = cmp.Or(sc.Path, defaultStickyPath)
+		sc.SameSite = cmp.Or(sc.SameSite, defaultSameSite)
+		if sc.HTTPOnly == nil {
+			on := true
+			sc.HTTPOnly = &on
+		}
+		p.StickyCookie = &sc
+	}
+	return p
+}
+
+// checkAlgorithm reports whether name is a registered algorithm, and reports
+// it if not.
+func checkAlgorithm(s *source, key, name string) bool {
 	if _, err := upstream.Lookup(name); err != nil {
 		s.errorf(key, ErrValue, "unknown algorithm %q (known: %s)", name, strings.Join(upstream.Names(), ", "))
+		return false
 	}
+	return true
+}
+
+// checkFallback checks the algorithm that a hash or ip_hash pool uses for
+// requests without a key: any registered one that needs no key itself.
+func checkFallback(s *source, key, name string) {
+	var ok []string
+	for _, n := range upstream.Names() {
+		if n != algHash && n != algIPHash {
+			ok = append(ok, n)
+		}
+	}
+	if name == algHash || name == algIPHash {
+		s.errorf(key, ErrValue, "cannot fall back to %q: the fallback serves requests without a hash key (want one of: %s)", name, strings.Join(ok, ", "))
+	} else if _, err := upstream.Lookup(name); err != nil {
+		s.errorf(key, ErrValue, "unknown algorithm %q (want one of: %s)", name, strings.Join(ok, ", "))
+	}
+}
+
+// hashKeyProblem says what is wrong with a pool's hash_key, or "".
+func hashKeyProblem(k string) string {
+	switch k {
+	case "ip", "uri", "path":
+		return ""
+	}
+	kind, name, found := strings.Cut(k, ":")
+	switch {
+	case !found || kind != "header" && kind != "cookie" && kind != "query":
+		return fmt.Sprintf(`cannot use %q: want "ip", "uri", "path", "header:NAME", "cookie:NAME" or "query:NAME"`, k)
+	case name == "":
+		return fmt.Sprintf("cannot use %q: missing the %s name after the colon", k, kind)
+	case kind == "query" && strings.ContainsAny(name, "&=#"):
+		return fmt.Sprintf("cannot use %q: a query parameter name has no '&', '=' or '#'", k)
+	case kind != "query" && !isToken(name):
+		// RFC 9110 §5.1 (field-name), RFC 6265 §4.1.1 (cookie-name).
+		return fmt.Sprintf("cannot use %q: %q is not a valid %s name (%s)", k, name, kind, tokenChars)
+	}
+	return ""
+}
+
+const tokenChars = "a token: letters, digits and !#$%&'*+-.^_`|~"
+
+// isToken reports whether s is an RFC 9110 §5.6.2 token, as header field
+// names and cookie names are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// cookiePathProblem says what is wrong with the Path attribute of a cookie,
+// or "". It goes into Set-Cookie verbatim (RFC 6265 §4.1.1: path-value).
+func cookiePathProblem(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Sprintf("got %q; want a path starting with \"/\"", p)
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c == 0x7f || c == ';' {
+			return fmt.Sprintf("cannot use %q: a cookie path has no ';' or control characters", p)
+		}
+	}
+	return ""
+}
+
+// parseTrustedProxy parses a CIDR or a bare address (a /32 or /128) and
+// returns it in CIDR form, or says what is wrong with it.
+func parseTrustedProxy(v string) (string, string) {
+	if strings.Contains(v, "/") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return "", netipReason(err)
+		}
+		return p.String(), ""
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return "", netipReason(err)
+	}
+	if a.Zone() != "" {
+		return "", "want an address without a zone"
+	}
+	return netip.PrefixFrom(a, a.BitLen()).String(), ""
+}
+
+// netipReason strips the function names and the quoted input from a
+// net/netip parse error: `netip.ParsePrefix("a/8"): ParseAddr("a"): unable to
+// parse IP` -> "unable to parse IP". The caller quotes the input itself.
+func netipReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, `"): `); i >= 0 {
+		return msg[i+len(`"): `):]
+	}
+	return msg
 }
 
 // checkBackends checks what concerns the backends of one pool together.
@@ -261,9 +408,10 @@ func checkBackends(s *source, poolKey string, backendKey func(int) string, bs []
 		s.errorf(poolKey, ErrValue, "pool has %d backends; at most %d are allowed", len(bs), maxPoolMembers)
 	}
 	seen := make(map[string]int, len(bs))
-	weighted := false
+	weighted, primary := false, false
 	for i, b := range bs {
 		weighted = weighted || b.WeightOf() > 0
+		primary = primary || !b.Backup
 		if b.Address == "" {
 			continue // reported as missing already
 		}
@@ -276,6 +424,9 @@ func checkBackends(s *source, poolKey string, backendKey func(int) string, bs []
 	}
 	if !weighted {
 		s.errorf(poolKey, ErrValue, "every backend has weight 0, so the pool would take no requests")
+	}
+	if !primary {
+		s.errorf(poolKey, ErrValue, "every backend is a backup; at least one must not be (backups take traffic only when no other backend can)")
 	}
 }
 

@@ -100,6 +100,48 @@ func (t *table) setInt(k string, dst *int, lo, hi int64) {
 	}
 }
 
+// number returns the number at k, written as an integer or a float.
+func (t *table) number(k string) (float64, bool) {
+	v, ok := t.get(k)
+	if !ok {
+		return 0, false
+	}
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case json.Number:
+		if f, err := x.Float64(); err == nil {
+			return f, true
+		}
+	}
+	t.wrong(k, "a number", v)
+	return 0, false
+}
+
+// strList calls each with the key path and value of every element of the
+// array of strings at k; elements that are not strings are reported instead.
+func (t *table) strList(k string, each func(key, s string)) {
+	v, ok := t.get(k)
+	if !ok {
+		return
+	}
+	elems, ok := v.([]any)
+	if !ok {
+		t.wrong(k, "an array of strings", v)
+		return
+	}
+	for i, e := range elems {
+		key := indexKey(t.key(k), i)
+		if s, ok := e.(string); ok {
+			each(key, s)
+		} else {
+			t.src.errorf(key, ErrType, "want a string, got %s", t.src.describe(e))
+		}
+	}
+}
+
 // duration sets *dst to the duration at k, written as a non-negative Go
 // duration string ("3s", "1m30s", "250ms"): TOML has no duration type, and a
 // bare number would leave the unit to guess.

@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"loopgate/engine"
+	"loopgate/upstream"
 )
 
 // configErrors returns the *Error values in err, in order.
@@ -332,19 +335,22 @@ func TestCollectsAllErrors(t *testing.T) {
 		"3: server.event_loop:",
 		"4: server.max_connections:",
 		"5: server.shutdown_grace:",
-		"8: limits.max_headers:",
-		"11: timeouts.client_idle:",
-		"12: timeouts.upstream_connect:",
-		"16: flow.low_watermark:",
-		"20: pool[0].algorithm:",
-		"23: pool[0].health.timeout:",
-		"27: pool[0].backend[1].address:",
-		"28: pool[0].backend[1].weight:",
-		"30: pool[0].backend[2].address:",
-		"31: pool[0].backend[2].wieght:",
-		"33: pool[1].backend:",
-		"34: pool[1].name:",
-		"39: pool[2].backend[1].address:",
+		"6: server.trusted_proxies[1]:",
+		"9: limits.max_headers:",
+		"12: timeouts.client_idle:",
+		"13: timeouts.upstream_connect:",
+		"17: flow.low_watermark:",
+		"21: pool[0].algorithm:",
+		"24: pool[0].health.timeout:",
+		"28: pool[0].backend[1].address:",
+		"29: pool[0].backend[1].weight:",
+		"31: pool[0].backend[2].address:",
+		"32: pool[0].backend[2].wieght:",
+		"34: pool[1].backend:",
+		"35: pool[1].name:",
+		"40: pool[2].backend[1].address:",
+		"41: pool[2].hash_key:",
+		"43: pool[2].sticky_cookie.samesite:",
 	)
 	f("bad.json",
 		"2: proxy_port:",
@@ -383,6 +389,68 @@ func TestLoadSampleTOML(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parse(minimal): %v", err)
 	}
+	checkSampleDefaults(t, c, d, "round_robin")
+
+	// The optional keys, commented out as "#key = value", document their
+	// defaults too: uncommented in a hash pool, they change nothing.
+	t.Run("uncommented", func(t *testing.T) {
+		needAlgorithms(t, "hash", "round_robin")
+		data, err := os.ReadFile("../../config.toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := regexp.MustCompile(`(?m)^(\s*)#([a-z\[])`).ReplaceAllString(string(data), "$1$2")
+		in = strings.Replace(in, `algorithm = "round_robin"`, `algorithm = "hash"`, 1)
+		if in == string(data) || !strings.Contains(in, "\nhash_key =") || !strings.Contains(in, "\n  [pool.sticky_cookie]\n") {
+			t.Fatalf("uncommenting changed nothing:\n%s", in)
+		}
+		c, err := parse("config.toml", []byte(in))
+		if err != nil {
+			t.Fatalf("uncommented config.toml: %v", err)
+		}
+		d, err := parse("minimal.toml", []byte(pool("hash", "[pool.sticky_cookie]\n")))
+		if err != nil {
+			t.Fatalf("parse(minimal hash pool): %v", err)
+		}
+		checkSampleDefaults(t, c, d, "hash")
+	})
+}
+
+// TestSampleDefaultAlgorithm: the sample's pool names its algorithm for the
+// demo, so the default it documents is checked here. The default becomes
+// "p2c" when that algorithm lands.
+func TestSampleDefaultAlgorithm(t *testing.T) {
+	needAlgorithms(t, "p2c")
+	data, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `algorithm = "round_robin"    # balancing algorithm (default "` + engine.DefaultAlgorithm + `")`
+	if !strings.Contains(string(data), want) {
+		t.Fatalf("config.toml lacks %q", want)
+	}
+}
+
+// checkSampleDefaults asserts that the sample config c, loaded, equals the
+// defaults d except for its pool's name, algorithm (the demo's choice) and
+// backend addresses.
+func checkSampleDefaults(t *testing.T, c, d *Config, alg string) {
+	t.Helper()
+	cp, dp := c.Engine.Pools[0], d.Engine.Pools[0]
+	if cp.Algorithm != alg {
+		t.Fatalf("sample algorithm %q; want %q", cp.Algorithm, alg)
+	}
+	for _, b := range cp.Backends {
+		if b.WeightOf() != 1 || b.Backup {
+			t.Fatalf("sample backend %+v is not the default", b)
+		}
+	}
+	cp.Name, cp.Algorithm, cp.Backends = "", "", nil
+	dp.Name, dp.Algorithm, dp.Backends = "", "", nil
+	if !reflect.DeepEqual(cp, dp) {
+		t.Fatalf("sample config.toml's pool differs from the defaults:\n%+v\n%+v", cp, dp)
+	}
+	c, d = new(*c), new(*d)
 	c.Engine.Pools, d.Engine.Pools = nil, nil
 	if !reflect.DeepEqual(c, d) {
 		t.Fatalf("sample config.toml differs from the defaults:\n%+v\n%+v", c, d)
@@ -455,4 +523,307 @@ func TestEditDistance(t *testing.T) {
 	f("wieght", "weight", 2)
 	f("", "abc", 3)
 	f("kitten", "sitting", 3)
+}
+
+// needAlgorithms skips the test unless every name is registered: upstream
+// gains its algorithms one file at a time.
+func needAlgorithms(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if !slices.Contains(upstream.Names(), n) {
+			t.Skipf("algorithm %q is not registered yet", n)
+		}
+	}
+}
+
+// pool is a TOML config with one pool of the given algorithm ("" for the
+// default) whose extra keys start on line 4.
+func pool(alg, keys string) string {
+	a := "\n"
+	if alg != "" {
+		a = "algorithm = \"" + alg + "\"\n"
+	}
+	return "[[pool]]\nname = \"web\"\n" + a + keys + "  [[pool.backend]]\n  address = \"a:1\"\n"
+}
+
+func TestTOMLTrustedProxies(t *testing.T) {
+	f := func(in string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", "[server]\n"+in+"\n"+minimal, kind, want...)
+	}
+	f(`trusted_proxies = []`, nil)
+	f(`trusted_proxies = ["10.0.0.0/8", "192.168.1.7", "fd00::/8", "::1", "10.1.2.3/8", "0.0.0.0/0"]`, nil)
+	f(`trusted_proxies = ["10.0.0.0/8", "10.0.0.300/8"]`, ErrValue, "c.toml:2: server.trusted_proxies[1]:")
+	f(`trusted_proxies = ["10.0.0.0/33"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = ["::1/129"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = ["10.0.0.0/"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = ["10.0.0.0/-1"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = ["10.0.0"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = ["proxy.example"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = [""]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = ["fe80::1%eth0"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = ["fe80::1%eth0/64"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f(`trusted_proxies = [" 10.0.0.1"]`, ErrValue, "c.toml:2: server.trusted_proxies[0]:")
+	f("trusted_proxies = [\n  \"10.0.0.0/8\",\n  \"x\",\n  \"y/8\",\n]", ErrValue,
+		"c.toml:4: server.trusted_proxies[1]:", "c.toml:5: server.trusted_proxies[2]:")
+	f(`trusted_proxies = "10.0.0.0/8"`, ErrType, "c.toml:2: server.trusted_proxies:")
+	f(`trusted_proxies = ["10.0.0.0/8", 10]`, ErrType, "c.toml:2: server.trusted_proxies[1]:")
+	f(`trusted_proxy = ["10.0.0.0/8"]`, ErrUnknown, "c.toml:2: server.trusted_proxy:")
+
+	// Bare addresses become one-address CIDRs; prefixes stay as written.
+	c, err := parse("c.toml", []byte("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.7\", \"fd00::/8\", \"::1\", \"10.1.2.3/8\"]\n"+minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "::1/128", "10.1.2.3/8"}
+	if !slices.Equal(c.Engine.TrustedProxies, want) {
+		t.Fatalf("got %q; want %q", c.Engine.TrustedProxies, want)
+	}
+}
+
+func TestTOMLNewKeyMessages(t *testing.T) {
+	f := func(in, want string) {
+		t.Helper()
+		_, err := parse("config.toml", []byte(in))
+		if err == nil || err.Error() != want {
+			t.Fatalf("got %v; want %s", err, want)
+		}
+	}
+	f("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"10.0.0.300/8\"]\n"+minimal,
+		`config.toml:2: server.trusted_proxies[1]: cannot parse "10.0.0.300/8": IPv4 field has value >255`)
+	f(pool("round_robin", "hash_key = \"uri\"\n"),
+		`config.toml:4: pool[0].hash_key: only used with algorithm = "hash" (this pool's algorithm is "round_robin")`)
+	f(pool("", "fallback = \"random\"\n"),
+		`config.toml:4: pool[0].fallback: only used with algorithm = "hash" or "ip_hash" (this pool's algorithm is the default, "`+engine.DefaultAlgorithm+`")`)
+	f(minimal+"  backup = true\n",
+		`config.toml:3: pool[0].backend: every backend is a backup; at least one must not be (backups take traffic only when no other backend can)`)
+	f(minimal+"[pool.sticky_cookie]\nsamesite = \"None\"\n",
+		`config.toml:6: pool[0].sticky_cookie.samesite: "None" requires secure = true`)
+}
+
+// TestTOMLHashKeysMisplaced: the hash keys belong to the hash algorithms only.
+func TestTOMLHashKeysMisplaced(t *testing.T) {
+	f := func(in string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", in, kind, want...)
+	}
+	for _, alg := range []string{"", "round_robin"} {
+		f(pool(alg, "hash_key = \"ip\"\n"), ErrValue, "c.toml:4: pool[0].hash_key:")
+		f(pool(alg, "hash_method = \"ring\"\n"), ErrValue, "c.toml:4: pool[0].hash_method:")
+		f(pool(alg, "hash_balance_factor = 1.25\n"), ErrValue, "c.toml:4: pool[0].hash_balance_factor:")
+		f(pool(alg, "fallback = \"round_robin\"\n"), ErrValue, "c.toml:4: pool[0].fallback:")
+		f(pool(alg, "hash_key = 5\n"), ErrValue, "c.toml:4: pool[0].hash_key:") // misplaced says more than mistyped
+		f(pool(alg, "hash_key = \"ip\"\nfallback = \"random\"\n"), ErrValue, "c.toml:4: pool[0].hash_key:", "c.toml:5: pool[0].fallback:")
+	}
+	// With an unknown algorithm, only the algorithm is wrong, unless the key's value is too.
+	f(pool("fastest", "hash_key = \"ip\"\nhash_method = \"ring\"\n"), ErrValue, "c.toml:3: pool[0].algorithm:")
+	f(pool("fastest", "hash_key = \"host\"\nhash_balance_factor = 1\n"), ErrValue,
+		"c.toml:3: pool[0].algorithm:", "c.toml:4: pool[0].hash_key:", "c.toml:5: pool[0].hash_balance_factor:")
+	f(pool("", "hash_kye = \"ip\"\n"), ErrUnknown, "c.toml:4: pool[0].hash_kye:")
+	f(pool("", "fallbak = \"ip\"\n"), ErrUnknown, "c.toml:4: pool[0].fallbak:")
+}
+
+func TestTOMLHashKeys(t *testing.T) {
+	needAlgorithms(t, "hash", "ip_hash", "round_robin", "random")
+	f := func(keys string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", pool("hash", keys), kind, want...)
+	}
+	f("", nil)
+	f("hash_key = \"ip\"\nhash_method = \"ring\"\nhash_balance_factor = 0\nfallback = \"round_robin\"\n", nil)
+
+	// hash_key
+	for _, k := range []string{"ip", "uri", "path", "header:X-User", "header:x_user", "cookie:session", "cookie:__Host-id", "query:user", "query:a.b[]"} {
+		f("hash_key = \""+k+"\"\n", nil)
+	}
+	for _, k := range []string{"", "IP", "host", "url", "header", "header:", "header: X", "header:X User", "header:X:Y", "header:a\\u00e9",
+		"cookie:", "cookie:a=b", "cookie:a;b", "query:", "query:a&b", "query:a=b", "query:a#b", "Header:X", "ip:x"} {
+		f("hash_key = \""+k+"\"\n", ErrValue, "c.toml:4: pool[0].hash_key:")
+	}
+	f("hash_key = [\"ip\"]\n", ErrType, "c.toml:4: pool[0].hash_key:")
+
+	// hash_method
+	f("hash_method = \"ring\"\n", nil)
+	f("hash_method = \"maglev\"\n", nil)
+	f("hash_method = \"Ring\"\n", ErrValue, "c.toml:4: pool[0].hash_method:")
+	f("hash_method = \"\"\n", ErrValue, "c.toml:4: pool[0].hash_method:")
+	f("hash_method = true\n", ErrType, "c.toml:4: pool[0].hash_method:")
+
+	// hash_balance_factor
+	for _, v := range []string{"0", "0.0", "1.25", "2", "1.0001", "10", "10.0"} {
+		f("hash_balance_factor = "+v+"\n", nil)
+	}
+	for _, v := range []string{"1", "1.0", "0.5", "-1", "-0.5", "10.5", "11", "nan", "inf", "-inf"} {
+		f("hash_balance_factor = "+v+"\n", ErrValue, "c.toml:4: pool[0].hash_balance_factor:")
+	}
+	f("hash_balance_factor = \"1.25\"\n", ErrType, "c.toml:4: pool[0].hash_balance_factor:")
+
+	// fallback
+	f("fallback = \"random\"\n", nil)
+	f("fallback = \"hash\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
+	f("fallback = \"ip_hash\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
+	f("fallback = \"fastest\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
+	f("fallback = \"\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
+	f("fallback = 1\n", ErrType, "c.toml:4: pool[0].fallback:")
+
+	// ip_hash takes a fallback but hashes the client address only.
+	g := func(keys string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", pool("ip_hash", keys), kind, want...)
+	}
+	g("fallback = \"random\"\n", nil)
+	g("fallback = \"ip_hash\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
+	g("hash_key = \"ip\"\n", ErrValue, "c.toml:4: pool[0].hash_key:")
+	g("hash_method = \"maglev\"\n", ErrValue, "c.toml:4: pool[0].hash_method:")
+	g("hash_balance_factor = 1.5\n", ErrValue, "c.toml:4: pool[0].hash_balance_factor:")
+}
+
+func TestTOMLStickyCookie(t *testing.T) {
+	f := func(keys string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", minimal+"[pool.sticky_cookie]\n"+keys, kind, want...)
+	}
+	f("", nil)
+	f("name = \"lg_sticky\"\npath = \"/\"\nmax_age = \"0s\"\nsecure = false\nhttponly = true\nsamesite = \"Lax\"\nsecret = \"\"\n", nil)
+
+	// name
+	f("name = \"SESSION-id.2\"\n", nil)
+	f("name = \"__Host-lg\"\n", nil)
+	for _, n := range []string{"", "a b", "a=b", "a;b", "a,b", "a\\\"b", "a\\tb", "é"} {
+		f("name = \""+n+"\"\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.name:")
+	}
+	f("name = 1\n", ErrType, "c.toml:6: pool[0].sticky_cookie.name:")
+
+	// path
+	f("path = \"/app/\"\n", nil)
+	for _, p := range []string{"", "app", " /", "/a;b", "/a\\nb", "/a\\u007f"} {
+		f("path = \""+p+"\"\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.path:")
+	}
+
+	// max_age
+	f("max_age = \"1h\"\n", nil)
+	f("max_age = \"90s\"\n", nil)
+	f("max_age = \"-1s\"\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.max_age:")
+	f("max_age = \"1500ms\"\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.max_age:")
+	f("max_age = \"1d\"\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.max_age:")
+	f("max_age = 3600\n", ErrType, "c.toml:6: pool[0].sticky_cookie.max_age:")
+
+	// secure, httponly
+	f("secure = true\nhttponly = false\n", nil)
+	f("secure = \"yes\"\n", ErrType, "c.toml:6: pool[0].sticky_cookie.secure:")
+	f("httponly = 1\n", ErrType, "c.toml:6: pool[0].sticky_cookie.httponly:")
+
+	// samesite
+	f("samesite = \"\"\n", nil)
+	f("samesite = \"Strict\"\n", nil)
+	f("samesite = \"None\"\nsecure = true\n", nil)
+	f("secure = true\nsamesite = \"None\"\n", nil)
+	f("samesite = \"None\"\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.samesite:")
+	f("samesite = \"None\"\nsecure = false\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.samesite:")
+	f("samesite = \"lax\"\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.samesite:")
+	f("samesite = \"Off\"\n", ErrValue, "c.toml:6: pool[0].sticky_cookie.samesite:")
+	f("samesite = false\n", ErrType, "c.toml:6: pool[0].sticky_cookie.samesite:")
+
+	// secret
+	f("secret = \"s3cr3t\"\n", nil)
+	f("secret = 42\n", ErrType, "c.toml:6: pool[0].sticky_cookie.secret:")
+
+	// The section itself.
+	f("htponly = true\n", ErrUnknown, "c.toml:6: pool[0].sticky_cookie.htponly:")
+	f("name = \"a b\"\npath = \"x\"\nmax_age = \"1.5s\"\nsamesite = \"None\"\n", ErrValue,
+		"c.toml:6: pool[0].sticky_cookie.name:", "c.toml:7: pool[0].sticky_cookie.path:",
+		"c.toml:8: pool[0].sticky_cookie.max_age:", "c.toml:9: pool[0].sticky_cookie.samesite:")
+	g := func(in string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", in, kind, want...)
+	}
+	g(pool("round_robin", "sticky_cookie = {}\n"), nil)
+	g(pool("", "sticky_cookie = { name = \"a b\" }\n"), ErrValue, "c.toml:4: pool[0].sticky_cookie.name:")
+	g(pool("", "sticky_cookie = true\n"), ErrType, "c.toml:4: pool[0].sticky_cookie:")
+	g(pool("", "sticky_cookie = [{}]\n"), ErrType, "c.toml:4: pool[0].sticky_cookie:")
+	g(minimal+"[pool.stickycookie]\n", ErrUnknown, "c.toml:5: pool[0].stickycookie:")
+}
+
+func TestTOMLBackup(t *testing.T) {
+	f := func(in string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", in, kind, want...)
+	}
+	f(minimal+"  backup = false\n", nil)
+	f(minimal+"  [[pool.backend]]\n  address = \"a:2\"\n  backup = true\n", nil)
+	f(minimal+"  backup = true\n", ErrValue, "c.toml:3: pool[0].backend:")
+	f(minimal+"  backup = true\n  [[pool.backend]]\n  address = \"a:2\"\n  backup = true\n", ErrValue, "c.toml:3: pool[0].backend:")
+	f(minimal+"  backup = \"yes\"\n", ErrType, "c.toml:5: pool[0].backend[0].backup:")
+	f(minimal+"  backup = 1\n", ErrType, "c.toml:5: pool[0].backend[0].backup:")
+	f(minimal+"  bakup = true\n", ErrUnknown, "c.toml:5: pool[0].backend[0].bakup:")
+	// Both reasons a pool could take nothing are given.
+	f(minimal+"  weight = 0\n  backup = true\n", ErrValue, "c.toml:3: pool[0].backend:", "c.toml:3: pool[0].backend:")
+
+	c, err := parse("c.toml", []byte(minimal+"  [[pool.backend]]\n  address = \"a:2\"\n  backup = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs := c.Engine.Pools[0].Backends; len(bs) != 2 || bs[0].Backup || !bs[1].Backup {
+		t.Fatalf("got %+v", bs)
+	}
+}
+
+// TestPoolDefaults: Load fills in the defaults of the keys that apply to a
+// pool's algorithm and leaves the others zero.
+func TestPoolDefaults(t *testing.T) {
+	load := func(in string) engine.Pool {
+		t.Helper()
+		c, err := parse("c.toml", []byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.Engine.Pools[0]
+		p.Backends = nil
+		return p
+	}
+	on, off := true, false
+	f := func(in string, want engine.Pool) {
+		t.Helper()
+		if got := load(in); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s\ngot  %+v (sticky %+v)\nwant %+v (sticky %+v)", in, got, got.StickyCookie, want, want.StickyCookie)
+		}
+	}
+	base := engine.Pool{Name: "web", Algorithm: engine.DefaultAlgorithm, MaxIdlePerBackend: engine.DefaultMaxIdle}
+	f(minimal, base)
+
+	want := base
+	want.StickyCookie = &engine.StickyCookie{Name: "lg_sticky", Path: "/", HTTPOnly: &on, SameSite: "Lax"}
+	f(minimal+"[pool.sticky_cookie]\n", want)
+	f(minimal+"[pool.sticky_cookie]\nsamesite = \"\"\n", want)
+	want.StickyCookie = &engine.StickyCookie{Name: "sid", Path: "/app", MaxAge: time.Hour, Secure: true, HTTPOnly: &off,
+		SameSite: "None", Secret: "k"}
+	f(minimal+"[pool.sticky_cookie]\nname = \"sid\"\npath = \"/app\"\nmax_age = \"1h\"\nsecure = true\nhttponly = false\nsamesite = \"None\"\nsecret = \"k\"\n", want)
+
+	t.Run("hash", func(t *testing.T) {
+		needAlgorithms(t, "hash", "ip_hash", "random")
+		want := base
+		want.Algorithm, want.HashKey, want.HashMethod, want.Fallback = "hash", "ip", "ring", "round_robin"
+		f(pool("hash", ""), want)
+		want.HashKey, want.HashMethod, want.HashBalanceFactor, want.Fallback = "cookie:sid", "maglev", 2, "random"
+		f(pool("hash", "hash_key = \"cookie:sid\"\nhash_method = \"maglev\"\nhash_balance_factor = 2\nfallback = \"random\"\n"), want)
+		want = base
+		want.Algorithm, want.Fallback = "ip_hash", "round_robin"
+		f(pool("ip_hash", ""), want)
+	})
+}
+
+// TestJSONAlgorithms: the seed configs' algorithm names load as ours.
+func TestJSONAlgorithms(t *testing.T) {
+	for _, alg := range []string{"round_robin", "least_connections", "ip_hash"} {
+		t.Run(alg, func(t *testing.T) {
+			needAlgorithms(t, alg)
+			c, err := parse("c.json", []byte(`{"algorithm": "`+alg+`", "backend_servers": [{"host": "127.0.0.1", "port": 8001}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := c.Engine.Pools[0]; p.Algorithm != alg || alg == "ip_hash" && p.Fallback != "round_robin" {
+				t.Fatalf("got %+v", p)
+			}
+		})
+	}
 }

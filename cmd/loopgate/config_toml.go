@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -49,6 +53,13 @@ func decodeTOML(src *source, data []byte) *Config {
 	s.duration("shutdown_grace", &e.ShutdownGrace)
 	s.boolean("access_log", &c.AccessLog)
 	s.boolean("metrics", &c.Metrics)
+	s.strList("trusted_proxies", func(key, v string) {
+		if cidr, msg := parseTrustedProxy(v); msg != "" {
+			src.errorf(key, ErrValue, "cannot parse %q: %s", v, msg)
+		} else {
+			e.TrustedProxies = append(e.TrustedProxies, cidr)
+		}
+	})
 	s.finish()
 
 	l := root.table("limits")
@@ -96,10 +107,13 @@ func decodeTOML(src *source, data []byte) *Config {
 				names[p.Name] = i
 			}
 		}
+		algOK := true
 		if pt.str("algorithm", &p.Algorithm) {
-			checkAlgorithm(src, pt.key("algorithm"), p.Algorithm)
+			algOK = checkAlgorithm(src, pt.key("algorithm"), p.Algorithm)
 		}
 		pt.setInt("max_idle_per_backend", &p.MaxIdlePerBackend, 0, math.MaxInt32)
+		decodeHashKeys(pt, &p, algOK)
+		p.StickyCookie = decodeSticky(pt)
 
 		var h Health
 		ht := pt.table("health")
@@ -122,6 +136,7 @@ func decodeTOML(src *source, data []byte) *Config {
 				w := int(w)
 				b.Weight = &w
 			}
+			bt.boolean("backup", &b.Backup)
 			bt.finish()
 			p.Backends = append(p.Backends, b)
 		}
@@ -135,6 +150,96 @@ func decodeTOML(src *source, data []byte) *Config {
 	}
 	root.finish()
 	return c
+}
+
+// decodeHashKeys decodes the keys of pool pt that only its hashing
+// algorithms use. Setting one for another algorithm is an error, unless the
+// algorithm itself is wrong (algOK false; reported already): then the key is
+// checked as if it applied.
+func decodeHashKeys(pt *table, p *engine.Pool, algOK bool) {
+	src := pt.src
+	alg := cmp.Or(p.Algorithm, engine.DefaultAlgorithm)
+	applies := func(k string, algs ...string) bool {
+		if _, set := pt.m[k]; !set || !algOK || slices.Contains(algs, alg) {
+			return true
+		}
+		pt.get(k) // known, but misplaced
+		this := strconv.Quote(alg)
+		if p.Algorithm == "" {
+			this = "the default, " + this
+		}
+		src.errorf(pt.key(k), ErrValue, `only used with algorithm = "%s" (this pool's algorithm is %s)`, strings.Join(algs, `" or "`), this)
+		return false
+	}
+	if applies("hash_key", algHash) && pt.str("hash_key", &p.HashKey) {
+		if msg := hashKeyProblem(p.HashKey); msg != "" {
+			src.errorf(pt.key("hash_key"), ErrValue, "%s", msg)
+		}
+	}
+	if applies("hash_method", algHash) && pt.str("hash_method", &p.HashMethod) {
+		if p.HashMethod != "ring" && p.HashMethod != "maglev" {
+			src.errorf(pt.key("hash_method"), ErrValue, `got %q; want "ring" or "maglev"`, p.HashMethod)
+		}
+	}
+	if applies("hash_balance_factor", algHash) {
+		if f, ok := pt.number("hash_balance_factor"); ok {
+			if f == 0 || f > 1 && f <= maxBalanceFactor {
+				p.HashBalanceFactor = f
+			} else {
+				src.errorf(pt.key("hash_balance_factor"), ErrValue, "got %g; want 0 (off) or more than 1 and at most %d, such as 1.25", f, maxBalanceFactor)
+			}
+		}
+	}
+	if applies("fallback", algHash, algIPHash) && pt.str("fallback", &p.Fallback) {
+		checkFallback(src, pt.key("fallback"), p.Fallback)
+	}
+}
+
+// decodeSticky decodes [pool.sticky_cookie]; the section's presence turns
+// sticky sessions on, so an empty one means every default.
+func decodeSticky(pt *table) *engine.StickyCookie {
+	v, present := pt.m["sticky_cookie"]
+	st := pt.table("sticky_cookie")
+	if _, isTable := v.(map[string]any); !present || !isTable {
+		return nil // absent, or reported
+	}
+	src := st.src
+	sc := &engine.StickyCookie{}
+	if st.str("name", &sc.Name) && !isToken(sc.Name) {
+		// RFC 6265 §4.1.1: cookie-name is a token.
+		src.errorf(st.key("name"), ErrValue, "cannot use %q as a cookie name: want %s", sc.Name, tokenChars)
+	}
+	if st.str("path", &sc.Path) {
+		if msg := cookiePathProblem(sc.Path); msg != "" {
+			src.errorf(st.key("path"), ErrValue, "%s", msg)
+		}
+	}
+	st.duration("max_age", &sc.MaxAge)
+	if sc.MaxAge%time.Second != 0 {
+		// Max-Age counts seconds; rounding "500ms" down would delete the cookie.
+		src.errorf(st.key("max_age"), ErrValue, "got %s; want whole seconds (Max-Age counts seconds)", sc.MaxAge)
+	}
+	st.boolean("secure", &sc.Secure)
+	httpOnly := true
+	st.boolean("httponly", &httpOnly)
+	if _, set := st.m["httponly"]; set {
+		sc.HTTPOnly = &httpOnly
+	}
+	if st.str("samesite", &sc.SameSite) {
+		switch sc.SameSite {
+		case "", "Lax", "Strict":
+		case "None":
+			if !sc.Secure {
+				// Browsers reject SameSite=None without Secure.
+				src.errorf(st.key("samesite"), ErrValue, `"None" requires secure = true`)
+			}
+		default:
+			src.errorf(st.key("samesite"), ErrValue, `got %q; want "Lax", "Strict", "None" or "" (the default, "Lax")`, sc.SameSite)
+		}
+	}
+	st.str("secret", &sc.Secret)
+	st.finish()
+	return sc
 }
 
 // required reports whether t has key k, and reports it missing if not.

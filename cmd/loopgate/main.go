@@ -134,13 +134,27 @@ func logConfig(log *slog.Logger, cfg *Config) {
 		loops = fmt.Sprintf("%d (one per core)", runtime.NumCPU())
 	}
 	log.Info("loopgate starting", "version", version, "listen", e.Listen, "event_loops", loops,
-		"reuse_port", e.ReusePort, "max_connections", e.MaxConnections)
+		"reuse_port", e.ReusePort, "max_connections", e.MaxConnections, "trusted_proxies", e.TrustedProxies)
 	for i, p := range e.Pools {
 		backends := make([]string, len(p.Backends))
 		for j, b := range p.Backends {
-			backends[j] = fmt.Sprintf("%s (weight %d)", b.Address, b.WeightOf())
+			backup := ""
+			if b.Backup {
+				backup = ", backup"
+			}
+			backends[j] = fmt.Sprintf("%s (weight %d%s)", b.Address, b.WeightOf(), backup)
 		}
-		log.Info("pool", "name", p.Name, "algorithm", p.Algorithm, "backends", backends)
+		attrs := []any{"name", p.Name, "algorithm", p.Algorithm}
+		if p.HashKey != "" { // withPoolDefaults sets these only where they apply
+			attrs = append(attrs, "hash_key", p.HashKey, "hash_method", p.HashMethod, "hash_balance_factor", p.HashBalanceFactor)
+		}
+		if p.Fallback != "" {
+			attrs = append(attrs, "fallback", p.Fallback)
+		}
+		if sc := p.StickyCookie; sc != nil {
+			attrs = append(attrs, "sticky_cookie", sc.Name, "sticky_secret", sc.Secret != "")
+		}
+		log.Info("pool", append(attrs, "backends", backends)...)
 		log.Debug("pool health checks (not active yet)", "name", p.Name,
 			"interval", cfg.Health[i].Interval, "timeout", cfg.Health[i].Timeout)
 	}

@@ -44,8 +44,8 @@ func TestCheckListsEveryError(t *testing.T) {
 		t.Fatalf("got exit %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	if len(lines) != 17 {
-		t.Fatalf("got %d lines; want 17:\n%s", len(lines), stderr.String())
+	if len(lines) != 20 {
+		t.Fatalf("got %d lines; want 20:\n%s", len(lines), stderr.String())
 	}
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "testdata/bad.toml:") {
