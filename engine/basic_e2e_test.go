@@ -86,7 +86,9 @@ func TestRoundRobinE2E(t *testing.T) {
 	name := func(n string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, n) })
 	}
-	px := startProxyTo(t, startBackend(t, name("a")), startBackend(t, name("b")), startBackend(t, name("c")))
+	cfg := poolOf(startBackend(t, name("a")), startBackend(t, name("b")), startBackend(t, name("c")))
+	cfg.Pools[0].Algorithm = "round_robin"
+	_, px := startProxy(t, cfg)
 	c := dial(t, px)
 	var got []string
 	for range 12 {

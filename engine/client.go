@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopgate/codec"
+	"loopgate/upstream"
 )
 
 // lingerTimeout bounds how long a closing client may take to read its last
@@ -50,6 +51,9 @@ type clientConn struct {
 	closeAfter  bool          // close the connection after this exchange
 	respStarted bool          // bytes of the response have been written to the client
 
+	key       uint64 // the request's hash key, or upstream.NoKey; kept for a replay
+	setCookie []byte // Set-Cookie line for the response when the sticky cookie must be (re)set
+
 	head  []byte // rewritten head, held while dialing
 	retry []byte // rewritten head of a request that may be replayed on a fresh connection
 
@@ -71,7 +75,7 @@ func newClient(l *loop, c gnet.Conn) *clientConn {
 			cc.trusted = inPrefixes(l.s.trusted, ap)
 		}
 	}
-	cc.ipKey = hashBytes(cc.ip)
+	cc.ipKey = upstream.HashKey(cc.ip)
 	c.SetContext(cc)
 	l.arm(&cc.timer, timerClientHeader)
 	return cc
@@ -257,7 +261,7 @@ func (cc *clientConn) start(b []byte, n int) {
 
 	l := cc.l
 	lp := l.pool(0)
-	i := lp.picker.Pick(0, *lp.p.mask.Load(), -1)
+	i, picker := cc.choose(lp, b, r)
 	if i < 0 {
 		cc.consume(n)
 		cc.answer(503, false)
@@ -275,13 +279,43 @@ func (cc *clientConn) start(b []byte, n int) {
 		if replayable {
 			cc.retry = append(cc.retry, l.scratch...)
 		}
-		u.picked = true
+		u.picker = picker
 		cc.send(u, l.scratch)
 		return
 	}
 	cc.head = append(cc.head[:0], l.scratch...)
 	cc.state = clientDialing
-	l.dial(cc, lp, i).picked = true
+	l.dial(cc, lp, i).picker = picker
+}
+
+// choose routes the request whose head r was parsed from b: to the backend
+// its sticky cookie names while that backend may take traffic, otherwise to
+// the algorithm's pick, by the request's key for the hashing algorithms. It
+// returns the picker that must get the Done, nil when the cookie decided.
+func (cc *clientConn) choose(lp *loopPool, b []byte, r *codec.Request) (int, upstream.Picker) {
+	st := lp.st
+	cc.setCookie = nil
+	if t := st.cookie; t != nil {
+		if v, ok := cookieValue(b, r, t.name); ok {
+			if i, ok := t.index[string(v)]; ok && st.mask.Has(i) {
+				return i, nil
+			}
+		}
+	}
+	cc.key = upstream.NoKey
+	if lp.p.keyed {
+		if k, ok := cc.requestKey(&lp.p.key, b, r); ok {
+			cc.key = k
+		}
+	}
+	i := lp.picker.Pick(cc.key, st.mask, -1)
+	if i < 0 {
+		return -1, nil
+	}
+	if t := st.cookie; t != nil {
+		cc.setCookie = t.setCookie[i]
+	}
+	return i, lp.picker
 }
 
 var protoHTTP = []byte("http")
@@ -373,20 +407,23 @@ func (cc *clientConn) forwardBody() bool {
 func (cc *clientConn) replay() {
 	l := cc.l
 	lp := l.pool(0)
-	i := lp.picker.Pick(0, *lp.p.mask.Load(), -1)
+	i := lp.picker.Pick(cc.key, lp.st.mask, -1)
 	if i < 0 {
 		cc.fail(503)
 		return
 	}
+	if lp.st.cookie != nil {
+		cc.setCookie = lp.st.cookie.setCookie[i]
+	}
 	if u := l.takeIdle(lp, i, false); u != nil {
-		u.picked = true
+		u.picker = lp.picker
 		cc.send(u, cc.retry)
 		return
 	}
 	cc.head = append(cc.head[:0], cc.retry...)
 	cc.retry = cc.retry[:0]
 	cc.state = clientDialing
-	l.dial(cc, lp, i).picked = true
+	l.dial(cc, lp, i).picker = lp.picker
 }
 
 // failBody ends an exchange whose request body turned out malformed or too

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"loopgate/codec"
+	"loopgate/upstream"
 )
 
 // Config is everything the engine needs to run. cmd/loopgate decodes it from
@@ -86,7 +87,7 @@ const (
 	DefaultReadBufferCap  = 64 << 10
 	DefaultMaxConnections = 10000
 	DefaultShutdownGrace  = 10 * time.Second
-	DefaultAlgorithm      = "round_robin" // becomes "p2c" with the load-aware algorithms
+	DefaultAlgorithm      = upstream.DefaultAlgorithm
 	DefaultHashKey        = "ip"
 	DefaultStickyName     = "lg_sticky"
 	DefaultMaxIdle        = 1024

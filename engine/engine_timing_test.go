@@ -39,7 +39,8 @@ func requestPath(l *loop, r *codec.Request, raw, ip []byte) int {
 		panic(err)
 	}
 	lp := l.pool(0)
-	i := lp.picker.Pick(0, *lp.p.mask.Load(), -1)
+	i := lp.picker.Pick(0, lp.st.mask, -1)
+	lp.picker.Done(i, 0, true)
 	fw := codec.Forward{ClientIP: ip, Proto: protoHTTP}
 	l.scratch = codec.AppendRequestHead(l.scratch[:0], raw, r, &fw)
 	return n + i

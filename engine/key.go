@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"loopgate/codec"
+	"loopgate/upstream"
 )
 
 // keyKind is what a pool hashes requests on (hash_key).
@@ -59,24 +60,24 @@ func (cc *clientConn) requestKey(k *keySpec, b []byte, r *codec.Request) (uint64
 	case keyIP:
 		return cc.clientIPKey(b, r), true
 	case keyURI:
-		return hashBytes(r.Target.Bytes(b)), true
+		return upstream.HashKey(r.Target.Bytes(b)), true
 	case keyPath:
 		t := r.Target.Bytes(b)
 		if i := bytes.IndexByte(t, '?'); i >= 0 {
 			t = t[:i]
 		}
-		return hashBytes(t), true
+		return upstream.HashKey(t), true
 	case keyHeader:
 		if v, ok := r.Lookup(b, k.name); ok {
-			return hashBytes(v.Bytes(b)), true
+			return upstream.HashKey(v.Bytes(b)), true
 		}
 	case keyCookie:
 		if v, ok := cookieValue(b, r, k.name); ok {
-			return hashBytes(v), true
+			return upstream.HashKey(v), true
 		}
 	case keyQuery:
 		if v, ok := queryValue(r.Target.Bytes(b), k.name); ok {
-			return hashBytes(v), true
+			return upstream.HashKey(v), true
 		}
 	}
 	return 0, false
@@ -116,7 +117,7 @@ func (cc *clientConn) clientIPKey(b []byte, r *codec.Request) uint64 {
 	if client == nil {
 		return cc.ipKey
 	}
-	return hashBytes(client)
+	return upstream.HashKey(client)
 }
 
 var xffName = []byte("X-Forwarded-For")
@@ -184,20 +185,4 @@ func queryValue(target []byte, name string) ([]byte, bool) {
 		}
 	}
 	return nil, false
-}
-
-// hashBytes is FNV-1a with a final avalanche (the splitmix64 finalizer), so
-// that keys differing in one byte land far apart on a ring. It is stable across
-// loops and restarts: stickiness survives both.
-func hashBytes(p []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range p {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	return h ^ h>>31
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"loopgate/codec"
+	"loopgate/upstream"
 )
 
 func parseReq(t testing.TB, raw string) ([]byte, *codec.Request) {
@@ -18,7 +19,7 @@ func parseReq(t testing.TB, raw string) ([]byte, *codec.Request) {
 }
 
 func TestRequestKey(t *testing.T) {
-	cc := &clientConn{ipKey: hashBytes([]byte("192.0.2.1"))}
+	cc := &clientConn{ipKey: upstream.HashKey([]byte("192.0.2.1"))}
 	f := func(spec, raw, want string, wantOK bool) {
 		t.Helper()
 		k, err := parseKeySpec(spec)
@@ -27,7 +28,7 @@ func TestRequestKey(t *testing.T) {
 		}
 		b, r := parseReq(t, raw)
 		got, ok := cc.requestKey(&k, b, r)
-		if ok != wantOK || ok && got != hashBytes([]byte(want)) {
+		if ok != wantOK || ok && got != upstream.HashKey([]byte(want)) {
 			t.Fatalf("%s on %q: key %x ok=%v; want hash(%q) ok=%v", spec, raw, got, ok, want, wantOK)
 		}
 	}
@@ -59,13 +60,13 @@ func TestClientIPKeyTrustedProxies(t *testing.T) {
 	l := &loop{s: s}
 	f := func(trusted bool, xff []string, want string) {
 		t.Helper()
-		cc := &clientConn{l: l, trusted: trusted, ipKey: hashBytes([]byte("10.1.1.1"))}
+		cc := &clientConn{l: l, trusted: trusted, ipKey: upstream.HashKey([]byte("10.1.1.1"))}
 		raw := "GET / HTTP/1.1\r\nHost: a\r\n"
 		for _, v := range xff {
 			raw += "X-Forwarded-For: " + v + "\r\n"
 		}
 		b, r := parseReq(t, raw+"\r\n")
-		if got := cc.clientIPKey(b, r); got != hashBytes([]byte(want)) {
+		if got := cc.clientIPKey(b, r); got != upstream.HashKey([]byte(want)) {
 			t.Fatalf("trusted=%v xff=%q: key is not hash(%q)", trusted, xff, want)
 		}
 	}

@@ -33,7 +33,8 @@ type loop struct {
 // generation and the idle connections to each of its backends.
 type loopPool struct {
 	p      *pool
-	set    *upstream.Set
+	st     *poolState    // the state last loaded
+	set    *upstream.Set // st.set, which picker and idle are built for
 	picker upstream.Picker
 	idle   []upstream.Idle[*upConn]
 }
@@ -125,8 +126,11 @@ func (l *loop) sweepWaiters() {
 func (l *loop) pool(i int) *loopPool { return l.refresh(l.pools[i]) }
 
 func (l *loop) refresh(lp *loopPool) *loopPool {
-	if lp.p.set.Load() != lp.set {
-		l.rebuild(lp)
+	if st := lp.p.state.Load(); st != lp.st {
+		lp.st = st
+		if st.set != lp.set {
+			l.rebuild(lp)
+		}
 	}
 	return lp
 }
@@ -134,7 +138,10 @@ func (l *loop) refresh(lp *loopPool) *loopPool {
 // rebuild compiles a Picker for the pool's current Set and carries idle
 // connections over to backends that are still in it, matched by address.
 func (l *loop) rebuild(lp *loopPool) {
-	set := lp.p.set.Load()
+	if lp.st == nil {
+		lp.st = lp.p.state.Load()
+	}
+	set := lp.st.set
 	old, oldSet := lp.idle, lp.set
 	lp.set = set
 	lp.picker = lp.p.alg.NewPicker(set, l.seed)

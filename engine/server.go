@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopgate/codec"
-	"loopgate/upstream"
 )
 
 // Server is one running proxy. Its exported methods are safe to call from any
@@ -44,15 +43,6 @@ type Server struct {
 	fast    atomic.Int32 // loops with exchanges waiting on a peer to drain
 }
 
-// pool is the shared, immutable-snapshot side of a configured pool.
-type pool struct {
-	name    string
-	alg     upstream.Algorithm
-	maxIdle int
-	set     atomic.Pointer[upstream.Set]
-	mask    atomic.Pointer[upstream.Mask]
-}
-
 // New checks cfg, fills in defaults and returns a Server ready to Run.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
 	cfg = cfg.WithDefaults()
@@ -79,24 +69,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.trusted = append(s.trusted, p.Masked())
 	}
 	for _, pc := range cfg.Pools {
-		alg, err := upstream.Lookup(pc.Algorithm)
+		p, err := newPool(pc)
 		if err != nil {
-			return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
+			return nil, err
 		}
-		if len(pc.Backends) == 0 {
-			return nil, fmt.Errorf("cannot start pool %q: no backends", pc.Name)
-		}
-		if len(pc.Backends) > 1<<16 {
-			return nil, fmt.Errorf("cannot start pool %q: more than 65536 backends", pc.Name)
-		}
-		p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend}
-		set := &upstream.Set{Gen: 1}
-		for _, b := range pc.Backends {
-			set.Backends = append(set.Backends, upstream.Backend{Addr: b.Address, Weight: b.WeightOf()})
-		}
-		mask := upstream.NewMask(len(set.Backends))
-		p.set.Store(set)
-		p.mask.Store(&mask)
 		s.pools = append(s.pools, p)
 	}
 	return s, nil

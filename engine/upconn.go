@@ -29,10 +29,10 @@ type upConn struct {
 	set     *upstream.Set // the Set backend indexes into
 	backend int
 	state   upState
-	cc      *clientConn // the client of the current exchange; nil when idle
-	reused  bool        // served an earlier request
-	picked  bool        // the picker chose it for this exchange and awaits its Done
-	start   time.Time   // when the request was sent, for the picker's RTT
+	cc      *clientConn     // the client of the current exchange; nil when idle
+	reused  bool            // served an earlier request
+	picker  upstream.Picker // chose it for this exchange and awaits its Done; nil otherwise
+	start   time.Time       // when the request was sent, for the picker's RTT
 
 	resp      codec.Response
 	body      codec.BodyKind
@@ -93,21 +93,20 @@ func (u *upConn) dialFailed(err error) {
 }
 
 // done reports the outcome of the exchange to the picker that chose this
-// backend: exactly once per Pick, whatever ends the exchange (the Picker
-// contract load-aware algorithms count on). After a rebuild the index would
-// name another backend of another picker, so it is dropped.
+// backend: exactly once per Pick, whatever ends the exchange, and to that
+// picker even if the loop has rebuilt its pool since (the Picker contract
+// load-aware algorithms count on).
 func (u *upConn) done(ok bool) {
-	if !u.picked {
+	p := u.picker
+	if p == nil {
 		return
 	}
-	u.picked = false
-	if u.set == u.lp.set {
-		var rtt time.Duration
-		if ok {
-			rtt = time.Since(u.start)
-		}
-		u.lp.picker.Done(u.backend, rtt, ok)
+	u.picker = nil
+	var rtt time.Duration
+	if ok {
+		rtt = time.Since(u.start)
 	}
+	p.Done(u.backend, rtt, ok)
 }
 
 func (u *upConn) onTraffic() gnet.Action {
@@ -226,6 +225,7 @@ func (u *upConn) readHead() bool {
 	cc.closeAfter = closeAfter
 	rf.Close = closeAfter
 	rf.KeepAlive = !closeAfter && cc.minor == 0
+	rf.Extra = cc.setCookie
 	l.scratch = codec.AppendResponseHead(l.scratch[:0], b, r, rf)
 	u.consume(n)
 	if r.Body == codec.BodyNone || r.Body == codec.BodyLength && r.BodyLen == 0 {

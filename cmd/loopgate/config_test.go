@@ -663,7 +663,7 @@ func TestTOMLHashKeys(t *testing.T) {
 	f("fallback = \"hash\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
 	f("fallback = \"ip_hash\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
 	f("fallback = \"fastest\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
-	f("fallback = \"\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
+	f("fallback = \"\"\n", nil) // empty means the default, as for every key
 	f("fallback = 1\n", ErrType, "c.toml:4: pool[0].fallback:")
 
 	// ip_hash takes a fallback but hashes the client address only.

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"loopgate/upstream"
+)
+
+// pool is the shared side of a configured pool. Loops read its state with
+// one atomic load per request.
+type pool struct {
+	name    string
+	alg     upstream.Algorithm
+	maxIdle int
+	key     keySpec       // what keyed algorithms hash on
+	keyed   bool          // the algorithm routes by key
+	sticky  *StickyCookie // nil: no sticky cookie
+	secret  []byte        // HMAC key of the sticky cookie
+	state   atomic.Pointer[poolState]
+}
+
+// poolState is what a pool publishes: its backends, which of them may take
+// traffic now, and the sticky cookie of each. It is immutable and replaced
+// as a whole, so a request never sees a mask of one Set with another.
+type poolState struct {
+	set    *upstream.Set
+	mask   upstream.Mask
+	cookie *stickyTable // nil when the pool has no sticky cookie
+}
+
+// publish makes set, with up saying which backends are healthy, the pool's
+// current state. It runs on the control plane, never on a loop.
+func (p *pool) publish(set *upstream.Set, up upstream.Mask) {
+	st := &poolState{set: set, mask: set.Eligible(up)}
+	if old := p.state.Load(); old != nil && old.set == set {
+		st.cookie = old.cookie
+	} else if p.sticky != nil {
+		st.cookie = newStickyTable(p.sticky, p.secret, set)
+	}
+	p.state.Store(st)
+}
+
+// stickyTable holds, for one Set, each backend's cookie value (an HMAC of
+// its address, so it names the backend without revealing it and survives
+// reordering) and the Set-Cookie line that sets it.
+type stickyTable struct {
+	name      string
+	index     map[string]int // cookie value -> backend index
+	setCookie [][]byte       // per backend: "Set-Cookie: ...\r\n"
+}
+
+func newStickyTable(c *StickyCookie, secret []byte, set *upstream.Set) *stickyTable {
+	t := &stickyTable{name: c.Name, index: make(map[string]int, len(set.Backends))}
+	attrs := "; Path=" + c.Path
+	if c.MaxAge > 0 {
+		attrs += "; Max-Age=" + strconv.FormatInt(int64(c.MaxAge.Seconds()), 10)
+	}
+	if c.Secure {
+		attrs += "; Secure"
+	}
+	if c.HTTPOnly == nil || *c.HTTPOnly {
+		attrs += "; HttpOnly"
+	}
+	if c.SameSite != "" {
+		attrs += "; SameSite=" + c.SameSite
+	}
+	for i, b := range set.Backends {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(b.Addr))
+		v := base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+		t.index[v] = i
+		t.setCookie = append(t.setCookie, []byte("Set-Cookie: "+c.Name+"="+v+attrs+"\r\n"))
+	}
+	return t
+}
+
+// newPool builds the shared side of pc and publishes its first state with
+// every backend up.
+func newPool(pc Pool) (*pool, error) {
+	alg, err := upstream.New(pc.Algorithm, upstream.Options{
+		HashMethod:    pc.HashMethod,
+		BalanceFactor: pc.HashBalanceFactor,
+		Fallback:      pc.Fallback,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
+	}
+	if len(pc.Backends) == 0 {
+		return nil, fmt.Errorf("cannot start pool %q: no backends", pc.Name)
+	}
+	if len(pc.Backends) > 1<<16 {
+		return nil, fmt.Errorf("cannot start pool %q: more than 65536 backends", pc.Name)
+	}
+	keyed := pc.Algorithm == "hash" || pc.Algorithm == "ip_hash"
+	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed}
+	if p.keyed {
+		spec := pc.HashKey
+		if pc.Algorithm == "ip_hash" || spec == "" {
+			spec = DefaultHashKey
+		}
+		if p.key, err = parseKeySpec(spec); err != nil {
+			return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
+		}
+	}
+	if c := pc.StickyCookie; c != nil {
+		sc := *c
+		if sc.Name == "" {
+			sc.Name = DefaultStickyName
+		}
+		if sc.Path == "" {
+			sc.Path = "/"
+		}
+		if sc.SameSite == "" {
+			sc.SameSite = "Lax"
+		}
+		p.sticky = &sc
+		p.secret = []byte(sc.Secret)
+		if len(p.secret) == 0 {
+			p.secret = make([]byte, 32)
+			rand.Read(p.secret)
+		}
+	}
+	backends := make([]upstream.Backend, 0, len(pc.Backends))
+	for _, b := range pc.Backends {
+		backends = append(backends, upstream.Backend{Addr: b.Address, Weight: b.WeightOf(), Backup: b.Backup})
+	}
+	set := upstream.NewSet(1, backends, nil)
+	p.publish(set, upstream.NewMask(len(backends)))
+	return p, nil
+}
