@@ -289,16 +289,18 @@ func (cc *clientConn) start(b []byte, n int) {
 }
 
 // choose routes the request whose head r was parsed from b: to the backend
-// its sticky cookie names while that backend may take traffic, otherwise to
-// the algorithm's pick, by the request's key for the hashing algorithms. It
-// returns the picker that must get the Done, nil when the cookie decided.
+// its sticky cookie names while that backend may take traffic (assigned to
+// the picker, so load-aware algorithms count it), otherwise to the
+// algorithm's pick, by the request's key for the hashing algorithms. It
+// returns the picker that must get the Done.
 func (cc *clientConn) choose(lp *loopPool, b []byte, r *codec.Request) (int, upstream.Picker) {
 	st := lp.st
 	cc.setCookie = nil
 	if t := st.cookie; t != nil {
 		if v, ok := cookieValue(b, r, t.name); ok {
 			if i, ok := t.index[string(v)]; ok && st.mask.Has(i) {
-				return i, nil
+				lp.picker.Assign(i)
+				return i, lp.picker
 			}
 		}
 	}

@@ -24,6 +24,8 @@ type countingAlg struct {
 
 func (a *countingAlg) Name() string { return "counting" }
 
+func (a *countingAlg) Prepare(*upstream.Set) {}
+
 func (a *countingAlg) NewPicker(s *upstream.Set, seed uint64) upstream.Picker {
 	rr, _ := upstream.Lookup("round_robin")
 	return &countingPicker{a: a, p: rr.NewPicker(s, seed)}
@@ -44,7 +46,15 @@ func (p *countingPicker) Pick(key uint64, up upstream.Mask, avoid int) int {
 	return i
 }
 
+func (p *countingPicker) Assign(i int) {
+	p.p.Assign(i)
+	p.a.mu.Lock()
+	p.a.picks[i]++
+	p.a.mu.Unlock()
+}
+
 func (p *countingPicker) Done(i int, rtt time.Duration, ok bool) {
+	p.p.Done(i, rtt, ok)
 	p.a.mu.Lock()
 	p.a.done[i]++
 	p.a.mu.Unlock()
@@ -101,9 +111,10 @@ func TestEveryPickGetsOneDone(t *testing.T) {
 		}
 	}()
 
-	s, err := New(Config{Listen: "127.0.0.1:0", EventLoops: 2, Pools: []Pool{{Name: "p", Algorithm: "round_robin", Backends: []Backend{
-		{Address: gl.Addr().String()}, {Address: refusedAddr}, {Address: rl.Addr().String()},
-	}}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := New(Config{Listen: "127.0.0.1:0", EventLoops: 2, Pools: []Pool{{Name: "p", Algorithm: "round_robin",
+		StickyCookie: &StickyCookie{Name: "s"}, Backends: []Backend{
+			{Address: gl.Addr().String()}, {Address: refusedAddr}, {Address: rl.Addr().String()},
+		}}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +142,25 @@ func TestEveryPickGetsOneDone(t *testing.T) {
 	for range 6 { // every backend twice: success, 502 on dial, 502 on reset
 		do("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", true)
 		do("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc", true)
+	}
+	// Requests routed by the sticky cookie are assigned, and done, too.
+	var cookie string
+	for range 3 { // until round robin reaches the backend that answers
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if c := resp.Header.Get("Set-Cookie"); c != "" {
+			cookie = strings.SplitN(c, ";", 2)[0]
+			break
+		}
+	}
+	if cookie == "" {
+		t.Fatal("no response set the sticky cookie")
+	}
+	for range 4 {
+		do("GET / HTTP/1.1\r\nHost: a\r\nCookie: "+cookie+"\r\nConnection: close\r\n\r\n", true)
 	}
 	for range 3 { // the client leaves mid-response
 		do("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n", false)

@@ -37,6 +37,7 @@ type poolState struct {
 // publish makes set, with up saying which backends are healthy, the pool's
 // current state. It runs on the control plane, never on a loop.
 func (p *pool) publish(set *upstream.Set, up upstream.Mask) {
+	p.alg.Prepare(set) // shared tables are built here, not by the first loop to need them
 	st := &poolState{set: set, mask: set.Eligible(up)}
 	if old := p.state.Load(); old != nil && old.set == set {
 		st.cookie = old.cookie
@@ -94,8 +95,8 @@ func newPool(pc Pool) (*pool, error) {
 	if len(pc.Backends) == 0 {
 		return nil, fmt.Errorf("cannot start pool %q: no backends", pc.Name)
 	}
-	if len(pc.Backends) > 1<<16 {
-		return nil, fmt.Errorf("cannot start pool %q: more than 65536 backends", pc.Name)
+	if len(pc.Backends) > upstream.MaxBackends {
+		return nil, fmt.Errorf("cannot start pool %q: more than %d backends", pc.Name, upstream.MaxBackends)
 	}
 	keyed := pc.Algorithm == "hash" || pc.Algorithm == "ip_hash"
 	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed}

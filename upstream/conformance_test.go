@@ -169,6 +169,37 @@ func TestConformanceRebuild(t *testing.T) {
 	}
 }
 
+func TestConformanceAssign(t *testing.T) {
+	// Requests the engine routes itself (sticky cookie) are counted like
+	// picks, and their Done uncounts them.
+	for _, a := range testAlgs() {
+		s := backends(1, 1, 1)
+		p := mustNew(t, a.name, a.o).NewPicker(s, 1)
+		for range 5 {
+			p.Assign(1)
+		}
+		counts := mustNew(t, a.name, a.o).(*algorithm).counts
+		if want := map[bool]int64{true: 5, false: 0}[counts]; s.InFlight(1) != want {
+			t.Fatalf("%s: %d in flight after 5 Assign; want %d", a.label, s.InFlight(1), want)
+		}
+		if a.name == "least_connections" {
+			for range 10 {
+				i := p.Pick(0, NewMask(3), -1)
+				if i == 1 {
+					t.Fatalf("least_connections picked backend 1 with 5 assigned requests")
+				}
+				p.Done(i, time.Millisecond, true)
+			}
+		}
+		for range 5 {
+			p.Done(1, time.Millisecond, true)
+		}
+		if l := s.InFlight(1); l != 0 {
+			t.Fatalf("%s: %d in flight after every Done", a.label, l)
+		}
+	}
+}
+
 func TestEligible(t *testing.T) {
 	s := NewSet(1, []Backend{
 		{Addr: "p1", Weight: 1},

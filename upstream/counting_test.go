@@ -141,6 +141,7 @@ func (p *localLeastConn) Pick(_ uint64, up Mask, avoid int) int {
 	return best
 }
 
+func (p *localLeastConn) Assign(i int)                        { p.inflight[i]++ }
 func (p *localLeastConn) Done(i int, _ time.Duration, _ bool) { p.inflight[i]-- }
 
 // localP2C is p2c with plain per-loop counts.
@@ -162,6 +163,7 @@ func (p *localP2C) Pick(_ uint64, up Mask, avoid int) int {
 	return a
 }
 
+func (p *localP2C) Assign(i int)                        { p.inflight[i]++ }
 func (p *localP2C) Done(i int, _ time.Duration, _ bool) { p.inflight[i]-- }
 
 // BenchmarkCounting runs Pick+Done on every core at once (one goroutine per

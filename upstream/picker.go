@@ -23,31 +23,46 @@ const NoKey uint64 = 0
 // ErrUnknownAlgorithm is wrapped by New for a name that is not registered.
 var ErrUnknownAlgorithm = errors.New("upstream: unknown algorithm")
 
-// Algorithm makes Pickers. It holds no per-request state.
+// Algorithm makes Pickers. It holds no per-request state; it is safe to use
+// from any goroutine.
 type Algorithm interface {
 	Name() string
-	// NewPicker compiles s into a Picker for one event loop. It is called once
-	// per loop per Set generation, off the request path; seed seeds the
-	// Picker's own PRNG. Tables that do not depend on the loop (hash rings,
-	// Maglev tables, weight schedules) are built once per Set and shared.
+	// Prepare builds the tables that every loop's Picker of s shares: the
+	// smooth round robin schedule, the alias table of weighted draws, the
+	// hash ring or Maglev table. A ring of 300 backends takes about 20 ms, so
+	// call Prepare on the control plane before publishing s; otherwise the
+	// first NewPicker builds them, on a loop, and the others wait for it.
+	Prepare(s *Set)
+	// NewPicker makes the Picker of s for one event loop: once per loop per
+	// Set generation, off the request path. It is cheap after Prepare (O(n)
+	// per-loop arrays at most). seed seeds the Picker's own PRNG.
 	NewPicker(s *Set, seed uint64) Picker
 }
 
 // Picker chooses a backend for one request. A Picker is owned by a single
 // event loop: Pick and Done take no locks, do not block and do not allocate.
 //
-// Contract: every index Pick returns (that is, every result >= 0) gets exactly
-// one Done call later, on the same loop and on the same Picker, even after the
-// loop has moved on to a Picker of a newer Set, and for failed requests and for
-// each attempt of a retry. Load-aware pickers count a request in flight in Pick
-// and uncount it in Done, so a missing Done leaks load and a second one hides it.
+// Contract: every index Pick returns (that is, every result >= 0), and every
+// index passed to Assign, gets exactly one Done call later, on the same loop
+// and on the same Picker, even after the loop has moved on to a Picker of a
+// newer Set, and for failed requests and for each attempt of a retry (the
+// failed attempt gets Done(idx, 0, false); the retry is a new Pick with
+// avoid = idx). Load-aware pickers count a request in flight in Pick (and
+// Assign) and uncount it in Done, so a missing Done leaks load and a second
+// one hides it.
 type Picker interface {
 	// Pick returns the index of a backend that may take a new request (its
 	// bit is set in up and its weight is above 0), or -1 exactly when there is
-	// none. key is the request's hash key, or NoKey; only hash and ip_hash use
-	// it. avoid is the index that just failed, or -1; Pick returns it only if
-	// no other backend may take the request.
+	// none. up is the mask from Set.Eligible. key is the request's hash key,
+	// or NoKey; only hash and ip_hash use it. avoid is the index that just
+	// failed, or -1; Pick returns it only if no other backend may take the
+	// request.
 	Pick(key uint64, up Mask, avoid int) int
+	// Assign records a request that the engine routed to idx without Pick
+	// (a sticky cookie named the backend), so that load-aware pickers count
+	// it like their own picks; it gets a Done like them. It is one atomic add
+	// for load-aware pickers and nothing for the others.
+	Assign(idx int)
 	// Done reports the outcome of a request that Pick routed to idx: rtt is the
 	// time from sending the request to the end of the response, and 0 when !ok.
 	// Done(-1, ...) does nothing.
@@ -180,6 +195,8 @@ type algorithm struct {
 
 func (a *algorithm) Name() string { return a.name }
 
+func (a *algorithm) Prepare(s *Set) { a.f.make(s, s.state(), 0, &a.o) }
+
 func (a *algorithm) NewPicker(s *Set, seed uint64) Picker {
 	st := s.state()
 	p := a.f.make(s, st, seed, &a.o)
@@ -202,6 +219,8 @@ func (u *uncounted) Pick(key uint64, up Mask, avoid int) int {
 	}
 	return i
 }
+
+func (u *uncounted) Assign(int) {}
 
 func (u *uncounted) Done(idx int, rtt time.Duration, ok bool) {
 	if idx >= 0 {
@@ -227,6 +246,8 @@ func (c *counted) Pick(key uint64, up Mask, avoid int) int {
 	c.st.cells[i].inflight.Add(1)
 	return i
 }
+
+func (c *counted) Assign(idx int) { c.st.cells[idx].inflight.Add(1) }
 
 func (c *counted) Done(idx int, rtt time.Duration, ok bool) {
 	if idx >= 0 {

@@ -10,6 +10,12 @@ import (
 // backends with uint16.
 const MaxBackends = 65535
 
+// maxWeight caps Backend.Weight; larger weights count as maxWeight. Tables
+// grow with the sum of the weights (round robin's schedule is one entry per
+// unit after dividing by their common divisor), so keep weights small: the
+// configuration allows 0..1000.
+const maxWeight = 1 << 16
+
 // Backend is one server of a pool. It is immutable once placed in a Set.
 type Backend struct {
 	Addr   string // host:port, dialed as TCP
@@ -47,13 +53,11 @@ type Set struct {
 // generation are counted by the new one until their Done, which goes to the
 // old Picker. prev may be nil. It allocates; call it on the control plane.
 func NewSet(gen uint64, backends []Backend, prev *Set) *Set {
-	s := &Set{Gen: gen, Backends: backends}
-	var old *Set
 	if prev != nil {
 		prev.state() // prev may never have made a Picker
-		old = prev
 	}
-	st := newState(backends, old)
+	s := &Set{Gen: gen, Backends: backends}
+	st := newState(backends, prev)
 	s.once.Do(func() { s.st = st })
 	return s
 }
@@ -169,7 +173,7 @@ func newState(bs []Backend, prev *Set) *state {
 	}
 	for i, b := range bs {
 		if b.Weight > 0 {
-			st.weight[i] = uint32(min(b.Weight, 1<<24))
+			st.weight[i] = uint32(min(b.Weight, maxWeight))
 			st.total += uint64(st.weight[i])
 			st.positive[i/64] |= 1 << (i % 64)
 		}

@@ -259,6 +259,38 @@ func TestSmoothScheduleLarge(t *testing.T) {
 	}
 }
 
+func TestSortKeys(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	keys := make([]uint64, 5000)
+	for i := range keys {
+		keys[i] = uint64(r.Uint32N(1000))<<32 | uint64(r.IntN(MaxBackends))
+	}
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	if sortKeys(keys); !slices.Equal(keys, want) {
+		t.Fatal("sortKeys disagrees with slices.Sort")
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	// Prepare builds the shared tables, so NewPicker only reads them.
+	for _, a := range testAlgs() {
+		s := backends(1, 2, 3)
+		alg := mustNew(t, a.name, a.o)
+		alg.Prepare(s)
+		st := s.state()
+		if a.name == "hash" || a.name == "ip_hash" {
+			if st.ring == nil && st.maglev == nil {
+				t.Fatalf("%s: Prepare built no table", a.label)
+			}
+		}
+		p := alg.NewPicker(s, 1)
+		if i := p.Pick(1, NewMask(3), -1); i < 0 {
+			t.Fatalf("%s: Pick after Prepare = %d", a.label, i)
+		}
+	}
+}
+
 func TestIdle(t *testing.T) {
 	var l Idle[int]
 	for i := 1; i <= 3; i++ {

@@ -54,7 +54,7 @@ func BenchmarkNewSet(b *testing.B) {
 				alg := mustNew(b, a.name, a.o)
 				b.ReportAllocs()
 				for b.Loop() {
-					alg.NewPicker(NewSet(1, bs, nil), 1)
+					alg.Prepare(NewSet(1, bs, nil))
 				}
 			})
 		}
