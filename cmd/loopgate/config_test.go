@@ -666,16 +666,17 @@ func TestTOMLHashKeys(t *testing.T) {
 	f("fallback = \"\"\n", nil) // empty means the default, as for every key
 	f("fallback = 1\n", ErrType, "c.toml:4: pool[0].fallback:")
 
-	// ip_hash takes a fallback but hashes the client address only.
+	// ip_hash takes hash's method, bound and fallback but hashes the client
+	// address only.
 	g := func(keys string, kind error, want ...string) {
 		t.Helper()
 		checkErrors(t, "c.toml", pool("ip_hash", keys), kind, want...)
 	}
 	g("fallback = \"random\"\n", nil)
+	g("hash_method = \"maglev\"\nhash_balance_factor = 1.5\n", nil)
 	g("fallback = \"ip_hash\"\n", ErrValue, "c.toml:4: pool[0].fallback:")
 	g("hash_key = \"ip\"\n", ErrValue, "c.toml:4: pool[0].hash_key:")
-	g("hash_method = \"maglev\"\n", ErrValue, "c.toml:4: pool[0].hash_method:")
-	g("hash_balance_factor = 1.5\n", ErrValue, "c.toml:4: pool[0].hash_balance_factor:")
+	g("hash_method = \"nope\"\n", ErrValue, "c.toml:4: pool[0].hash_method:")
 }
 
 func TestTOMLStickyCookie(t *testing.T) {

@@ -176,12 +176,12 @@ func decodeHashKeys(pt *table, p *engine.Pool, algOK bool) {
 			src.errorf(pt.key("hash_key"), ErrValue, "%s", msg)
 		}
 	}
-	if applies("hash_method", algHash) && pt.str("hash_method", &p.HashMethod) {
+	if applies("hash_method", algHash, algIPHash) && pt.str("hash_method", &p.HashMethod) {
 		if p.HashMethod != "ring" && p.HashMethod != "maglev" {
 			src.errorf(pt.key("hash_method"), ErrValue, `got %q; want "ring" or "maglev"`, p.HashMethod)
 		}
 	}
-	if applies("hash_balance_factor", algHash) {
+	if applies("hash_balance_factor", algHash, algIPHash) {
 		if f, ok := pt.number("hash_balance_factor"); ok {
 			if f == 0 || f > 1 && f <= maxBalanceFactor {
 				p.HashBalanceFactor = f
