@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -83,8 +84,7 @@ func (u *upConn) dialFailed(err error) {
 	u.state = upClosed
 	cc := u.cc
 	u.cc = nil
-	addr := u.lp.set.Backends[u.backend].Addr
-	u.l.s.log.Debug("cannot connect to backend", "backend", addr, "err", err)
+	u.l.s.log.Debug("cannot connect to backend", "backend", u.addr(), "err", err)
 	if cc != nil && cc.up == u {
 		cc.up = nil
 		u.done(false)
@@ -387,13 +387,19 @@ func (u *upConn) toIdle() {
 		u.closeNow()
 		return
 	}
-	u.state = upIdle
-	u.reused = true
 	lp := u.l.refresh(u.lp)
 	if u.set != lp.set {
-		u.closeNow() // the pool was rebuilt while this exchange ran
-		return
+		// The pool was rebuilt while this exchange ran: the connection stays
+		// if its backend is still in the new Set.
+		j := slices.IndexFunc(lp.set.Backends, func(b upstream.Backend) bool { return b.Addr == u.addr() })
+		if j < 0 {
+			u.closeNow()
+			return
+		}
+		u.set, u.backend = lp.set, j
 	}
+	u.state = upIdle
+	u.reused = true
 	u.l.arm(&u.timer, timerUpIdle)
 	if old, evicted := lp.idle[u.backend].Push(u, u.armed, lp.p.maxIdle); evicted {
 		old.closeNow()
@@ -404,7 +410,7 @@ func (u *upConn) toIdle() {
 // be replayed.
 func (u *upConn) alive() bool { return u.c != nil && peekAlive(u.c.Fd()) }
 
-func (u *upConn) addr() string { return u.lp.set.Backends[u.backend].Addr }
+func (u *upConn) addr() string { return u.set.Backends[u.backend].Addr }
 
 // closeNow closes the connection; it is never pooled again.
 func (u *upConn) closeNow() {
