@@ -142,11 +142,7 @@ func cookieValue(b []byte, r *codec.Request, name string) ([]byte, bool) {
 		v := f.Value.Bytes(b)
 		for len(v) > 0 {
 			var pair []byte
-			if i := bytes.IndexByte(v, ';'); i >= 0 {
-				pair, v = v[:i], v[i+1:]
-			} else {
-				pair, v = v, nil
-			}
+			pair, v, _ = bytes.Cut(v, semicolon)
 			pair = bytes.TrimLeft(pair, " \t")
 			if len(pair) > len(name) && pair[len(name)] == '=' && string(pair[:len(name)]) == name {
 				return bytes.TrimRight(pair[len(name)+1:], " \t"), true
@@ -156,7 +152,11 @@ func cookieValue(b []byte, r *codec.Request, name string) ([]byte, bool) {
 	return nil, false
 }
 
-var cookieName = []byte("Cookie")
+var (
+	cookieName = []byte("Cookie")
+	semicolon  = []byte(";")
+	ampersand  = []byte("&")
+)
 
 // queryValue finds parameter name in the target's query, undecoded.
 func queryValue(target []byte, name string) ([]byte, bool) {
@@ -170,11 +170,7 @@ func queryValue(target []byte, name string) ([]byte, bool) {
 	}
 	for len(q) > 0 {
 		var kv []byte
-		if j := bytes.IndexByte(q, '&'); j >= 0 {
-			kv, q = q[:j], q[j+1:]
-		} else {
-			kv, q = q, nil
-		}
+		kv, q, _ = bytes.Cut(q, ampersand)
 		if len(kv) >= len(name) && string(kv[:len(name)]) == name {
 			if len(kv) == len(name) {
 				return kv[len(kv):], true
