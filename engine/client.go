@@ -54,8 +54,9 @@ type clientConn struct {
 	key       uint64 // the request's hash key, or upstream.NoKey; kept for a replay
 	setCookie []byte // Set-Cookie line for the response when the sticky cookie must be (re)set
 
-	head  []byte // rewritten head, held while dialing
-	retry []byte // rewritten head of a request that may be replayed on a fresh connection
+	head     []byte // rewritten head, held while dialing
+	attempts int    // retries made for this request
+	retry    []byte // rewritten head of a request that may be replayed on a fresh connection
 
 	held     []byte // input saved across a detach, consumed before new input
 	heldOff  int
@@ -272,13 +273,15 @@ func (cc *clientConn) start(b []byte, n int) {
 	cc.consume(n)
 	cc.timer.stop()
 
-	// A request that may be replayed is kept, so that a pooled connection the
-	// backend closed before reading it costs a retry, not a 502.
-	replayable := r.Body == codec.BodyNone && r.Method.Idempotent()
-	if u := l.takeIdle(lp, i, !replayable); u != nil {
-		if replayable {
-			cc.retry = append(cc.retry, l.scratch...)
-		}
+	// A request that may be replayed (idempotent, no body: RFC 9110 §9.2.2)
+	// is kept, so that a connection that dies before any response byte costs
+	// a retry, not a 502: a pooled one the backend had closed, or a backend
+	// that went down.
+	cc.attempts = 0
+	if r.Body == codec.BodyNone && r.Method.Idempotent() {
+		cc.retry = append(cc.retry, l.scratch...)
+	}
+	if u := l.takeIdle(lp, i, len(cc.retry) == 0); u != nil {
 		u.picker = picker
 		cc.send(u, l.scratch)
 		return
@@ -403,13 +406,14 @@ func (cc *clientConn) forwardBody() bool {
 	return true
 }
 
-// replay sends a replayable request again after a pooled connection turned
-// out to be closed: on another pooled one, or on a fresh connection, after
-// which it is not replayed again.
-func (cc *clientConn) replay() {
+// redispatch sends the request again, to another backend than avoid when
+// one may take it (-1: any). head is what to send: the held head after a
+// failed dial (nothing was sent, so any request may move, its body still
+// unread), or the kept head of a replayable request.
+func (cc *clientConn) redispatch(avoid int, head []byte) {
 	l := cc.l
 	lp := l.pool(0)
-	i := lp.picker.Pick(cc.key, lp.st.mask, -1)
+	i := lp.picker.Pick(cc.key, lp.st.mask, avoid)
 	if i < 0 {
 		cc.fail(503)
 		return
@@ -417,15 +421,27 @@ func (cc *clientConn) replay() {
 	if lp.st.cookie != nil {
 		cc.setCookie = lp.st.cookie.setCookie[i]
 	}
-	if u := l.takeIdle(lp, i, false); u != nil {
+	if u := l.takeIdle(lp, i, len(cc.retry) == 0); u != nil {
 		u.picker = lp.picker
-		cc.send(u, cc.retry)
+		cc.send(u, head)
 		return
 	}
-	cc.head = append(cc.head[:0], cc.retry...)
-	cc.retry = cc.retry[:0]
+	if len(cc.head) == 0 || &head[0] != &cc.head[0] {
+		cc.head = append(cc.head[:0], head...)
+	}
 	cc.state = clientDialing
 	l.dial(cc, lp, i).picker = lp.picker
+}
+
+// retryAfter decides what follows a failed attempt on backend failed: a
+// retry elsewhere while the pool's retries allow, or the status.
+func (cc *clientConn) retryAfter(failed int, head []byte, status int) {
+	if cc.attempts < cc.l.pools[0].p.retries && len(head) > 0 {
+		cc.attempts++
+		cc.redispatch(failed, head)
+		return
+	}
+	cc.fail(status)
 }
 
 // failBody ends an exchange whose request body turned out malformed or too

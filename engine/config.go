@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"loopgate/codec"
+	"loopgate/health"
 	"loopgate/upstream"
 )
 
@@ -49,15 +50,21 @@ type Flow struct {
 
 // Pool is a named group of backends behind one balancing algorithm.
 type Pool struct {
-	Name              string        `toml:"name"`                 // required, unique
-	Algorithm         string        `toml:"algorithm"`            // (default DefaultAlgorithm)
-	MaxIdlePerBackend int           `toml:"max_idle_per_backend"` // idle keep-alive connections per backend per loop (default 1024)
-	HashKey           string        `toml:"hash_key"`             // hash: ip, uri, path, header:NAME, cookie:NAME, query:NAME (default "ip")
-	HashMethod        string        `toml:"hash_method"`          // hash: ring or maglev (default "ring")
-	HashBalanceFactor float64       `toml:"hash_balance_factor"`  // hash: bounded load, > 1 (e.g. 1.25); 0 = off (default 0)
-	Fallback          string        `toml:"fallback"`             // hash, ip_hash: algorithm for requests without the key (default "round_robin")
-	StickyCookie      *StickyCookie `toml:"sticky_cookie"`        // stickiness by cookie on top of any algorithm; nil = off
-	Backends          []Backend     `toml:"backend"`
+	Name              string         `toml:"name"`                 // required, unique
+	Algorithm         string         `toml:"algorithm"`            // (default DefaultAlgorithm)
+	MaxIdlePerBackend int            `toml:"max_idle_per_backend"` // idle keep-alive connections per backend per loop (default 1024)
+	HashKey           string         `toml:"hash_key"`             // hash: ip, uri, path, header:NAME, cookie:NAME, query:NAME (default "ip")
+	HashMethod        string         `toml:"hash_method"`          // hash: ring or maglev (default "ring")
+	HashBalanceFactor float64        `toml:"hash_balance_factor"`  // hash: bounded load, > 1 (e.g. 1.25); 0 = off (default 0)
+	Fallback          string         `toml:"fallback"`             // hash, ip_hash: algorithm for requests without the key (default "round_robin")
+	StickyCookie      *StickyCookie  `toml:"sticky_cookie"`        // stickiness by cookie on top of any algorithm; nil = off
+	Health            *health.Config `toml:"health"`               // active probes; nil = off (a backend is up unless probes say otherwise)
+	// Retries is how many times a request moves to another backend after a
+	// failure that is safe to retry: a failed connect (nothing was sent), or
+	// a connection closed before any response byte for an idempotent request
+	// without a body (RFC 9110 §9.2.2). Negative: never (default 2).
+	Retries  int       `toml:"retries"`
+	Backends []Backend `toml:"backend"`
 }
 
 // StickyCookie makes a client stay on the backend it was first sent to: the
@@ -89,6 +96,7 @@ const (
 	DefaultShutdownGrace  = 10 * time.Second
 	DefaultAlgorithm      = upstream.DefaultAlgorithm
 	DefaultHashKey        = "ip"
+	DefaultRetries        = 2
 	DefaultStickyName     = "lg_sticky"
 	DefaultMaxIdle        = 1024
 	DefaultHighWatermark  = 1 << 20
@@ -143,6 +151,9 @@ func (c Config) WithDefaults() Config {
 		}
 		if p.MaxIdlePerBackend == 0 {
 			p.MaxIdlePerBackend = DefaultMaxIdle
+		}
+		if p.Retries == 0 {
+			p.Retries = DefaultRetries
 		}
 		pools[i] = p
 	}

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 
+	"loopgate/health"
 	"loopgate/upstream"
 )
 
@@ -18,10 +20,12 @@ type pool struct {
 	name    string
 	alg     upstream.Algorithm
 	maxIdle int
-	key     keySpec       // what keyed algorithms hash on
-	keyed   bool          // the algorithm routes by key
-	sticky  *StickyCookie // nil: no sticky cookie
-	secret  []byte        // HMAC key of the sticky cookie
+	key     keySpec         // what keyed algorithms hash on
+	keyed   bool            // the algorithm routes by key
+	sticky  *StickyCookie   // nil: no sticky cookie
+	secret  []byte          // HMAC key of the sticky cookie
+	checker *health.Checker // active probes; nil when off
+	retries int             // attempts on another backend after a safe failure
 	state   atomic.Pointer[poolState]
 }
 
@@ -82,8 +86,8 @@ func newStickyTable(c *StickyCookie, secret []byte, set *upstream.Set) *stickyTa
 }
 
 // newPool builds the shared side of pc and publishes its first state with
-// every backend up.
-func newPool(pc Pool) (*pool, error) {
+// every backend up. With probes configured, its checker publishes each flip.
+func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 	alg, err := upstream.New(pc.Algorithm, upstream.Options{
 		HashMethod:    pc.HashMethod,
 		BalanceFactor: pc.HashBalanceFactor,
@@ -99,7 +103,7 @@ func newPool(pc Pool) (*pool, error) {
 		return nil, fmt.Errorf("cannot start pool %q: more than %d backends", pc.Name, upstream.MaxBackends)
 	}
 	keyed := pc.Algorithm == "hash" || pc.Algorithm == "ip_hash"
-	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed}
+	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed, retries: pc.Retries}
 	if p.keyed {
 		spec := pc.HashKey
 		if pc.Algorithm == "ip_hash" || spec == "" {
@@ -133,5 +137,19 @@ func newPool(pc Pool) (*pool, error) {
 	}
 	set := upstream.NewSet(1, backends, nil)
 	p.publish(set, upstream.NewMask(len(backends)))
+	if pc.Health != nil {
+		addrs := make([]string, len(backends))
+		for i, b := range backends {
+			addrs[i] = b.Addr
+		}
+		// The checker publishes from its own goroutine, on flips only; the
+		// loops see the new mask at their next request.
+		p.checker, err = health.New(*pc.Health, addrs, log.With("pool", pc.Name), func(up upstream.Mask) {
+			p.publish(p.state.Load().set, up)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
+		}
+	}
 	return p, nil
 }

@@ -69,7 +69,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.trusted = append(s.trusted, p.Masked())
 	}
 	for _, pc := range cfg.Pools {
-		p, err := newPool(pc)
+		p, err := newPool(pc, log)
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +83,12 @@ func (s *Server) Run() error {
 	defer close(s.stopped)
 	clock.Store(monoNow())
 	go s.tick()
+	for _, p := range s.pools {
+		if p.checker != nil {
+			p.checker.Start()
+			defer p.checker.Stop()
+		}
+	}
 	opts := []gnet.Option{
 		gnet.WithMulticore(s.cfg.EventLoops == 0),
 		gnet.WithReusePort(s.cfg.ReusePort),

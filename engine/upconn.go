@@ -88,7 +88,8 @@ func (u *upConn) dialFailed(err error) {
 	if cc != nil && cc.up == u {
 		cc.up = nil
 		u.done(false)
-		cc.fail(502)
+		// Nothing of the request was sent: it may go to another backend.
+		cc.retryAfter(u.backend, cc.head, 502)
 	}
 }
 
@@ -463,10 +464,18 @@ func (u *upConn) onClose(error) {
 	switch {
 	case prev == upAwaitHead && !u.gotBytes && u.reused && len(cc.retry) > 0:
 		// A pooled connection the backend had already closed: the request
-		// is idempotent and bodiless, so it goes out again on another one.
+		// is idempotent and bodiless, so it goes out again on another one
+		// (not counted as a retry: the backend did nothing wrong).
 		cc.up, u.cc = nil, nil
 		u.done(false)
-		cc.replay()
+		cc.redispatch(-1, cc.retry)
+	case prev == upAwaitHead && !u.gotBytes && len(cc.retry) > 0:
+		// The backend failed before answering an idempotent, bodiless
+		// request: try another one.
+		cc.up, u.cc = nil, nil
+		u.done(false)
+		u.l.s.log.Debug("backend closed before responding; retrying", "backend", u.addr())
+		cc.retryAfter(u.backend, cc.retry, 502)
 	case prev == upBody && u.body == codec.BodyClose:
 		u.onEOF()
 	case prev == upAwaitHead:

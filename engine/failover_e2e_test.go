@@ -1,0 +1,161 @@
+package engine_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"loopgate/health"
+)
+
+// restartable is a backend that can be stopped and started on the same port.
+type restartable struct {
+	addr string
+	name string
+	mu   sync.Mutex
+	srv  *http.Server
+	hits atomic.Int64
+}
+
+func (b *restartable) start(t *testing.T) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the port may linger briefly after a stop
+		if ln, err = net.Listen("tcp", b.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.addr = ln.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			b.hits.Add(1)
+		}
+		io.WriteString(w, b.name)
+	})}
+	b.mu.Lock()
+	b.srv = srv
+	b.mu.Unlock()
+	go srv.Serve(ln)
+}
+
+func (b *restartable) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.srv.Close()
+}
+
+// Under steady GETs over three backends, stopping one produces no client
+// error (failed connects and resets before a response are retried elsewhere;
+// probes then take it out), and traffic returns to it after it restarts.
+func TestFailoverZeroErrorsE2E(t *testing.T) {
+	bs := []*restartable{{addr: "127.0.0.1:0", name: "a"}, {addr: "127.0.0.1:0", name: "b"}, {addr: "127.0.0.1:0", name: "c"}}
+	for _, b := range bs {
+		b.start(t)
+		defer b.stop()
+	}
+	cfg := poolOf(bs[0].addr, bs[1].addr, bs[2].addr)
+	cfg.Pools[0].Algorithm = "round_robin"
+	cfg.Pools[0].Health = &health.Config{Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2}
+	cfg.EventLoops = 2
+	_, px := startProxy(t, cfg)
+
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Timeout: 3 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := hc.Get("http://" + px + "/")
+				if err != nil {
+					failed.Add(1)
+					t.Log(err)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					t.Logf("status %d", resp.StatusCode)
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	bs[1].stop()
+	time.Sleep(700 * time.Millisecond) // well past fall x interval
+	before := bs[1].hits.Load()
+	bs[1].start(t)
+	restarted := time.Now()
+	for bs[1].hits.Load() == before && time.Since(restarted) < 3*time.Second {
+		time.Sleep(10 * time.Millisecond)
+	}
+	back := time.Since(restarted)
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed while a backend stopped", failed.Load(), failed.Load()+ok.Load())
+	}
+	if bs[1].hits.Load() == before {
+		t.Fatalf("no traffic returned to the restarted backend within 3s")
+	}
+	// rise (2) x interval (100ms) plus the first probe's jitter and a tick.
+	if back > time.Second {
+		t.Errorf("traffic returned %v after the restart; want about rise x interval", back)
+	}
+	t.Logf("%d requests, 0 failed; traffic back %v after the restart", ok.Load(), back)
+}
+
+// A POST that may have reached a backend is never replayed on another one:
+// the backend that took it resets, and the client gets 502.
+func TestPostNotReplayedE2E(t *testing.T) {
+	var posts atomic.Int64
+	healthy := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			posts.Add(1)
+		}
+		io.WriteString(w, "ok")
+	}))
+	dies := startRawBackend(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.Read(buf) // takes the request, then dies
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	})
+	cfg := poolOf(dies.addr(), healthy)
+	cfg.Pools[0].Algorithm = "round_robin"
+	_, px := startProxy(t, cfg)
+	// Round robin starts at the dying backend: the first POST goes there.
+	c := dial(t, px)
+	r := c.roundTrip("POST", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+	wantStatus(t, r, 502)
+	if n := posts.Load(); n != 0 {
+		t.Fatalf("the POST was replayed: the other backend got %d", n)
+	}
+	// Idempotent GETs that meet the same failure (every other one, by round
+	// robin) move on to the healthy backend.
+	for range 4 {
+		c = dial(t, px)
+		r = c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		wantStatus(t, r, 200)
+	}
+}
