@@ -9,13 +9,15 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"loopgate/codec"
 	"loopgate/engine"
+	"loopgate/health"
 	"loopgate/upstream"
 )
 
@@ -24,28 +26,12 @@ import (
 // every default filled in, so what main logs is what runs.
 type Config struct {
 	Engine engine.Config
-	// Health holds the active health check settings of each pool, indexed
-	// like Engine.Pools. Accepted and validated now; they take effect once
-	// active health checks land.
-	Health []Health
 	// AccessLog writes one line per request (seed: enable_logging). Metrics
 	// serves the metrics endpoints (seed: enable_metrics). Both take effect
 	// with the observability issue.
 	AccessLog bool
 	Metrics   bool
 }
-
-// Health configures the active probes of one pool.
-type Health struct {
-	Interval time.Duration // between probes of one backend (default 10s)
-	Timeout  time.Duration // one probe; shorter than Interval (default 2s)
-}
-
-// Health defaults, documented in config.toml.
-const (
-	DefaultHealthInterval = 10 * time.Second
-	DefaultHealthTimeout  = 2 * time.Second
-)
 
 // Defaults of the pool keys that engine.Config.WithDefaults leaves zero,
 // documented in config.toml. withPoolDefaults fills them in where they apply.
@@ -69,17 +55,6 @@ const (
 	algHash   = "hash"
 	algIPHash = "ip_hash"
 )
-
-// WithDefaults returns a copy of h with zero fields set to their defaults.
-func (h Health) WithDefaults() Health {
-	if h.Interval == 0 {
-		h.Interval = DefaultHealthInterval
-	}
-	if h.Timeout == 0 {
-		h.Timeout = min(DefaultHealthTimeout, h.Interval/2)
-	}
-	return h
-}
 
 // Kinds of config problems. Every *Error wraps one, for errors.Is.
 var (
@@ -156,9 +131,6 @@ func parse(name string, data []byte) (*Config, error) {
 	c.Engine = c.Engine.WithDefaults()
 	for i := range c.Engine.Pools {
 		c.Engine.Pools[i] = withPoolDefaults(c.Engine.Pools[i])
-	}
-	for i := range c.Health {
-		c.Health[i] = c.Health[i].WithDefaults()
 	}
 	return c, nil
 }
@@ -430,12 +402,49 @@ func checkBackends(s *source, poolKey string, backendKey func(int) string, bs []
 	}
 }
 
-// checkHealth checks h once defaults are applied.
-func checkHealth(s *source, timeoutKey string, h Health) {
-	h = h.WithDefaults()
-	if h.Timeout >= h.Interval {
-		s.errorf(timeoutKey, ErrValue, "timeout %s must be shorter than the interval %s", h.Timeout, h.Interval)
+// checkHealth reports the problems health.Config.Validate finds in h, each at
+// the key it names ("cannot use health.timeout ..."): key maps a health.Config
+// key such as "timeout" to the file's key path, or to "" if the file cannot
+// set it; then, and for a message that names no key, the problem goes to
+// section. Validate stops at its first problem, so checkHealth resets the key
+// it named to its default and validates again, to report every problem.
+func checkHealth(s *source, section string, key func(string) string, h health.Config) {
+	seen := map[string]bool{}
+	for {
+		err := h.Validate()
+		if err == nil {
+			return
+		}
+		k := ""
+		if m := healthKeyRe.FindStringSubmatch(err.Error()); m != nil {
+			k = m[1]
+		}
+		if seen[k] {
+			return // reported already; its default cannot be what is wrong
+		}
+		if k == "" || !resetHealthKey(&h, k) {
+			s.errorf(section, ErrValue, "%s", err)
+			return
+		}
+		seen[k] = true
+		s.errorf(cmp.Or(key(k), section), ErrValue, "%s", err)
 	}
+}
+
+// healthKeyRe finds the key that a health.Config.Validate error names.
+var healthKeyRe = regexp.MustCompile(`\bhealth\.([a-z_]+)\b`)
+
+// resetHealthKey sets the field of h whose toml tag is key to its zero value,
+// the default, and reports whether there is one.
+func resetHealthKey(h *health.Config, key string) bool {
+	v := reflect.ValueOf(h).Elem()
+	for i := range v.NumField() {
+		if v.Type().Field(i).Tag.Get("toml") == key {
+			v.Field(i).SetZero()
+			return true
+		}
+	}
+	return false
 }
 
 // checkLimits checks l once defaults are applied; keys are the TOML ones.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"loopgate/engine"
+	"loopgate/health"
 )
 
 // seedPool is the name of the one pool a seed config.json describes.
@@ -20,7 +21,7 @@ const seedPool = "default"
 //
 //	proxy_host, proxy_port          -> Engine.Listen (default "0.0.0.0", 8080)
 //	algorithm, backend_servers      -> one pool named "default"; servers are {host, port, weight}
-//	health_check_interval, _timeout -> Health[0]
+//	health_check_interval, _timeout -> the pool's Health.Interval, Timeout; either turns probes on
 //	max_connections                 -> Engine.MaxConnections
 //	connection_timeout              -> Engine.Timeouts.ClientIdle (keep-alive idle)
 //	request_timeout                 -> Engine.Timeouts.UpstreamResponse
@@ -82,10 +83,7 @@ func decodeJSON(src *source, data []byte) *Config {
 		}
 	}
 
-	var h Health
-	root.seconds("health_check_interval", &h.Interval)
-	root.seconds("health_check_timeout", &h.Timeout)
-	checkHealth(src, "health_check_timeout", h)
+	p.Health = decodeSeedHealth(root)
 	root.setInt("max_connections", &e.MaxConnections, 0, math.MaxInt32)
 	root.seconds("connection_timeout", &e.Timeouts.ClientIdle)
 	root.seconds("request_timeout", &e.Timeouts.UpstreamResponse)
@@ -94,8 +92,29 @@ func decodeJSON(src *source, data []byte) *Config {
 	root.finish()
 
 	e.Pools = []engine.Pool{p}
-	c.Health = []Health{h}
 	return c
+}
+
+// decodeSeedHealth maps the seed's health check keys onto a health.Config
+// with its defaults filled in (probes are GET /health): either key turns
+// probes on; with neither, they stay off (nil).
+func decodeSeedHealth(root *table) *health.Config {
+	var h health.Config
+	root.seconds("health_check_interval", &h.Interval)
+	root.seconds("health_check_timeout", &h.Timeout)
+	_, hasInterval := root.m["health_check_interval"]
+	_, hasTimeout := root.m["health_check_timeout"]
+	if !hasInterval && !hasTimeout {
+		return nil
+	}
+	keys := map[string]string{"interval": "health_check_interval", "timeout": "health_check_timeout"}
+	section := "health_check_timeout"
+	if hasInterval {
+		section = "health_check_interval"
+	}
+	checkHealth(root.src, section, func(k string) string { return keys[k] }, h)
+	h = h.WithDefaults()
+	return &h
 }
 
 // jsonRoot parses data into the top-level table, recording the line of every

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"loopgate/engine"
+	"loopgate/health"
 	"loopgate/upstream"
 )
 
@@ -432,14 +433,20 @@ func TestSampleDefaultAlgorithm(t *testing.T) {
 }
 
 // checkSampleDefaults asserts that the sample config c, loaded, equals the
-// defaults d except for its pool's name, algorithm (the demo's choice) and
-// backend addresses.
+// defaults d except for its pool's name, algorithm (the demo's choice),
+// backend addresses and health section, which the demo turns on with a
+// short interval and timeout; its other keys are the defaults.
 func checkSampleDefaults(t *testing.T, c, d *Config, alg string) {
 	t.Helper()
 	cp, dp := c.Engine.Pools[0], d.Engine.Pools[0]
 	if cp.Algorithm != alg {
 		t.Fatalf("sample algorithm %q; want %q", cp.Algorithm, alg)
 	}
+	wantHealth := health.Config{Interval: 2 * time.Second, Timeout: time.Second}.WithDefaults()
+	if cp.Health == nil || !reflect.DeepEqual(*cp.Health, wantHealth) || dp.Health != nil {
+		t.Fatalf("sample [pool.health]: got %+v; want %+v (defaults: %+v)", cp.Health, wantHealth, dp.Health)
+	}
+	cp.Health = nil
 	for _, b := range cp.Backends {
 		if b.WeightOf() != 1 || b.Backup {
 			t.Fatalf("sample backend %+v is not the default", b)
@@ -467,14 +474,15 @@ func TestLoadSampleJSON(t *testing.T) {
 		w := 1
 		return engine.Backend{Address: fmt.Sprintf("127.0.0.1:%d", port), Weight: &w}
 	}
-	want := engine.Pool{Name: "default", Algorithm: "round_robin", MaxIdlePerBackend: engine.DefaultMaxIdle,
-		Backends: []engine.Backend{three(8001), three(8002), three(8003)}}
+	h := health.Config{Interval: 30 * time.Second, Timeout: 5 * time.Second}.WithDefaults()
+	want := withEngineDefaults(engine.Pool{Name: "default", Algorithm: "round_robin",
+		Health: &h, Backends: []engine.Backend{three(8001), three(8002), three(8003)}})
 	if e.Listen != "0.0.0.0:8080" || len(e.Pools) != 1 || !reflect.DeepEqual(e.Pools[0], want) {
 		t.Fatalf("got listen %q pools %+v", e.Listen, e.Pools)
 	}
 	if e.MaxConnections != 1000 || e.Timeouts.ClientIdle != 30*time.Second || e.Timeouts.UpstreamResponse != 30*time.Second ||
 		e.Timeouts.UpstreamConnect != engine.DefaultTimeouts.UpstreamConnect ||
-		c.Health[0] != (Health{Interval: 30 * time.Second, Timeout: 5 * time.Second}) || !c.AccessLog || !c.Metrics {
+		!c.AccessLog || !c.Metrics {
 		t.Fatalf("got %+v", c)
 	}
 }
@@ -484,9 +492,10 @@ func TestLoadDefaultsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Engine.Listen != "0.0.0.0:8080" || c.Engine.Pools[0].Backends[0].Address != "[::1]:80" ||
-		c.Health[0] != (Health{Interval: 500 * time.Millisecond, Timeout: 250 * time.Millisecond}) || c.AccessLog || c.Metrics {
-		t.Fatalf("got %+v", c)
+	h := c.Engine.Pools[0].Health
+	if c.Engine.Listen != "0.0.0.0:8080" || c.Engine.Pools[0].Backends[0].Address != "[::1]:80" || h == nil ||
+		h.Interval != 500*time.Millisecond || h.Timeout != 250*time.Millisecond || h.Path != "/health" || c.AccessLog || c.Metrics {
+		t.Fatalf("got %+v (health %+v)", c, h)
 	}
 }
 
@@ -523,6 +532,12 @@ func TestEditDistance(t *testing.T) {
 	f("wieght", "weight", 2)
 	f("", "abc", 3)
 	f("kitten", "sitting", 3)
+}
+
+// withEngineDefaults returns p with the defaults that engine.Config.WithDefaults
+// fills in, so tests need not track every pool key the engine gains.
+func withEngineDefaults(p engine.Pool) engine.Pool {
+	return engine.Config{Pools: []engine.Pool{p}}.WithDefaults().Pools[0]
 }
 
 // needAlgorithms skips the test unless every name is registered: upstream
@@ -789,7 +804,7 @@ func TestPoolDefaults(t *testing.T) {
 			t.Fatalf("%s\ngot  %+v (sticky %+v)\nwant %+v (sticky %+v)", in, got, got.StickyCookie, want, want.StickyCookie)
 		}
 	}
-	base := engine.Pool{Name: "web", Algorithm: engine.DefaultAlgorithm, MaxIdlePerBackend: engine.DefaultMaxIdle}
+	base := withEngineDefaults(engine.Pool{Name: "web"})
 	f(minimal, base)
 
 	want := base
@@ -827,4 +842,192 @@ func TestJSONAlgorithms(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTOMLHealth(t *testing.T) {
+	f := func(keys string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", minimal+"[pool.health]\n"+keys, kind, want...)
+	}
+	const k = "c.toml:6: pool[0].health."
+	f("", nil)
+	f(`disabled = false
+type = "http"
+method = "HEAD"
+path = "/ready?full=1"
+host = "api.internal:8080"
+headers = ["Authorization: Bearer t", "X-Probe:1"]
+expect = "200,204, 301-302"
+body_contains = "\"status\":\"ok\""
+interval = "5s"
+timeout = "1s"
+rise = 1
+fall = 1000
+jitter = 0.5
+fast_interval = "1s"
+down_interval = "30s"
+`, nil)
+	f("type = \"tcp\"\n", nil)
+	f("interval = \"1s\"\n", nil) // timeout defaults to 500ms
+	f("interval = \"150ms\"\n", nil)
+	f("jitter = -1\n", nil) // off
+	f("jitter = 0\n", nil)
+	f("rise = 0\nfall = 0\nfast_interval = \"0s\"\ndown_interval = \"0s\"\n", nil) // the defaults
+	f("disabled = true\ntype = \"udp\"\npath = \"x\"\n", nil)                      // a disabled section is not validated
+
+	// Wrong types.
+	f("disabled = \"no\"\n", ErrType, k+"disabled:")
+	f("type = 1\n", ErrType, k+"type:")
+	f("method = true\n", ErrType, k+"method:")
+	f("path = 1\n", ErrType, k+"path:")
+	f("host = 1\n", ErrType, k+"host:")
+	f("headers = \"X: y\"\n", ErrType, k+"headers:")
+	f("headers = [\"X: y\", 1]\n", ErrType, k+"headers[1]:")
+	f("expect = 200\n", ErrType, k+"expect:")
+	f("body_contains = 1\n", ErrType, k+"body_contains:")
+	f("interval = 10\n", ErrType, k+"interval:")
+	f("timeout = 1\n", ErrType, k+"timeout:")
+	f("rise = \"2\"\n", ErrType, k+"rise:")
+	f("fall = 1.5\n", ErrType, k+"fall:")
+	f("jitter = \"0.1\"\n", ErrType, k+"jitter:")
+	f("fast_interval = 1\n", ErrType, k+"fast_interval:")
+	f("down_interval = true\n", ErrType, k+"down_interval:")
+
+	// Values the loader checks.
+	f("interval = \"-1s\"\n", ErrValue, k+"interval:")
+	f("timeout = \"10\"\n", ErrValue, k+"timeout:")
+	f("down_interval = \"1d\"\n", ErrValue, k+"down_interval:")
+	f("rise = -1\n", ErrValue, k+"rise:")
+	f("rise = 1001\n", ErrValue, k+"rise:")
+	f("fall = 1001\n", ErrValue, k+"fall:")
+
+	// Values health.Config.Validate checks.
+	f("type = \"udp\"\n", ErrValue, k+"type:")
+	f("type = \"HTTP\"\n", ErrValue, k+"type:")
+	f("method = \"GE T\"\n", ErrValue, k+"method:")
+	f("method = \"CONNECT\"\n", ErrValue, k+"method:")
+	f("path = \"health\"\n", ErrValue, k+"path:")
+	f("path = \"/a b\"\n", ErrValue, k+"path:")
+	f("host = \"a b\"\n", ErrValue, k+"host:")
+	for _, h := range []string{"NoColon", "X Y: z", "Host: a", "connection: close", "Content-Length: 0", "Transfer-Encoding: chunked", "X: a\\u0001"} {
+		f("headers = [\""+h+"\"]\n", ErrValue, k+"headers:")
+	}
+	for _, e := range []string{"600", "99", "2xx", "300-200", "200,", "200-"} {
+		f("expect = \""+e+"\"\n", ErrValue, k+"expect:")
+	}
+	f("body_contains = \""+strings.Repeat("x", 32<<10+1)+"\"\n", ErrValue, k+"body_contains:")
+	f("type = \"tcp\"\nbody_contains = \"ok\"\n", ErrValue, "c.toml:7: pool[0].health.body_contains:")
+	f("interval = \"1s\"\ntimeout = \"1s\"\n", ErrValue, "c.toml:7: pool[0].health.timeout:")
+	f("timeout = \"10s\"\n", ErrValue, k+"timeout:") // the default interval is 10s
+	for _, j := range []string{"0.51", "1", "nan", "inf"} {
+		f("jitter = "+j+"\n", ErrValue, k+"jitter:")
+	}
+
+	// Every problem is reported, each at its key.
+	f("type = \"udp\"\npath = \"x\"\nrise = 2\nexpect = \"1\"\ninterval = \"1s\"\ntimeout = \"2s\"\n", ErrValue,
+		k+"type:", "c.toml:7: pool[0].health.path:", "c.toml:9: pool[0].health.expect:", "c.toml:11: pool[0].health.timeout:")
+	f("type = 1\npath = \"x\"\n", ErrType, k+"type:", "c.toml:7: pool[0].health.path:")
+
+	// The section itself.
+	f("intervall = \"1s\"\n", ErrUnknown, k+"intervall:")
+	f("body = \"ok\"\n", ErrUnknown, k+"body:")
+	g := func(in string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", in, kind, want...)
+	}
+	g(pool("", "health = {}\n"), nil)
+	g(pool("", "health.path = \"/ok\"\n"), nil)
+	g(pool("", "health = true\n"), ErrType, "c.toml:4: pool[0].health:")
+	g(pool("", "health = [{}]\n"), ErrType, "c.toml:4: pool[0].health:")
+	g(pool("", "health = { path = \"x\" }\n"), ErrValue, "c.toml:4: pool[0].health.path:")
+	g(pool("", "health = {\n  type = \"tcp\",\n  body_contains = \"ok\" }\n"), ErrValue, "c.toml:6: pool[0].health.body_contains:")
+}
+
+// TestTOMLHealthEveryKey: every field of health.Config is a key of
+// [pool.health], so a field added there is not silently unknown here.
+func TestTOMLHealthEveryKey(t *testing.T) {
+	typ := reflect.TypeFor[health.Config]()
+	for i := range typ.NumField() {
+		key := typ.Field(i).Tag.Get("toml")
+		if key == "" {
+			t.Fatalf("health.Config.%s has no toml tag", typ.Field(i).Name)
+		}
+		// A table is the wrong type for every key, and says the key is known.
+		checkErrors(t, "c.toml", minimal+"[pool.health]\n"+key+" = {}\n", ErrType, "c.toml:6: pool[0].health."+key+":")
+	}
+}
+
+func TestTOMLHealthMessages(t *testing.T) {
+	f := func(keys, want string) {
+		t.Helper()
+		_, err := parse("config.toml", []byte(minimal+"[pool.health]\n"+keys))
+		if err == nil || err.Error() != want {
+			t.Fatalf("got %v; want %s", err, want)
+		}
+	}
+	f("interval = \"1s\"\ntimeout = \"1s\"\n",
+		`config.toml:7: pool[0].health.timeout: cannot use health.timeout "1s": invalid health config: must be shorter than the interval 1s`)
+	f("type = \"udp\"\n",
+		`config.toml:6: pool[0].health.type: cannot use health.type "udp": invalid health config: want "http" or "tcp"`)
+	f("rise = 1001\n", `config.toml:6: pool[0].health.rise: got 1001; want 0..1000`)
+	f("interval = 2\n", `config.toml:6: pool[0].health.interval: want a duration string such as "3s", got integer 2`)
+}
+
+// TestHealthLoaded: the section's presence turns probes on, with every
+// default filled in; without it they are off (nil).
+func TestHealthLoaded(t *testing.T) {
+	f := func(in string, want *health.Config) {
+		t.Helper()
+		c, err := parse("c.toml", []byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Engine.Pools[0].Health; !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s\ngot  %+v\nwant %+v", in, got, want)
+		}
+	}
+	f(minimal, nil)
+	d := health.Config{}.WithDefaults()
+	f(minimal+"[pool.health]\n", &d)
+	f(pool("", "health = {}\n"), &d)
+	h := health.Config{Type: "tcp", Interval: 4 * time.Second, Headers: []string{"A: b"}, Jitter: -1}.WithDefaults()
+	f(minimal+"[pool.health]\ntype = \"tcp\"\ninterval = \"4s\"\nheaders = [\"A: b\"]\njitter = -1\n", &h)
+	if h.Timeout != 2*time.Second || h.FastInterval != time.Second || h.DownInterval != 4*time.Second || h.Jitter != -1 {
+		t.Fatalf("defaults: got %+v", h)
+	}
+	off := health.Config{Disabled: true}.WithDefaults()
+	f(minimal+"[pool.health]\ndisabled = true\n", &off)
+}
+
+func TestJSONHealth(t *testing.T) {
+	const servers = `"backend_servers": [{"host": "127.0.0.1", "port": 8001}]`
+	f := func(keys string, want *health.Config) {
+		t.Helper()
+		c, err := parse("c.json", []byte("{"+keys+servers+"}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Engine.Pools[0].Health; !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s\ngot  %+v\nwant %+v", keys, got, want)
+		}
+	}
+	f("", nil)
+	on := func(h health.Config) *health.Config { h = h.WithDefaults(); return &h }
+	f(`"health_check_interval": 5, "health_check_timeout": 1, `, on(health.Config{Interval: 5 * time.Second, Timeout: time.Second}))
+	f(`"health_check_interval": 0.5, `, on(health.Config{Interval: 500 * time.Millisecond}))
+	f(`"health_check_timeout": 3, `, on(health.Config{Timeout: 3 * time.Second}))
+	f(`"health_check_interval": 0, `, on(health.Config{})) // 0 = the default, as everywhere
+	if h := on(health.Config{Interval: 5 * time.Second}); h.Path != "/health" || h.Type != "http" || h.Rise != 2 || h.Fall != 3 {
+		t.Fatalf("seed probe defaults: %+v", h)
+	}
+
+	g := func(in string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.json", in, kind, want...)
+	}
+	g("{\n\"health_check_interval\": 5,\n\"health_check_timeout\": 6,\n"+servers+"}", ErrValue, "c.json:3: health_check_timeout:")
+	g("{\n\"health_check_timeout\": 10,\n"+servers+"}", ErrValue, "c.json:2: health_check_timeout:") // the default interval is 10s
+	g("{\n\"health_check_interval\": -1,\n"+servers+"}", ErrValue, "c.json:2: health_check_interval:")
+	g("{\n\"health_check_interval\": \"5\",\n"+servers+"}", ErrType, "c.json:2: health_check_interval:")
+	g("{\n\"health_check_interval\": 1,\n\"health_check_timeout\": 1,\n"+servers+"}", ErrValue, "c.json:3: health_check_timeout:")
 }

@@ -14,6 +14,7 @@ import (
 
 	"loopgate/codec"
 	"loopgate/engine"
+	"loopgate/health"
 )
 
 // decodeTOML decodes config.toml (layout: the sample config.toml at the
@@ -115,12 +116,7 @@ func decodeTOML(src *source, data []byte) *Config {
 		decodeHashKeys(pt, &p, algOK)
 		p.StickyCookie = decodeSticky(pt)
 
-		var h Health
-		ht := pt.table("health")
-		ht.duration("interval", &h.Interval)
-		ht.duration("timeout", &h.Timeout)
-		ht.finish()
-		checkHealth(src, ht.key("timeout"), h)
+		p.Health = decodeHealth(pt)
 
 		bts, isArray := pt.tables("backend")
 		for _, bt := range bts {
@@ -146,7 +142,6 @@ func decodeTOML(src *source, data []byte) *Config {
 		}
 		pt.finish()
 		e.Pools = append(e.Pools, p)
-		c.Health = append(c.Health, h)
 	}
 	root.finish()
 	return c
@@ -240,6 +235,39 @@ func decodeSticky(pt *table) *engine.StickyCookie {
 	st.str("secret", &sc.Secret)
 	st.finish()
 	return sc
+}
+
+// decodeHealth decodes [pool.health] into a health.Config with its defaults
+// filled in; the section's presence turns active probes on, so an empty one
+// means every default and an absent one (nil) means no probes.
+func decodeHealth(pt *table) *health.Config {
+	v, present := pt.m["health"]
+	ht := pt.table("health")
+	if _, isTable := v.(map[string]any); !present || !isTable {
+		return nil // absent, or reported
+	}
+	var h health.Config
+	ht.boolean("disabled", &h.Disabled)
+	ht.str("type", &h.Type)
+	ht.str("method", &h.Method)
+	ht.str("path", &h.Path)
+	ht.str("host", &h.Host)
+	ht.strList("headers", func(_, s string) { h.Headers = append(h.Headers, s) })
+	ht.str("expect", &h.Expect)
+	ht.str("body_contains", &h.BodyContains)
+	ht.duration("interval", &h.Interval)
+	ht.duration("timeout", &h.Timeout)
+	ht.setInt("rise", &h.Rise, 0, 1000)
+	ht.setInt("fall", &h.Fall, 0, 1000)
+	if f, ok := ht.number("jitter"); ok {
+		h.Jitter = f
+	}
+	ht.duration("fast_interval", &h.FastInterval)
+	ht.duration("down_interval", &h.DownInterval)
+	ht.finish()
+	checkHealth(ht.src, ht.path, ht.key, h)
+	h = h.WithDefaults()
+	return &h
 }
 
 // required reports whether t has key k, and reports it missing if not.

@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"loopgate/engine"
+	"loopgate/health"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -116,6 +117,21 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, onSignal func()) 
 	return nil
 }
 
+// healthAttrs describes a pool's active health checks for the startup log:
+// whether probes are on and, if so, what they ask and how often.
+func healthAttrs(h *health.Config) []any {
+	switch {
+	case h == nil:
+		return []any{"health_checks", "off"}
+	case h.Disabled:
+		return []any{"health_checks", "off (disabled)"}
+	case h.Type == "tcp":
+		return []any{"health_checks", "tcp", "health_interval", h.Interval, "health_timeout", h.Timeout}
+	}
+	return []any{"health_checks", h.Type, "health_probe", h.Method + " " + h.Path,
+		"health_interval", h.Interval, "health_timeout", h.Timeout}
+}
+
 // orStopped turns the nil that Run returns when it stops on its own into an
 // error, since only Shutdown should stop it.
 func orStopped(err error) error {
@@ -135,7 +151,7 @@ func logConfig(log *slog.Logger, cfg *Config) {
 	}
 	log.Info("loopgate starting", "version", version, "listen", e.Listen, "event_loops", loops,
 		"reuse_port", e.ReusePort, "max_connections", e.MaxConnections, "trusted_proxies", e.TrustedProxies)
-	for i, p := range e.Pools {
+	for _, p := range e.Pools {
 		backends := make([]string, len(p.Backends))
 		for j, b := range p.Backends {
 			backup := ""
@@ -154,9 +170,8 @@ func logConfig(log *slog.Logger, cfg *Config) {
 		if sc := p.StickyCookie; sc != nil {
 			attrs = append(attrs, "sticky_cookie", sc.Name, "sticky_secret", sc.Secret != "")
 		}
+		attrs = append(attrs, healthAttrs(p.Health)...)
 		log.Info("pool", append(attrs, "backends", backends)...)
-		log.Debug("pool health checks (not active yet)", "name", p.Name,
-			"interval", cfg.Health[i].Interval, "timeout", cfg.Health[i].Timeout)
 	}
 	log.Debug("limits", "limits", fmt.Sprintf("%+v", e.Limits))
 	log.Debug("timeouts", "timeouts", fmt.Sprintf("%+v", e.Timeouts))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"loopgate/engine"
+	"loopgate/health"
 )
 
 func TestRunFlags(t *testing.T) {
@@ -78,7 +79,6 @@ func TestServe(t *testing.T) {
 			Pools: []engine.Pool{{Name: "web", Algorithm: "round_robin",
 				Backends: []engine.Backend{{Address: strings.TrimPrefix(backend.URL, "http://")}}}},
 		}.WithDefaults(),
-		Health: []Health{Health{}.WithDefaults()},
 	}
 
 	var logs bytes.Buffer
@@ -115,7 +115,7 @@ func TestServe(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("serve did not return after cancel\nlogs:\n%s", logs.String())
 	}
-	for _, want := range []string{"loopgate starting", "listen=" + addr, "name=web", "algorithm=round_robin", "shutting down", "stopped"} {
+	for _, want := range []string{"loopgate starting", "listen=" + addr, "name=web", "algorithm=round_robin", "health_checks=off", "shutting down", "stopped"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Fatalf("logs lack %q:\n%s", want, logs.String())
 		}
@@ -132,7 +132,7 @@ func TestServeBindFailure(t *testing.T) {
 	cfg := &Config{Engine: engine.Config{
 		Listen: ln.Addr().String(), EventLoops: 1,
 		Pools: []engine.Pool{{Name: "web", Algorithm: "round_robin", Backends: []engine.Backend{{Address: "127.0.0.1:1"}}}},
-	}.WithDefaults(), Health: []Health{{}}}
+	}.WithDefaults()}
 	done := make(chan error, 1)
 	go func() {
 		done <- serve(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func() {})
@@ -144,5 +144,27 @@ func TestServeBindFailure(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not return")
+	}
+}
+
+// TestLogConfigHealth: the startup log says per pool whether probes are on.
+func TestLogConfigHealth(t *testing.T) {
+	on := health.Config{Interval: 2 * time.Second, Timeout: time.Second}.WithDefaults()
+	tcp := health.Config{Type: "tcp"}.WithDefaults()
+	off := health.Config{Disabled: true}.WithDefaults()
+	cfg := &Config{Engine: engine.Config{Pools: []engine.Pool{
+		{Name: "a"}, {Name: "b", Health: &on}, {Name: "c", Health: &tcp}, {Name: "d", Health: &off},
+	}}.WithDefaults()}
+	var logs bytes.Buffer
+	logConfig(slog.New(slog.NewTextHandler(&logs, nil)), cfg)
+	for _, want := range []string{
+		"name=a algorithm=" + engine.DefaultAlgorithm + " health_checks=off ",
+		`name=b algorithm=` + engine.DefaultAlgorithm + ` health_checks=http health_probe="GET /health" health_interval=2s health_timeout=1s `,
+		"name=c algorithm=" + engine.DefaultAlgorithm + " health_checks=tcp health_interval=10s health_timeout=2s ",
+		`name=d algorithm=` + engine.DefaultAlgorithm + ` health_checks="off (disabled)" `,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("logs lack %q:\n%s", want, logs.String())
+		}
 	}
 }
