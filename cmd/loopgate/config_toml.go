@@ -113,6 +113,7 @@ func decodeTOML(src *source, data []byte) *Config {
 			algOK = checkAlgorithm(src, pt.key("algorithm"), p.Algorithm)
 		}
 		pt.setInt("max_idle_per_backend", &p.MaxIdlePerBackend, 0, math.MaxInt32)
+		pt.setInt("retries", &p.Retries, -1, 100)
 		decodeHashKeys(pt, &p, algOK)
 		p.StickyCookie = decodeSticky(pt)
 
