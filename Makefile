@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 CONFIG   ?= config.toml
 FUZZTIME ?= 30s
 
-.PHONY: build run test race bench fuzz lint deps check clean
+.PHONY: build run test race bench fuzz lint deps check clean perf
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loopgate ./cmd/loopgate
@@ -36,18 +36,29 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseResponse -fuzztime=$(FUZZTIME) ./codec/
 	$(GO) test -run='^$$' -fuzz=FuzzChunked -fuzztime=$(FUZZTIME) ./codec/
 
+# loopgate vs HAProxy vs nginx on this machine (perf/harness; docs/PERFORMANCE.md): a table,
+# results/latest.{json,md,svg} in perf/results/. Several minutes; QUICK=1 is a smoke run of a
+# few seconds. More harness flags in PERFFLAGS, e.g. PERFFLAGS="-clients -chart docs/perf.svg".
+perf: build
+	$(GO) build -o $(BIN)/perf-harness ./perf/harness
+	$(BIN)/perf-harness -loopgate $(BIN)/loopgate -backend $(BIN)/backend $(if $(QUICK),-quick) $(PERFFLAGS)
+
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Import direction (STYLE.md §1): codec imports only the standard library,
-# upstream no gnet, and nothing but cmd imports engine.
+# upstream and health no gnet, perf only codec, and nothing but cmd imports engine.
 deps:
 	@set -e; \
 	bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./codec/ | grep '\.' || true); \
 	[ -z "$$bad" ] || { echo "codec imports non-std: $$bad"; exit 1; }; \
 	bad=$$($(GO) list -deps ./upstream/ | grep -E 'gnet|loopgate/(engine|codec|stats|health)' || true); \
 	[ -z "$$bad" ] || { echo "upstream imports: $$bad"; exit 1; }; \
+	bad=$$($(GO) list -deps ./health/ | grep -E 'gnet|loopgate/(engine|cmd)' || true); \
+	[ -z "$$bad" ] || { echo "health imports: $$bad"; exit 1; }; \
+	bad=$$($(GO) list -deps ./perf/... | grep -E '^loopgate/' | grep -vE '^loopgate/(codec|perf)' || true); \
+	[ -z "$$bad" ] || { echo "perf imports: $$bad"; exit 1; }; \
 	for p in $$($(GO) list ./... | grep -v '/cmd/'); do \
 		if $(GO) list -f '{{join .Imports "\n"}}' $$p | grep -qx 'loopgate/engine'; then echo "$$p imports engine"; exit 1; fi; \
 	done; echo "deps OK"

@@ -1,0 +1,79 @@
+//go:build linux
+
+package perf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// clockTick is USER_HZ, the unit of the CPU times in /proc/PID/stat: 100 on every Linux ABI.
+const clockTick = 10 * time.Millisecond
+
+// procCPU returns the user + system CPU time that process pid (all its threads) has used.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("cannot read CPU time of %d: %w", pid, err)
+	}
+	// The command name may hold spaces and parentheses: fields start after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("cannot parse /proc/%d/stat", pid)
+	}
+	f := bytes.Fields(b[i+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("cannot parse /proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+	st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("cannot parse /proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(ut+st) * clockTick, nil
+}
+
+// procRSS returns the resident set size of process pid in bytes (VmRSS).
+func procRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("cannot read RSS of %d: %w", pid, err)
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			f := bytes.Fields(v) // "12345 kB"
+			if len(f) == 2 && string(f[1]) == "kB" {
+				kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+				if err == nil {
+					return kb << 10, nil
+				}
+			}
+			break
+		}
+	}
+	return 0, fmt.Errorf("cannot parse VmRSS in /proc/%d/status", pid)
+}
+
+// selfCPU returns the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// childAttr puts a child in its own process group (a Ctrl-C on the terminal reaches only the
+// harness, which stops its children in order) and has the kernel kill it if the harness dies.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// supported reports whether the harness can measure on this system.
+func supported() error { return nil }

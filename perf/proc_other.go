@@ -1,0 +1,17 @@
+//go:build !linux
+
+package perf
+
+import (
+	"errors"
+	"syscall"
+	"time"
+)
+
+var errNoProc = errors.New("perf: the benchmark harness reads /proc and runs on Linux only")
+
+func procCPU(int) (time.Duration, error) { return 0, errNoProc }
+func procRSS(int) (int64, error)         { return 0, errNoProc }
+func selfCPU() time.Duration             { return 0 }
+func childAttr() *syscall.SysProcAttr    { return nil }
+func supported() error                   { return errNoProc }
