@@ -37,11 +37,11 @@ type clientConn struct {
 	ipKey   uint64 // hash of ip, for ip_hash and hash_key = "ip"
 	trusted bool   // the peer is in trusted_proxies: its X-Forwarded-For is believed
 
-	req codec.Request
-	up  *upConn // the upstream serving the current exchange
+	up *upConn // the upstream serving the current exchange
 
-	// The current exchange, copied out of req because req's spans point
-	// into input that is discarded as the body streams.
+	// The current exchange, copied out of the parsed head (the loop's
+	// scratch Request, whose spans point into input that is discarded as
+	// the body streams).
 	method      codec.Method
 	minor       uint8
 	body        codec.BodyKind
@@ -164,14 +164,15 @@ func (cc *clientConn) readHead() bool {
 		// The first byte of the next request: it now has client_header to arrive.
 		cc.l.arm(&cc.timer, timerClientHeader)
 	}
-	n, err := codec.ParseRequest(b, &cc.req, &cc.l.s.lim)
+	r := &cc.l.req
+	n, err := codec.ParseRequest(b, r, &cc.l.s.lim)
 	if err == codec.ErrNeedMore {
 		return false
 	}
-	if err == nil && cc.req.Body == codec.BodyChunked {
+	if err == nil && r.Body == codec.BodyChunked {
 		err = checkChunks(b[n:], &cc.l.s.lim)
 		if err == codec.ErrNeedMore {
-			if !cc.req.Expect100 {
+			if !r.Expect100 {
 				return false // nothing goes upstream before the first chunk-size line is known good
 			}
 			err = nil // the client sends its body only after a 100 Continue
@@ -251,7 +252,7 @@ func (cc *clientConn) answer(status int, close bool) {
 // start begins the exchange for the head b[:n]: pick a backend, rewrite the
 // head and send it on a pooled connection, or hold it while one is dialed.
 func (cc *clientConn) start(b []byte, n int) {
-	r := &cc.req
+	r := &cc.l.req
 	cc.method, cc.minor, cc.body = r.Method, r.Minor, r.Body
 	cc.remaining = r.BodyLen
 	cc.chunk.Reset()

@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"loopgate/codec"
 	"loopgate/upstream"
 )
 
@@ -19,6 +20,12 @@ type loop struct {
 	seed   uint64
 	pools  []*loopPool
 	timers [numTimerKinds]timerList
+
+	// Heads are parsed into these and used before the callback returns; a
+	// connection keeps only what it needs of them, so an idle one does not
+	// carry a 2.6 KB parsed head.
+	req  codec.Request
+	resp codec.Response
 
 	scratch []byte    // rewritten heads are appended here, then written at once
 	iov     [3][]byte // Writev argument, kept here so the call does not allocate

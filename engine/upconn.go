@@ -35,7 +35,7 @@ type upConn struct {
 	picker  upstream.Picker // chose it for this exchange and awaits its Done; nil otherwise
 	start   time.Time       // when the request was sent, for the picker's RTT
 
-	resp      codec.Response
+	respClose bool // the backend closes after this response
 	body      codec.BodyKind
 	remaining int64
 	chunk     codec.Chunked
@@ -176,7 +176,7 @@ func (u *upConn) readHead() bool {
 	}
 	u.gotBytes = true
 	cc := u.cc
-	n, err := codec.ParseResponse(b, &u.resp, cc.method, &u.l.s.lim)
+	n, err := codec.ParseResponse(b, &u.l.resp, cc.method, &u.l.s.lim)
 	if err == codec.ErrNeedMore {
 		return false
 	}
@@ -185,7 +185,8 @@ func (u *upConn) readHead() bool {
 		u.abort(502)
 		return false
 	}
-	r := &u.resp
+	r := &u.l.resp
+	u.respClose = r.Close
 	l := u.l
 	if r.Status < 200 {
 		if r.Status == 101 {
@@ -344,7 +345,7 @@ func (u *upConn) finish() {
 	u.cc = nil
 	u.timer.stop()
 	u.done(true)
-	if !u.broken && !u.resp.Close && cc.reqDone && u.c != nil && u.heldOff == len(u.held) {
+	if !u.broken && !u.respClose && cc.reqDone && u.c != nil && u.heldOff == len(u.held) {
 		u.toIdle()
 	} else {
 		u.closeNow()
