@@ -13,6 +13,7 @@ FUZZTIME ?= 30s
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loopgate ./cmd/loopgate
 	$(GO) build -trimpath -o $(BIN)/backend ./cmd/backend
+	$(GO) build -trimpath -o $(BIN)/loadgen ./cmd/loadgen
 
 # Three demo backends and loopgate in the foreground; Ctrl-C stops all of them.
 run: build
