@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -60,6 +61,25 @@ func (p *countingPicker) Done(i int, rtt time.Duration, ok bool) {
 	p.a.mu.Unlock()
 }
 
+// startCounting runs a server for cfg on 127.0.0.1:0 whose first pool counts
+// its picks and dones; it shuts down at the end of the test.
+func startCounting(t *testing.T, cfg Config) (*Server, *countingAlg) {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alg := &countingAlg{picks: map[int]int{}, done: map[int]int{}}
+	p := s.pools[0]
+	p.alg = alg
+	p.publish(p.state.Load().set, upstream.NewMask(len(cfg.Pools[0].Backends)))
+	go s.Run()
+	<-s.Ready()
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s, alg
+}
+
 func (a *countingAlg) balanced() (picks, dones int, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -111,18 +131,10 @@ func TestEveryPickGetsOneDone(t *testing.T) {
 		}
 	}()
 
-	s, err := New(Config{Listen: "127.0.0.1:0", EventLoops: 2, Pools: []Pool{{Name: "p", Algorithm: "round_robin",
+	s, alg := startCounting(t, Config{EventLoops: 2, Pools: []Pool{{Name: "p", Algorithm: "round_robin",
 		StickyCookie: &StickyCookie{Name: "s"}, Backends: []Backend{
 			{Address: gl.Addr().String()}, {Address: refusedAddr}, {Address: rl.Addr().String()},
-		}}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	alg := &countingAlg{picks: map[int]int{}, done: map[int]int{}}
-	s.pools[0].alg = alg
-	go s.Run()
-	<-s.Ready()
-	defer s.Shutdown(t.Context())
+		}}}})
 	addr := s.Addr().String()
 
 	do := func(req string, readAll bool) {
@@ -192,17 +204,9 @@ func TestEveryPickGetsOneDone(t *testing.T) {
 // The 503 path picks nothing, so it must report nothing.
 func TestNoPickNoDone(t *testing.T) {
 	zero := 0
-	s, err := New(Config{Listen: "127.0.0.1:0", EventLoops: 1, Pools: []Pool{{Name: "p", Algorithm: "round_robin", Backends: []Backend{
+	s, alg := startCounting(t, Config{EventLoops: 1, Pools: []Pool{{Name: "p", Algorithm: "round_robin", Backends: []Backend{
 		{Address: "127.0.0.1:1", Weight: &zero},
-	}}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	alg := &countingAlg{picks: map[int]int{}, done: map[int]int{}}
-	s.pools[0].alg = alg
-	go s.Run()
-	<-s.Ready()
-	defer s.Shutdown(t.Context())
+	}}}})
 	resp, err := http.Get("http://" + s.Addr().String() + "/")
 	if err != nil {
 		t.Fatal(err)

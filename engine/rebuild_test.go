@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -40,18 +39,9 @@ func TestRebuildUnderLoad(t *testing.T) {
 		}
 		return bs
 	}
-	s, err := New(Config{Listen: "127.0.0.1:0", EventLoops: 2, Pools: []Pool{{Name: "p", Algorithm: "least_connections",
-		Backends: []Backend{{Address: addrs[0]}, {Address: addrs[1]}}}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	alg := &countingAlg{picks: map[int]int{}, done: map[int]int{}}
+	s, alg := startCounting(t, Config{EventLoops: 2, Pools: []Pool{{Name: "p", Algorithm: "least_connections",
+		Backends: []Backend{{Address: addrs[0]}, {Address: addrs[1]}}}}})
 	p := s.pools[0]
-	p.alg = alg
-	p.publish(p.state.Load().set, upstream.NewMask(2))
-	go s.Run()
-	<-s.Ready()
-	defer s.Shutdown(t.Context())
 	url := "http://" + s.Addr().String() + "/"
 
 	var served sync.Map // backend name -> count
