@@ -63,7 +63,9 @@ type Pool struct {
 	// failure that is safe to retry: a failed connect (nothing was sent), or
 	// a connection closed before any response byte for an idempotent request
 	// without a body (RFC 9110 §9.2.2). Negative: never (default 2).
-	Retries  int       `toml:"retries"`
+	Retries int      `toml:"retries"`
+	Passive *Passive `toml:"passive"` // passive ejection from real traffic; nil = off
+
 	Backends []Backend `toml:"backend"`
 }
 

@@ -44,6 +44,7 @@ type loopPool struct {
 	set    *upstream.Set // st.set, which picker and idle are built for
 	picker upstream.Picker
 	idle   []upstream.Idle[*upConn]
+	fails  []uint16 // consecutive failures per backend on this loop, for passive ejection
 }
 
 // waiter is a connection waiting for its peer's outbound buffer to drain.
@@ -153,6 +154,7 @@ func (l *loop) rebuild(lp *loopPool) {
 	lp.set = set
 	lp.picker = lp.p.alg.NewPicker(set, l.seed)
 	lp.idle = make([]upstream.Idle[*upConn], len(set.Backends))
+	lp.fails = make([]uint16, len(set.Backends))
 	if oldSet == nil {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"loopgate/health"
 	"loopgate/upstream"
@@ -26,6 +27,8 @@ type pool struct {
 	secret  []byte          // HMAC key of the sticky cookie
 	checker *health.Checker // active probes; nil when off
 	retries int             // attempts on another backend after a safe failure
+	ej      *ejector        // combines probe results and passive ejections into the mask
+	passive bool            // loops count failures for ej
 	state   atomic.Pointer[poolState]
 }
 
@@ -136,6 +139,15 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 		backends = append(backends, upstream.Backend{Addr: b.Address, Weight: b.WeightOf(), Backup: b.Backup})
 	}
 	set := upstream.NewSet(1, backends, nil)
+	p.ej = &ejector{log: log.With("pool", pc.Name), p: p, set: set, up: upstream.NewMask(len(backends)),
+		until: make([]time.Time, len(backends)), times: make([]int, len(backends))}
+	if pc.Passive != nil {
+		p.ej.cfg = pc.Passive.WithDefaults()
+		if err := p.ej.cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
+		}
+		p.passive = true
+	}
 	p.publish(set, upstream.NewMask(len(backends)))
 	if pc.Health != nil {
 		addrs := make([]string, len(backends))
@@ -144,9 +156,7 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 		}
 		// The checker publishes from its own goroutine, on flips only; the
 		// loops see the new mask at their next request.
-		p.checker, err = health.New(*pc.Health, addrs, log.With("pool", pc.Name), func(up upstream.Mask) {
-			p.publish(p.state.Load().set, up)
-		})
+		p.checker, err = health.New(*pc.Health, addrs, log.With("pool", pc.Name), p.ej.setHealth)
 		if err != nil {
 			return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
 		}

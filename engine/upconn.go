@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -85,12 +86,41 @@ func (u *upConn) dialFailed(err error) {
 	cc := u.cc
 	u.cc = nil
 	u.l.s.log.Debug("cannot connect to backend", "backend", u.addr(), "err", err)
+	u.outcome(true, "connect failed", 0)
 	if cc != nil && cc.up == u {
 		cc.up = nil
 		u.done(false)
 		// Nothing of the request was sent: it may go to another backend.
 		cc.retryAfter(u.backend, cc.head, 502)
 	}
+}
+
+// outcome counts a failure of the backend against passive ejection, or a
+// success that resets the count. At the threshold the ejection itself runs
+// off the loop. why is a constant, so counting does not allocate.
+func (u *upConn) outcome(failed bool, why string, status int) {
+	lp := u.lp
+	if !lp.p.passive || u.set != lp.set {
+		return
+	}
+	f := &lp.fails[u.backend]
+	if !failed {
+		*f = 0
+		return
+	}
+	*f++
+	if n := int(*f); n >= lp.p.ej.cfg.ConsecutiveFailures {
+		*f = 0
+		set, i := u.set, u.backend
+		go lp.p.ej.eject(set, i, failureReason(n, why, status))
+	}
+}
+
+func failureReason(n int, why string, status int) string {
+	if status > 0 {
+		return fmt.Sprintf("%d consecutive failures: %s %d", n, why, status)
+	}
+	return fmt.Sprintf("%d consecutive failures: %s", n, why)
 }
 
 // done reports the outcome of the exchange to the picker that chose this
@@ -182,6 +212,7 @@ func (u *upConn) readHead() bool {
 	}
 	if err != nil {
 		u.l.s.log.Debug("invalid response", "backend", u.addr(), "err", err)
+		u.outcome(true, "invalid response", 0)
 		u.abort(502)
 		return false
 	}
@@ -205,6 +236,8 @@ func (u *upConn) readHead() bool {
 		}
 		return true
 	}
+
+	u.outcome(u.lp.p.passive && u.lp.p.ej.failing(r.Status), "status", r.Status)
 
 	// Framing towards the client (RFC 9112 §6): HTTP/1.1 clients keep the
 	// connection, with a close-delimited body re-chunked; HTTP/1.0 clients
@@ -432,6 +465,7 @@ func (u *upConn) onTimeout(k timerKind) {
 	switch k {
 	case timerUpResponse:
 		u.l.s.log.Debug("upstream response timeout", "backend", u.addr())
+		u.outcome(true, "response timeout", 0)
 		u.abort(504)
 	case timerUpBody:
 		u.l.s.log.Debug("upstream body timeout", "backend", u.addr())
@@ -473,6 +507,7 @@ func (u *upConn) onClose(error) {
 	case prev == upAwaitHead && !u.gotBytes && len(cc.retry) > 0:
 		// The backend failed before answering an idempotent, bodiless
 		// request: try another one.
+		u.outcome(true, "closed before responding", 0)
 		cc.up, u.cc = nil, nil
 		u.done(false)
 		u.l.s.log.Debug("backend closed before responding; retrying", "backend", u.addr())
@@ -481,6 +516,7 @@ func (u *upConn) onClose(error) {
 		u.onEOF()
 	case prev == upAwaitHead:
 		u.l.s.log.Debug("backend closed before responding", "backend", u.addr())
+		u.outcome(true, "closed before responding", 0)
 		u.abort(502)
 	default:
 		u.abort(502)

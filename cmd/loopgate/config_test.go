@@ -412,7 +412,7 @@ func TestLoadSampleTOML(t *testing.T) {
 		if err != nil {
 			t.Fatalf("uncommented config.toml: %v", err)
 		}
-		d, err := parse("minimal.toml", []byte(pool("hash", "[pool.sticky_cookie]\n")))
+		d, err := parse("minimal.toml", []byte(pool("hash", "[pool.sticky_cookie]\n[pool.passive]\n")))
 		if err != nil {
 			t.Fatalf("parse(minimal hash pool): %v", err)
 		}
@@ -1033,4 +1033,36 @@ func TestJSONHealth(t *testing.T) {
 	g("{\n\"health_check_interval\": -1,\n"+servers+"}", ErrValue, "c.json:2: health_check_interval:")
 	g("{\n\"health_check_interval\": \"5\",\n"+servers+"}", ErrType, "c.json:2: health_check_interval:")
 	g("{\n\"health_check_interval\": 1,\n\"health_check_timeout\": 1,\n"+servers+"}", ErrValue, "c.json:3: health_check_timeout:")
+}
+
+func TestTOMLPassive(t *testing.T) {
+	f := func(section string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", pool("round_robin", "  [pool.passive]\n"+section), kind, want...)
+	}
+	f("", nil)
+	f("consecutive_failures = 3\nstatuses = [502, 503]\nbase_ejection_time = \"10s\"\nmax_ejection_time = \"1m\"\nmax_ejection_percent = 34\n", nil)
+	f("consecutive_failures = -1\n", ErrValue, "c.toml:5: pool[0].passive.consecutive_failures:")
+	f("statuses = [502, 700]\n", ErrValue, "c.toml:5: pool[0].passive.statuses[1]:")
+	f("statuses = 503\n", ErrType, "c.toml:5: pool[0].passive.statuses:")
+	f("base_ejection_time = 3\n", ErrType, "c.toml:5: pool[0].passive.base_ejection_time:")
+	f("base_ejection_time = \"10s\"\nmax_ejection_time = \"5s\"\n", ErrValue, "c.toml:6: pool[0].passive.max_ejection_time:")
+	f("max_ejection_percent = 101\n", ErrValue, "c.toml:5: pool[0].passive.max_ejection_percent:")
+	f("typo = 1\n", ErrUnknown, "c.toml:5: pool[0].passive.typo:")
+}
+
+func TestPassiveLoaded(t *testing.T) {
+	c, err := parse("c.toml", []byte(pool("round_robin", "  [pool.passive]\n  statuses = [503]\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Engine.Pools[0].Passive
+	if p == nil || p.ConsecutiveFailures != engine.DefaultConsecutiveFailures || p.BaseEjectionTime != engine.DefaultBaseEjectionTime ||
+		p.MaxEjectionPercent != engine.DefaultMaxEjectionPercent || len(p.Statuses) != 1 {
+		t.Fatalf("passive = %+v; want the defaults with statuses [503]", p)
+	}
+	c, err = parse("c.toml", []byte(pool("round_robin", "")))
+	if err != nil || c.Engine.Pools[0].Passive != nil {
+		t.Fatalf("without [pool.passive]: %+v, %v; want nil (off)", c.Engine.Pools[0].Passive, err)
+	}
 }

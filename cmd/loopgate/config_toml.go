@@ -118,6 +118,7 @@ func decodeTOML(src *source, data []byte) *Config {
 		p.StickyCookie = decodeSticky(pt)
 
 		p.Health = decodeHealth(pt)
+		p.Passive = decodePassive(pt)
 
 		bts, isArray := pt.tables("backend")
 		for _, bt := range bts {
@@ -189,6 +190,41 @@ func decodeHashKeys(pt *table, p *engine.Pool, algOK bool) {
 	if applies("fallback", algHash, algIPHash) && pt.str("fallback", &p.Fallback) {
 		checkFallback(src, pt.key("fallback"), p.Fallback)
 	}
+}
+
+// decodePassive decodes [pool.passive]; the section's presence turns passive
+// ejection on, so an empty one means every default.
+func decodePassive(pt *table) *engine.Passive {
+	v, present := pt.m["passive"]
+	st := pt.table("passive")
+	if _, isTable := v.(map[string]any); !present || !isTable {
+		return nil // absent, or reported
+	}
+	pc := &engine.Passive{}
+	st.setInt("consecutive_failures", &pc.ConsecutiveFailures, 0, 10000)
+	if v, ok := st.get("statuses"); ok {
+		elems, isArray := v.([]any)
+		if !isArray {
+			st.wrong("statuses", "an array of status codes", v)
+		}
+		for i, e := range elems {
+			key := indexKey(st.key("statuses"), i)
+			if n, isInt := e.(int64); !isInt || n < 100 || n > 599 {
+				st.src.errorf(key, ErrValue, "got %s; want a status code 100..599", st.src.describe(e))
+			} else {
+				pc.Statuses = append(pc.Statuses, int(n))
+			}
+		}
+	}
+	st.duration("base_ejection_time", &pc.BaseEjectionTime)
+	st.duration("max_ejection_time", &pc.MaxEjectionTime)
+	st.setInt("max_ejection_percent", &pc.MaxEjectionPercent, 0, 100)
+	d := pc.WithDefaults()
+	if pc.MaxEjectionTime != 0 && d.MaxEjectionTime < d.BaseEjectionTime {
+		st.src.errorf(st.key("max_ejection_time"), ErrValue, "got %s; want at least base_ejection_time (%s)", d.MaxEjectionTime, d.BaseEjectionTime)
+	}
+	st.finish()
+	return &d
 }
 
 // decodeSticky decodes [pool.sticky_cookie]; the section's presence turns

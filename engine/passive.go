@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"loopgate/upstream"
+)
+
+// Passive is a pool's [pool.passive] section: ejection of backends that fail
+// real traffic (Envoy's outlier detection, nginx's max_fails). A nil Passive
+// turns it off.
+type Passive struct {
+	// ConsecutiveFailures in a row on one loop eject a backend: failed
+	// connects, connections closed or reset before a response, invalid
+	// responses, response timeouts, and the Statuses below (default 5).
+	ConsecutiveFailures int `toml:"consecutive_failures"`
+	// Statuses are response codes counted as failures, e.g. [502, 503, 504]
+	// (default none).
+	Statuses []int `toml:"statuses"`
+	// BaseEjectionTime is how long the first ejection lasts; each further
+	// ejection of the same backend lasts one more base, up to
+	// MaxEjectionTime (defaults 30s and 300s).
+	BaseEjectionTime time.Duration `toml:"base_ejection_time"`
+	MaxEjectionTime  time.Duration `toml:"max_ejection_time"`
+	// MaxEjectionPercent caps the share of the pool's backends ejected at
+	// once, so one bad deploy cannot empty the pool (default 50).
+	MaxEjectionPercent int `toml:"max_ejection_percent"`
+}
+
+// Defaults of Passive.
+const (
+	DefaultConsecutiveFailures = 5
+	DefaultBaseEjectionTime    = 30 * time.Second
+	DefaultMaxEjectionTime     = 300 * time.Second
+	DefaultMaxEjectionPercent  = 50
+)
+
+// WithDefaults returns p with zero fields set to their defaults.
+func (p Passive) WithDefaults() Passive {
+	if p.ConsecutiveFailures == 0 {
+		p.ConsecutiveFailures = DefaultConsecutiveFailures
+	}
+	if p.BaseEjectionTime == 0 {
+		p.BaseEjectionTime = DefaultBaseEjectionTime
+	}
+	if p.MaxEjectionTime == 0 {
+		p.MaxEjectionTime = max(DefaultMaxEjectionTime, p.BaseEjectionTime)
+	}
+	if p.MaxEjectionPercent == 0 {
+		p.MaxEjectionPercent = DefaultMaxEjectionPercent
+	}
+	return p
+}
+
+// Validate reports the first problem of p, naming its key.
+func (p Passive) Validate() error {
+	switch {
+	case p.ConsecutiveFailures < 1:
+		return fmt.Errorf("cannot use passive.consecutive_failures %d: want at least 1", p.ConsecutiveFailures)
+	case p.BaseEjectionTime < 0:
+		return fmt.Errorf("cannot use passive.base_ejection_time %v: want a positive duration", p.BaseEjectionTime)
+	case p.MaxEjectionTime < p.BaseEjectionTime:
+		return fmt.Errorf("cannot use passive.max_ejection_time %v: want at least base_ejection_time (%v)", p.MaxEjectionTime, p.BaseEjectionTime)
+	case p.MaxEjectionPercent < 1 || p.MaxEjectionPercent > 100:
+		return fmt.Errorf("cannot use passive.max_ejection_percent %d: want 1..100", p.MaxEjectionPercent)
+	}
+	for _, s := range p.Statuses {
+		if s < 100 || s > 599 {
+			return fmt.Errorf("cannot use passive.statuses %d: want a status code 100..599", s)
+		}
+	}
+	return nil
+}
+
+// ejector is a pool's passive-ejection state. Loops count failures
+// themselves (loopPool.fails) and call eject, in a goroutine, when one
+// reaches the threshold; everything here runs off the loops, under mu.
+type ejector struct {
+	cfg   Passive
+	log   *slog.Logger
+	p     *pool
+	mu    sync.Mutex
+	set   *upstream.Set
+	until []time.Time // ejected until; zero: not ejected
+	times []int       // ejections so far, for the growing ejection time
+	up    upstream.Mask
+}
+
+// status reports whether a response status counts as a failure.
+func (e *ejector) failing(status int) bool { return slices.Contains(e.cfg.Statuses, status) }
+
+// setHealth records the active checker's view and republishes.
+func (e *ejector) setHealth(up upstream.Mask) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.up = up
+	e.publishLocked()
+}
+
+// eject takes backend i of set out of rotation, unless set is no longer the
+// pool's, i is already out, or max_ejection_percent forbids it.
+func (e *ejector) eject(set *upstream.Set, i int, reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if set != e.set {
+		return
+	}
+	now := time.Now()
+	if !e.until[i].IsZero() {
+		return
+	}
+	out := 0
+	for _, u := range e.until {
+		if !u.IsZero() {
+			out++
+		}
+	}
+	addr := set.Backends[i].Addr
+	if (out+1)*100 > e.cfg.MaxEjectionPercent*len(e.until) {
+		e.log.Warn("backend not ejected: max_ejection_percent reached", "backend", addr, "ejected", out, "reason", reason)
+		return
+	}
+	e.times[i]++
+	d := min(time.Duration(e.times[i])*e.cfg.BaseEjectionTime, e.cfg.MaxEjectionTime)
+	e.until[i] = now.Add(d)
+	e.log.Info("backend state changed", "backend", addr, "from", "up", "to", "ejected", "for", d, "reason", reason)
+	e.publishLocked()
+	time.AfterFunc(d, func() { e.readmit(set, i) })
+}
+
+func (e *ejector) readmit(set *upstream.Set, i int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if set != e.set || e.until[i].IsZero() {
+		return
+	}
+	e.until[i] = time.Time{}
+	e.log.Info("backend state changed", "backend", set.Backends[i].Addr, "from", "ejected", "to", "up",
+		"reason", "ejection time over")
+	e.publishLocked()
+}
+
+// publishLocked publishes the healthy backends that are not ejected.
+func (e *ejector) publishLocked() {
+	up := slices.Clone(e.up)
+	for i, u := range e.until {
+		if !u.IsZero() {
+			up[i/64] &^= 1 << (i % 64)
+		}
+	}
+	e.p.publish(e.set, up)
+}
