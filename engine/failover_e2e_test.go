@@ -159,3 +159,52 @@ func TestPostNotReplayedE2E(t *testing.T) {
 		wantStatus(t, r, 200)
 	}
 }
+
+// With every backend down, clients get 503 with Retry-After; service resumes
+// once one recovers.
+func TestAllBackendsDownE2E(t *testing.T) {
+	bs := []*restartable{{addr: "127.0.0.1:0", name: "a"}, {addr: "127.0.0.1:0", name: "b"}}
+	for _, b := range bs {
+		b.start(t)
+		defer b.stop()
+	}
+	cfg := poolOf(bs[0].addr, bs[1].addr)
+	cfg.Pools[0].Health = &health.Config{Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2}
+	_, px := startProxy(t, cfg)
+	get := func() *http.Response {
+		resp, err := http.Get("http://" + px + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := get(); r.StatusCode != 200 {
+		t.Fatalf("status %d before the outage", r.StatusCode)
+	}
+	bs[0].stop()
+	bs[1].stop()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r := get()
+		if r.StatusCode == 503 {
+			if r.Header.Get("Retry-After") == "" {
+				t.Fatalf("503 without Retry-After")
+			}
+			break
+		}
+		if r.StatusCode != 502 || time.Now().After(deadline) {
+			t.Fatalf("status %d while every backend is down; want 502 until the probes notice, then 503", r.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	bs[1].start(t)
+	deadline = time.Now().Add(3 * time.Second)
+	for get().StatusCode != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("no service 3s after a backend recovered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
