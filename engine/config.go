@@ -65,6 +65,10 @@ type Pool struct {
 	// without a body (RFC 9110 §9.2.2). Negative: never (default 2).
 	Retries int      `toml:"retries"`
 	Passive *Passive `toml:"passive"` // passive ejection from real traffic; nil = off
+	// SlowStart ramps a backend that comes back (probes pass again, or its
+	// ejection ends) from a tenth of its weight to all of it over this long,
+	// so a cold cache or JIT is not flooded at once. 0 = off (default 0).
+	SlowStart time.Duration `toml:"slow_start"`
 
 	Backends []Backend `toml:"backend"`
 }

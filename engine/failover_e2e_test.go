@@ -208,3 +208,50 @@ func TestAllBackendsDownE2E(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A backend back in rotation ramps its share over slow_start.
+func TestSlowStartE2E(t *testing.T) {
+	bs := []*restartable{{addr: "127.0.0.1:0", name: "a"}, {addr: "127.0.0.1:0", name: "b"}}
+	for _, b := range bs {
+		b.start(t)
+		defer b.stop()
+	}
+	ten := 10
+	cfg := poolOf(bs[0].addr, bs[1].addr)
+	cfg.Pools[0].Algorithm = "round_robin"
+	cfg.Pools[0].Backends[0].Weight = &ten
+	cfg.Pools[0].Backends[1].Weight = &ten
+	cfg.Pools[0].SlowStart = 1500 * time.Millisecond
+	cfg.Pools[0].Health = &health.Config{Interval: 50 * time.Millisecond, Timeout: 30 * time.Millisecond, Rise: 1, Fall: 1, Jitter: -1}
+	_, px := startProxy(t, cfg)
+	hc := &http.Client{Timeout: 2 * time.Second}
+	get := func() {
+		resp, err := hc.Get("http://" + px + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	bs[1].stop()
+	time.Sleep(300 * time.Millisecond) // probes take b out
+	bs[1].start(t)
+	for bs[1].hits.Load() == 0 { // b is back: its ramp began
+		get()
+	}
+	share := func(d time.Duration) float64 {
+		a0, b0 := bs[0].hits.Load(), bs[1].hits.Load()
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			get()
+		}
+		a, b := bs[0].hits.Load()-a0, bs[1].hits.Load()-b0
+		return float64(b) / float64(a+b)
+	}
+	early := share(400 * time.Millisecond)
+	time.Sleep(900 * time.Millisecond)
+	late := share(400 * time.Millisecond)
+	t.Logf("b's share: %.2f in the first 400ms of slow start, %.2f after it", early, late)
+	if early > 0.35 || late < 0.4 || early >= late {
+		t.Fatalf("b's share %.2f early, %.2f late; want it to ramp from a small share to about half", early, late)
+	}
+}

@@ -84,10 +84,18 @@ type ejector struct {
 	log   *slog.Logger
 	p     *pool
 	mu    sync.Mutex
-	set   *upstream.Set
-	until []time.Time // ejected until; zero: not ejected
-	times []int       // ejections so far, for the growing ejection time
+	set   *upstream.Set // the published Set (weights may be ramping)
+	until []time.Time   // ejected until; zero: not ejected
+	times []int         // ejections so far, for the growing ejection time
 	up    upstream.Mask
+
+	// Slow start: a backend that comes back ramps from a tenth of its
+	// weight to all of it over slowStart, by Sets published with adjusted
+	// weights (same backends in the same order, so indexes stay valid).
+	slowStart time.Duration
+	weights   []int       // configured weights
+	rampFrom  []time.Time // when each ramp began; zero: none
+	ramping   bool        // the ramp goroutine runs
 }
 
 // status reports whether a response status counts as a failure.
@@ -97,7 +105,13 @@ func (e *ejector) failing(status int) bool { return slices.Contains(e.cfg.Status
 func (e *ejector) setHealth(up upstream.Mask) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	prev := e.up
 	e.up = up
+	for i := range e.until {
+		if up.Has(i) && !prev.Has(i) {
+			e.rampLocked(i)
+		}
+	}
 	e.publishLocked()
 }
 
@@ -106,7 +120,7 @@ func (e *ejector) setHealth(up upstream.Mask) {
 func (e *ejector) eject(set *upstream.Set, i int, reason string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if set != e.set {
+	if !sameMembers(set, e.set) {
 		return
 	}
 	now := time.Now()
@@ -135,13 +149,89 @@ func (e *ejector) eject(set *upstream.Set, i int, reason string) {
 func (e *ejector) readmit(set *upstream.Set, i int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if set != e.set || e.until[i].IsZero() {
+	if !sameMembers(set, e.set) || e.until[i].IsZero() {
 		return
 	}
 	e.until[i] = time.Time{}
 	e.log.Info("backend state changed", "backend", set.Backends[i].Addr, "from", "ejected", "to", "up",
 		"reason", "ejection time over")
+	e.rampLocked(i)
 	e.publishLocked()
+}
+
+// sameMembers reports whether a and b list the same backends in the same
+// order, so that an index of one names the same backend in the other.
+func sameMembers(a, b *upstream.Set) bool {
+	if a == b {
+		return true
+	}
+	if len(a.Backends) != len(b.Backends) {
+		return false
+	}
+	for i := range a.Backends {
+		if a.Backends[i].Addr != b.Backends[i].Addr {
+			return false
+		}
+	}
+	return true
+}
+
+// rampLocked starts the slow start of backend i, if the pool has one.
+func (e *ejector) rampLocked(i int) {
+	if e.slowStart <= 0 {
+		return
+	}
+	e.rampFrom[i] = time.Now()
+	e.log.Info("backend state changed", "backend", e.set.Backends[i].Addr, "from", "up", "to", "slow-start",
+		"reason", "back in rotation; weight ramps over "+e.slowStart.String())
+	if !e.ramping {
+		e.ramping = true
+		go e.ramp()
+	}
+	e.setWeightsLocked(time.Now())
+}
+
+// ramp republishes the ramping weights about ten times per slow_start
+// window until every ramp is over.
+func (e *ejector) ramp() {
+	step := max(e.slowStart/10, 50*time.Millisecond)
+	for {
+		time.Sleep(step)
+		e.mu.Lock()
+		active := e.setWeightsLocked(time.Now())
+		e.publishLocked()
+		if !active {
+			e.ramping = false
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+	}
+}
+
+// setWeightsLocked makes e.set carry the weights of this moment of the
+// ramps; it reports whether any ramp is still going.
+func (e *ejector) setWeightsLocked(now time.Time) bool {
+	active := false
+	bs := slices.Clone(e.set.Backends)
+	for i := range bs {
+		w := e.weights[i]
+		if from := e.rampFrom[i]; !from.IsZero() {
+			if el := now.Sub(from); el < e.slowStart && w > 0 {
+				w = max(1, (w*(1+int(9*el/e.slowStart))+9)/10) // from a tenth to all of it
+				active = true
+			} else {
+				e.rampFrom[i] = time.Time{}
+				e.log.Info("backend state changed", "backend", bs[i].Addr, "from", "slow-start", "to", "up",
+					"reason", "slow start over")
+			}
+		}
+		bs[i].Weight = w
+	}
+	if !slices.Equal(bs, e.set.Backends) {
+		e.set = upstream.NewSet(e.set.Gen+1, bs, e.set)
+	}
+	return active
 }
 
 // publishLocked publishes the healthy backends that are not ejected.

@@ -113,6 +113,8 @@ func TestTOMLErrors(t *testing.T) {
 	f("[limits]\nmax_request_line = 2000\nmax_header_bytes = 1000\n"+minimal, ErrValue, "c.toml:2: limits.max_request_line:")
 	f("[[pool]]\nname = \"web\"\nmax_idle_per_backend = -1\n[[pool.backend]]\naddress = \"a:1\"\n", ErrValue, "c.toml:3: pool[0].max_idle_per_backend:")
 	f("[[pool]]\nname = \"web\"\nretries = -2\n[[pool.backend]]\naddress = \"a:1\"\n", ErrValue, "c.toml:3: pool[0].retries:")
+	f("[[pool]]\nname = \"web\"\nslow_start = \"-1s\"\n[[pool.backend]]\naddress = \"a:1\"\n", ErrValue, "c.toml:3: pool[0].slow_start:")
+	f("[[pool]]\nname = \"web\"\nslow_start = 30\n[[pool.backend]]\naddress = \"a:1\"\n", ErrType, "c.toml:3: pool[0].slow_start:")
 	f("[[pool]]\nname = \"web\"\nretries = 101\n[[pool.backend]]\naddress = \"a:1\"\n", ErrValue, "c.toml:3: pool[0].retries:")
 	f("[[pool]]\nname = \"web\"\nretries = \"2\"\n[[pool.backend]]\naddress = \"a:1\"\n", ErrType, "c.toml:3: pool[0].retries:")
 	f(minimal+"  weight = 1001\n", ErrValue, "c.toml:5: pool[0].backend[0].weight:")
