@@ -69,6 +69,9 @@ type Pool struct {
 	// ejection ends) from a tenth of its weight to all of it over this long,
 	// so a cold cache or JIT is not flooded at once. 0 = off (default 0).
 	SlowStart time.Duration `toml:"slow_start"`
+	// PanicMode: when no backend may take traffic (all down or ejected),
+	// spread requests over all of them instead of answering 503 (default false).
+	PanicMode bool `toml:"panic_mode"`
 
 	Backends []Backend `toml:"backend"`
 }

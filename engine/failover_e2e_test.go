@@ -255,3 +255,38 @@ func TestSlowStartE2E(t *testing.T) {
 		t.Fatalf("b's share %.2f early, %.2f late; want it to ramp from a small share to about half", early, late)
 	}
 }
+
+// With every backend down by its probes, panic mode still spreads requests
+// over them; without it the answer is 503.
+func TestPanicModeE2E(t *testing.T) {
+	sick := func() string {
+		return startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/health" {
+				w.WriteHeader(503)
+				return
+			}
+			io.WriteString(w, "served")
+		}))
+	}
+	for _, panicMode := range []bool{false, true} {
+		cfg := poolOf(sick(), sick())
+		cfg.Pools[0].PanicMode = panicMode
+		cfg.Pools[0].Health = &health.Config{Interval: 50 * time.Millisecond, Timeout: 30 * time.Millisecond, Rise: 1, Fall: 1}
+		_, px := startProxy(t, cfg)
+		want := 503
+		if panicMode {
+			want = 200
+		}
+		time.Sleep(400 * time.Millisecond) // well past fall x interval: every backend is down
+		for range 5 {
+			resp, err := http.Get("http://" + px + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Fatalf("panic_mode=%v with every backend down by its probes: status %d; want %d", panicMode, resp.StatusCode, want)
+			}
+		}
+	}
+}

@@ -29,7 +29,11 @@ type pool struct {
 	retries int             // attempts on another backend after a safe failure
 	ej      *ejector        // combines probe results and passive ejections into the mask
 	passive bool            // loops count failures for ej
-	state   atomic.Pointer[poolState]
+	// panicMode spreads traffic over every backend when none may take it;
+	// panicking is whether it does now (written by publish, under ej.mu).
+	panicMode, panicking bool
+	log                  *slog.Logger
+	state                atomic.Pointer[poolState]
 }
 
 // poolState is what a pool publishes: its backends, which of them may take
@@ -46,6 +50,18 @@ type poolState struct {
 func (p *pool) publish(set *upstream.Set, up upstream.Mask) {
 	p.alg.Prepare(set) // shared tables are built here, not by the first loop to need them
 	st := &poolState{set: set, mask: set.Eligible(up)}
+	if p.panicMode {
+		// With no backend to take traffic, spread it over all of them
+		// rather than answer 503: they may be healthier than probes say.
+		panicking := st.mask.Count() == 0
+		if panicking {
+			st.mask = set.Eligible(upstream.NewMask(len(set.Backends)))
+		}
+		if panicking != p.panicking {
+			p.panicking = panicking
+			p.log.Warn("panic mode", "on", panicking, "reason", "no backend may take traffic")
+		}
+	}
 	if old := p.state.Load(); old != nil && old.set == set {
 		st.cookie = old.cookie
 	} else if p.sticky != nil {
@@ -106,7 +122,8 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 		return nil, fmt.Errorf("cannot start pool %q: more than %d backends", pc.Name, upstream.MaxBackends)
 	}
 	keyed := pc.Algorithm == "hash" || pc.Algorithm == "ip_hash"
-	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed, retries: pc.Retries}
+	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed, retries: pc.Retries,
+		panicMode: pc.PanicMode, log: log.With("pool", pc.Name)}
 	if p.keyed {
 		spec := pc.HashKey
 		if pc.Algorithm == "ip_hash" || spec == "" {

@@ -115,6 +115,7 @@ func decodeTOML(src *source, data []byte) *Config {
 		pt.setInt("max_idle_per_backend", &p.MaxIdlePerBackend, 0, math.MaxInt32)
 		pt.setInt("retries", &p.Retries, -1, 100)
 		pt.duration("slow_start", &p.SlowStart)
+		pt.boolean("panic_mode", &p.PanicMode)
 		decodeHashKeys(pt, &p, algOK)
 		p.StickyCookie = decodeSticky(pt)
 
