@@ -56,6 +56,7 @@ type clientConn struct {
 
 	head     []byte // rewritten head, held while dialing
 	attempts int    // retries made for this request
+	arrived  int64  // when the request's head was parsed, for the retry deadline
 	retry    []byte // rewritten head of a request that may be replayed on a fresh connection
 
 	held     []byte // input saved across a detach, consumed before new input
@@ -278,7 +279,8 @@ func (cc *clientConn) start(b []byte, n int) {
 	// is kept, so that a connection that dies before any response byte costs
 	// a retry, not a 502: a pooled one the backend had closed, or a backend
 	// that went down.
-	cc.attempts = 0
+	cc.attempts, cc.arrived = 0, now()
+	lp.retryTokens = min(lp.retryTokens+lp.p.retryBudget, maxRetryTokens)
 	if r.Body == codec.BodyNone && r.Method.Idempotent() {
 		cc.retry = append(cc.retry, l.scratch...)
 	}
@@ -436,9 +438,22 @@ func (cc *clientConn) redispatch(avoid int, head []byte) {
 
 // retryAfter decides what follows a failed attempt on backend failed: a
 // retry elsewhere while the pool's retries allow, or the status.
-func (cc *clientConn) retryAfter(failed int, head []byte, status int) {
-	if cc.attempts < cc.l.pools[0].p.retries && len(head) > 0 {
+//
+// Retries are bounded by the pool's retries per request and the retry
+// deadline since the request arrived. A request that was sent (sent set)
+// also needs the retry budget: a per-loop token bucket that every request
+// fills by retry_budget percent of a retry, so that retries cannot hit a
+// failing pool with a multiple of its traffic. A failed connect sent
+// nothing and cost no backend any work, so it is not charged.
+func (cc *clientConn) retryAfter(failed int, head []byte, status int, sent bool) {
+	lp := cc.l.pools[0]
+	p := lp.p
+	if cc.attempts < p.retries && len(head) > 0 && now()-cc.arrived < int64(p.retryDeadline) &&
+		(!sent || lp.retryTokens >= 100) {
 		cc.attempts++
+		if sent {
+			lp.retryTokens -= 100
+		}
 		cc.redispatch(failed, head)
 		return
 	}

@@ -63,7 +63,16 @@ type Pool struct {
 	// failure that is safe to retry: a failed connect (nothing was sent), or
 	// a connection closed before any response byte for an idempotent request
 	// without a body (RFC 9110 §9.2.2). Negative: never (default 2).
-	Retries int      `toml:"retries"`
+	Retries int `toml:"retries"`
+	// RetryBudget caps retries of requests that were sent (not failed
+	// connects, which cost no backend any work) at this percentage of the pool's requests
+	// (per event loop, with a burst of ten), so retries cannot multiply the
+	// load on a failing pool; 1..100 (default 20).
+	RetryBudget int `toml:"retry_budget"`
+	// RetryDeadline: no retry starts once a request has been in the proxy
+	// this long; each attempt is bounded by upstream_response (default 10s).
+	RetryDeadline time.Duration `toml:"retry_deadline"`
+
 	Passive *Passive `toml:"passive"` // passive ejection from real traffic; nil = off
 	// SlowStart ramps a backend that comes back (probes pass again, or its
 	// ejection ends) from a tenth of its weight to all of it over this long,
@@ -106,6 +115,8 @@ const (
 	DefaultAlgorithm      = upstream.DefaultAlgorithm
 	DefaultHashKey        = "ip"
 	DefaultRetries        = 2
+	DefaultRetryBudget    = 20
+	DefaultRetryDeadline  = 10 * time.Second
 	DefaultStickyName     = "lg_sticky"
 	DefaultMaxIdle        = 1024
 	DefaultHighWatermark  = 1 << 20
@@ -163,6 +174,12 @@ func (c Config) WithDefaults() Config {
 		}
 		if p.Retries == 0 {
 			p.Retries = DefaultRetries
+		}
+		if p.RetryBudget == 0 {
+			p.RetryBudget = DefaultRetryBudget
+		}
+		if p.RetryDeadline == 0 {
+			p.RetryDeadline = DefaultRetryDeadline
 		}
 		pools[i] = p
 	}

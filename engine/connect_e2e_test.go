@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"syscall"
 	"testing"
 	"time"
@@ -80,5 +82,63 @@ func TestOwnAnswerHonoursConnectionCloseE2E(t *testing.T) {
 			t.Errorf("%q: 502 without Connection: close", req)
 		}
 		c.expectClosed(time.Second)
+	}
+}
+
+// The retry budget bounds retries of sent requests to a share of requests:
+// past its burst of ten, a 1% budget leaves most requests that a backend
+// reset answered 502, while a 100% budget retries them all.
+func TestRetryBudgetE2E(t *testing.T) {
+	resets := startRawBackend(t, func(c net.Conn) {
+		c.Read(make([]byte, 4096)) // takes the request, then dies
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	})
+	refused := resets.addr()
+	good := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	for _, budget := range []int{1, 100} {
+		cfg := poolOf(refused, good)
+		cfg.Pools[0].Algorithm = "round_robin"
+		cfg.Pools[0].RetryBudget = budget
+		_, px := startProxy(t, cfg)
+		failed := 0
+		for range 60 {
+			resp, err := http.Get("http://" + px + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				failed++
+			}
+		}
+		switch {
+		case budget == 100 && failed != 0:
+			t.Fatalf("budget 100%%: %d of 60 failed; every reset GET should have been retried", failed)
+		case budget == 1 && (failed < 10 || failed > 40):
+			t.Fatalf("budget 1%%: %d of 60 failed; want the reset GETs beyond a burst of ten retries to fail", failed)
+		}
+		t.Logf("retry_budget %d%%: %d of 60 requests failed", budget, failed)
+	}
+}
+
+// No retry starts after retry_deadline: a connect that times out after the
+// deadline is answered 502 instead of tried elsewhere.
+func TestRetryDeadlineE2E(t *testing.T) {
+	hole := blackhole(t)
+	good := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	for _, deadline := range []time.Duration{100 * time.Millisecond, 5 * time.Second} {
+		cfg := poolOf(hole, good)
+		cfg.Pools[0].Algorithm = "round_robin"
+		cfg.Pools[0].RetryDeadline = deadline
+		cfg.Timeouts = engine.Timeouts{UpstreamConnect: 300 * time.Millisecond}
+		_, px := startProxy(t, cfg)
+		c := dial(t, px)
+		r := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n") // round robin: the black hole first
+		want := 200
+		if deadline < 300*time.Millisecond {
+			want = 502
+		}
+		wantStatus(t, r, want)
 	}
 }

@@ -45,7 +45,14 @@ type loopPool struct {
 	picker upstream.Picker
 	idle   []upstream.Idle[*upConn]
 	fails  []uint16 // consecutive failures per backend on this loop, for passive ejection
+	// retryTokens is the retry budget's bucket, in hundredths of a retry:
+	// each request adds retry_budget, each retry takes 100.
+	retryTokens int
 }
+
+// maxRetryTokens caps the bucket at ten retries, so a quiet loop does not
+// save up a storm.
+const maxRetryTokens = 1000
 
 // waiter is a connection waiting for its peer's outbound buffer to drain.
 // drained runs on every fast tick and reports whether it is done waiting.
@@ -66,7 +73,7 @@ func newLoop(s *Server, el gnet.EventLoop, seed uint64) *loop {
 		l.timers[k].d, l.timers[k].kind = d, timerKind(k)
 	}
 	for _, p := range s.pools {
-		lp := &loopPool{p: p}
+		lp := &loopPool{p: p, retryTokens: maxRetryTokens}
 		l.rebuild(lp)
 		l.pools = append(l.pools, lp)
 	}

@@ -18,17 +18,19 @@ import (
 // pool is the shared side of a configured pool. Loops read its state with
 // one atomic load per request.
 type pool struct {
-	name    string
-	alg     upstream.Algorithm
-	maxIdle int
-	key     keySpec         // what keyed algorithms hash on
-	keyed   bool            // the algorithm routes by key
-	sticky  *StickyCookie   // nil: no sticky cookie
-	secret  []byte          // HMAC key of the sticky cookie
-	checker *health.Checker // active probes; nil when off
-	retries int             // attempts on another backend after a safe failure
-	ej      *ejector        // combines probe results and passive ejections into the mask
-	passive bool            // loops count failures for ej
+	name          string
+	alg           upstream.Algorithm
+	maxIdle       int
+	key           keySpec         // what keyed algorithms hash on
+	keyed         bool            // the algorithm routes by key
+	sticky        *StickyCookie   // nil: no sticky cookie
+	secret        []byte          // HMAC key of the sticky cookie
+	checker       *health.Checker // active probes; nil when off
+	retries       int             // attempts on another backend after a safe failure
+	retryBudget   int             // percent of requests that may be retried
+	retryDeadline time.Duration   // no new attempt after a request has been here this long
+	ej            *ejector        // combines probe results and passive ejections into the mask
+	passive       bool            // loops count failures for ej
 	// panicMode spreads traffic over every backend when none may take it;
 	// panicking is whether it does now (written by publish, under ej.mu).
 	panicMode, panicking bool
@@ -123,6 +125,7 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 	}
 	keyed := pc.Algorithm == "hash" || pc.Algorithm == "ip_hash"
 	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed, retries: pc.Retries,
+		retryBudget: pc.RetryBudget, retryDeadline: pc.RetryDeadline,
 		panicMode: pc.PanicMode, log: log.With("pool", pc.Name)}
 	if p.keyed {
 		spec := pc.HashKey

@@ -91,7 +91,7 @@ func (u *upConn) dialFailed(err error) {
 		cc.up = nil
 		u.done(false)
 		// Nothing of the request was sent: it may go to another backend.
-		cc.retryAfter(u.backend, cc.head, 502)
+		cc.retryAfter(u.backend, cc.head, 502, false)
 	}
 }
 
@@ -511,7 +511,7 @@ func (u *upConn) onClose(error) {
 		cc.up, u.cc = nil, nil
 		u.done(false)
 		u.l.s.log.Debug("backend closed before responding; retrying", "backend", u.addr())
-		cc.retryAfter(u.backend, cc.retry, 502)
+		cc.retryAfter(u.backend, cc.retry, 502, true)
 	case prev == upBody && u.body == codec.BodyClose:
 		u.onEOF()
 	case prev == upAwaitHead:

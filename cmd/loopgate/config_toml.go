@@ -114,6 +114,8 @@ func decodeTOML(src *source, data []byte) *Config {
 		}
 		pt.setInt("max_idle_per_backend", &p.MaxIdlePerBackend, 0, math.MaxInt32)
 		pt.setInt("retries", &p.Retries, -1, 100)
+		pt.setInt("retry_budget", &p.RetryBudget, 0, 100)
+		pt.duration("retry_deadline", &p.RetryDeadline)
 		pt.duration("slow_start", &p.SlowStart)
 		pt.boolean("panic_mode", &p.PanicMode)
 		decodeHashKeys(pt, &p, algOK)
