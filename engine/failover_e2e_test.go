@@ -290,3 +290,62 @@ func TestPanicModeE2E(t *testing.T) {
 		}
 	}
 }
+
+// A slow but healthy pool under load keeps every backend up: probes that
+// answer late but within the timeout pass, so load never takes the pool down.
+func TestSlowHealthyPoolStaysUpE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bounded load run")
+	}
+	var hits [3]atomic.Int64
+	var addrs []string
+	for i := range 3 {
+		addrs = append(addrs, startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(30 * time.Millisecond) // busy: every answer, probes included, is slow
+			if r.URL.Path != "/health" {
+				hits[i].Add(1)
+			}
+			io.WriteString(w, "ok")
+		})))
+	}
+	cfg := poolOf(addrs...)
+	cfg.Pools[0].Algorithm = "round_robin"
+	cfg.Pools[0].Health = &health.Config{Interval: 200 * time.Millisecond, Timeout: 150 * time.Millisecond, Rise: 2, Fall: 2}
+	_, px := startProxy(t, cfg)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(2 * time.Second)
+	for range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Timeout: 3 * time.Second}
+			for time.Now().Before(stop) {
+				resp, err := hc.Get("http://" + px + "/")
+				if err != nil || resp.StatusCode != 200 {
+					failed.Add(1)
+				}
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	// Every backend keeps taking traffic in the last half of the run.
+	time.Sleep(time.Second)
+	var mid [3]int64
+	for i := range hits {
+		mid[i] = hits[i].Load()
+	}
+	wg.Wait()
+	for i := range hits {
+		if hits[i].Load() == mid[i] {
+			t.Fatalf("backend %d took no traffic in the second half: its probes took it down under load", i)
+		}
+	}
+	if failed.Load() != 0 {
+		t.Fatalf("%d requests failed", failed.Load())
+	}
+	t.Logf("hits %d/%d/%d, 0 failed", hits[0].Load(), hits[1].Load(), hits[2].Load())
+}
