@@ -446,18 +446,27 @@ func (cc *clientConn) redispatch(avoid int, head []byte) {
 // failing pool with a multiple of its traffic. A failed connect sent
 // nothing and cost no backend any work, so it is not charged.
 func (cc *clientConn) retryAfter(failed int, head []byte, status int, sent bool) {
-	lp := cc.l.pools[0]
-	p := lp.p
-	if cc.attempts < p.retries && len(head) > 0 && now()-cc.arrived < int64(p.retryDeadline) &&
-		(!sent || lp.retryTokens >= 100) {
-		cc.attempts++
-		if sent {
-			lp.retryTokens -= 100
-		}
+	if cc.mayRetry(head, sent) {
 		cc.redispatch(failed, head)
 		return
 	}
 	cc.fail(status)
+}
+
+// mayRetry reports whether one more attempt is within the bounds above, and
+// if so counts it.
+func (cc *clientConn) mayRetry(head []byte, sent bool) bool {
+	lp := cc.l.pools[0]
+	p := lp.p
+	if cc.attempts >= p.retries || len(head) == 0 || now()-cc.arrived >= int64(p.retryDeadline) ||
+		sent && lp.retryTokens < 100 {
+		return false
+	}
+	cc.attempts++
+	if sent {
+		lp.retryTokens -= 100
+	}
+	return true
 }
 
 // failBody ends an exchange whose request body turned out malformed or too

@@ -72,6 +72,10 @@ type Pool struct {
 	// RetryDeadline: no retry starts once a request has been in the proxy
 	// this long; each attempt is bounded by upstream_response (default 10s).
 	RetryDeadline time.Duration `toml:"retry_deadline"`
+	// RetryOnStatus: a response with one of these statuses to an
+	// idempotent request without a body is not passed on; the request goes
+	// to another backend instead, within the same bounds (default none).
+	RetryOnStatus []int `toml:"retry_on_status"`
 
 	Passive *Passive `toml:"passive"` // passive ejection from real traffic; nil = off
 	// SlowStart ramps a backend that comes back (probes pass again, or its

@@ -142,3 +142,43 @@ func TestRetryDeadlineE2E(t *testing.T) {
 		wantStatus(t, r, want)
 	}
 }
+
+// retry_on_status: an idempotent bodiless request whose answer is a listed
+// status goes to another backend; other requests, and the last attempt, get
+// the backend's own answer.
+func TestRetryOnStatusE2E(t *testing.T) {
+	unavailable := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(503)
+		io.WriteString(w, "busy")
+	}))
+	good := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	cfg := poolOf(unavailable, good)
+	cfg.Pools[0].Algorithm = "round_robin"
+	cfg.Pools[0].RetryOnStatus = []int{503}
+	_, px := startProxy(t, cfg)
+	for range 6 {
+		c := dial(t, px)
+		wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+	}
+	statuses := map[int]int{}
+	for range 4 { // a POST is not retried: half of them get the backend's 503
+		c := dial(t, px)
+		statuses[c.roundTrip("POST", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx").StatusCode]++
+	}
+	if statuses[503] == 0 || statuses[200] == 0 {
+		t.Fatalf("POST statuses %v; want the 503s passed through, not retried", statuses)
+	}
+	// When every backend answers 503, the client gets the real answer.
+	cfg = poolOf(unavailable, unavailable)
+	cfg.Pools[0].RetryOnStatus = []int{503}
+	_, px = startProxy(t, cfg)
+	c := dial(t, px)
+	r := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if r.StatusCode != 503 || r.body != "busy" {
+		t.Fatalf("all backends 503: got %d %q; want the backend's own 503", r.StatusCode, r.body)
+	}
+}

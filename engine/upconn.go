@@ -238,6 +238,16 @@ func (u *upConn) readHead() bool {
 	}
 
 	u.outcome(u.lp.p.passive && u.lp.p.ej.failing(r.Status), "status", r.Status)
+	if len(cc.retry) > 0 && slices.Contains(u.lp.p.retryOn, r.Status) && cc.mayRetry(cc.retry, true) {
+		// retry_on_status: the client never sees this answer; an idempotent
+		// bodiless request goes to another backend. The connection cannot be
+		// reused with the body unread.
+		cc.up, u.cc = nil, nil
+		u.done(false)
+		u.closeNow()
+		cc.redispatch(u.backend, cc.retry)
+		return false
+	}
 
 	// Framing towards the client (RFC 9112 §6): HTTP/1.1 clients keep the
 	// connection, with a close-delimited body re-chunked; HTTP/1.0 clients

@@ -115,6 +115,8 @@ func TestTOMLErrors(t *testing.T) {
 	f("[[pool]]\nname = \"web\"\nretries = -2\n[[pool.backend]]\naddress = \"a:1\"\n", ErrValue, "c.toml:3: pool[0].retries:")
 	f("[[pool]]\nname = \"web\"\nslow_start = \"-1s\"\n[[pool.backend]]\naddress = \"a:1\"\n", ErrValue, "c.toml:3: pool[0].slow_start:")
 	f("[[pool]]\nname = \"web\"\nslow_start = 30\n[[pool.backend]]\naddress = \"a:1\"\n", ErrType, "c.toml:3: pool[0].slow_start:")
+	f("[[pool]]\nname = \"web\"\nretry_on_status = [503, 1000]\n[[pool.backend]]\naddress = \"a:1\"\n", ErrValue, "c.toml:3: pool[0].retry_on_status[1]:")
+	f("[[pool]]\nname = \"web\"\nretry_on_status = 503\n[[pool.backend]]\naddress = \"a:1\"\n", ErrType, "c.toml:3: pool[0].retry_on_status:")
 	f("[[pool]]\nname = \"web\"\nretries = 101\n[[pool.backend]]\naddress = \"a:1\"\n", ErrValue, "c.toml:3: pool[0].retries:")
 	f("[[pool]]\nname = \"web\"\nretries = \"2\"\n[[pool.backend]]\naddress = \"a:1\"\n", ErrType, "c.toml:3: pool[0].retries:")
 	f(minimal+"  weight = 1001\n", ErrValue, "c.toml:5: pool[0].backend[0].weight:")

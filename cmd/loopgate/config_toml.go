@@ -116,6 +116,7 @@ func decodeTOML(src *source, data []byte) *Config {
 		pt.setInt("retries", &p.Retries, -1, 100)
 		pt.setInt("retry_budget", &p.RetryBudget, 0, 100)
 		pt.duration("retry_deadline", &p.RetryDeadline)
+		p.RetryOnStatus = statusList(pt, "retry_on_status")
 		pt.duration("slow_start", &p.SlowStart)
 		pt.boolean("panic_mode", &p.PanicMode)
 		decodeHashKeys(pt, &p, algOK)
@@ -196,6 +197,27 @@ func decodeHashKeys(pt *table, p *engine.Pool, algOK bool) {
 	}
 }
 
+// statusList decodes the array of HTTP status codes at k.
+func statusList(t *table, k string) []int {
+	v, ok := t.get(k)
+	if !ok {
+		return nil
+	}
+	elems, isArray := v.([]any)
+	if !isArray {
+		t.wrong(k, "an array of status codes", v)
+	}
+	var codes []int
+	for i, e := range elems {
+		if n, isInt := e.(int64); !isInt || n < 100 || n > 599 {
+			t.src.errorf(indexKey(t.key(k), i), ErrValue, "got %s; want a status code 100..599", t.src.describe(e))
+		} else {
+			codes = append(codes, int(n))
+		}
+	}
+	return codes
+}
+
 // decodePassive decodes [pool.passive]; the section's presence turns passive
 // ejection on, so an empty one means every default.
 func decodePassive(pt *table) *engine.Passive {
@@ -206,20 +228,7 @@ func decodePassive(pt *table) *engine.Passive {
 	}
 	pc := &engine.Passive{}
 	st.setInt("consecutive_failures", &pc.ConsecutiveFailures, 0, 10000)
-	if v, ok := st.get("statuses"); ok {
-		elems, isArray := v.([]any)
-		if !isArray {
-			st.wrong("statuses", "an array of status codes", v)
-		}
-		for i, e := range elems {
-			key := indexKey(st.key("statuses"), i)
-			if n, isInt := e.(int64); !isInt || n < 100 || n > 599 {
-				st.src.errorf(key, ErrValue, "got %s; want a status code 100..599", st.src.describe(e))
-			} else {
-				pc.Statuses = append(pc.Statuses, int(n))
-			}
-		}
-	}
+	pc.Statuses = statusList(st, "statuses")
 	st.duration("base_ejection_time", &pc.BaseEjectionTime)
 	st.duration("max_ejection_time", &pc.MaxEjectionTime)
 	st.setInt("max_ejection_percent", &pc.MaxEjectionPercent, 0, 100)
