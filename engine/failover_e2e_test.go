@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"io"
+	"strings"
 	"net"
 	"net/http"
 	"sync"
@@ -170,7 +171,7 @@ func TestAllBackendsDownE2E(t *testing.T) {
 	}
 	cfg := poolOf(bs[0].addr, bs[1].addr)
 	cfg.Pools[0].Health = &health.Config{Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2}
-	_, px := startProxy(t, cfg)
+	srv, px := startProxy(t, cfg)
 	get := func() *http.Response {
 		resp, err := http.Get("http://" + px + "/")
 		if err != nil {
@@ -191,6 +192,11 @@ func TestAllBackendsDownE2E(t *testing.T) {
 		if r.StatusCode == 503 {
 			if r.Header.Get("Retry-After") == "" {
 				t.Fatalf("503 without Retry-After")
+			}
+			for _, b := range srv.Status()[0].Backends {
+				if b.State != "down" || !strings.Contains(b.Reason, "connect") {
+					t.Fatalf("status with every backend down: %+v", b)
+				}
 			}
 			break
 		}

@@ -87,6 +87,8 @@ type ejector struct {
 	set   *upstream.Set // the published Set (weights may be ramping)
 	until []time.Time   // ejected until; zero: not ejected
 	times []int         // ejections so far, for the growing ejection time
+	why   []string      // reason of the last ejection or ramp, for Status
+	when  []time.Time   // when it began
 	up    upstream.Mask
 
 	// Slow start: a backend that comes back ramps from a tenth of its
@@ -141,6 +143,7 @@ func (e *ejector) eject(set *upstream.Set, i int, reason string) {
 	e.times[i]++
 	d := min(time.Duration(e.times[i])*e.cfg.BaseEjectionTime, e.cfg.MaxEjectionTime)
 	e.until[i] = now.Add(d)
+	e.why[i], e.when[i] = reason, now
 	e.log.Info("backend state changed", "backend", addr, "from", "up", "to", "ejected", "for", d, "reason", reason)
 	e.publishLocked()
 	time.AfterFunc(d, func() { e.readmit(set, i) })
@@ -182,6 +185,7 @@ func (e *ejector) rampLocked(i int) {
 		return
 	}
 	e.rampFrom[i] = time.Now()
+	e.why[i], e.when[i] = "back in rotation; weight ramps over "+e.slowStart.String(), e.rampFrom[i]
 	e.log.Info("backend state changed", "backend", e.set.Backends[i].Addr, "from", "up", "to", "slow-start",
 		"reason", "back in rotation; weight ramps over "+e.slowStart.String())
 	if !e.ramping {
@@ -232,6 +236,24 @@ func (e *ejector) setWeightsLocked(now time.Time) bool {
 		e.set = upstream.NewSet(e.set.Gen+1, bs, e.set)
 	}
 	return active
+}
+
+// status fills the ejection and slow-start view of bs (indexed like the Set).
+func (e *ejector) status(bs []upstream.BackendStatus) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range bs {
+		if i >= len(e.until) {
+			return
+		}
+		bs[i].Weight, bs[i].Current = e.weights[i], e.set.Backends[i].Weight
+		switch {
+		case !e.until[i].IsZero():
+			bs[i].State, bs[i].Reason, bs[i].Since = upstream.StateEjected, e.why[i], e.when[i]
+		case !e.rampFrom[i].IsZero() && bs[i].State == upstream.StateUp:
+			bs[i].State, bs[i].Reason, bs[i].Since = upstream.StateSlowStart, e.why[i], e.when[i]
+		}
+	}
 }
 
 // publishLocked publishes the healthy backends that are not ejected.

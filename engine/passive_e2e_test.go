@@ -24,7 +24,7 @@ func TestPassiveEjectionE2E(t *testing.T) {
 	cfg.Pools[0].Algorithm = "round_robin"
 	cfg.Pools[0].Passive = &engine.Passive{ConsecutiveFailures: 3, Statuses: []int{503},
 		BaseEjectionTime: 400 * time.Millisecond, MaxEjectionPercent: 50}
-	_, px := startProxy(t, cfg)
+	srv, px := startProxy(t, cfg)
 	get := func() int {
 		resp, err := http.Get("http://" + px + "/")
 		if err != nil {
@@ -49,6 +49,11 @@ func TestPassiveEjectionE2E(t *testing.T) {
 	}
 	if n := bad.Load(); n != ejectedAt {
 		t.Fatalf("an ejected backend got %d requests", n-ejectedAt)
+	}
+	// The status view explains it.
+	st := srv.Status()[0].Backends
+	if st[1].State != "ejected" || st[1].Reason != "3 consecutive failures: status 503" || st[1].Since.IsZero() || st[0].State != "up" {
+		t.Fatalf("status while ejected: %+v", st)
 	}
 	time.Sleep(500 * time.Millisecond)
 	for range 4 {
