@@ -2,9 +2,9 @@ package engine_test
 
 import (
 	"io"
-	"strings"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
