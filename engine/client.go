@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"time"
@@ -25,6 +26,7 @@ const (
 	clientReadBody                    // forwarding a fixed-length or chunked body upstream
 	clientWaiting                     // request forwarded; the response is in progress
 	clientClosing                     // last response written; flushing, then closing
+	clientBackoff                     // waiting out a retry's backoff before the next attempt
 )
 
 // clientConn is the state of one client connection. It is owned by its loop.
@@ -56,8 +58,13 @@ type clientConn struct {
 
 	head     []byte // rewritten head, held while dialing
 	attempts int    // retries made for this request
-	arrived  int64  // when the request's head was parsed, for the retry deadline
-	retry    []byte // rewritten head of a request that may be replayed on a fresh connection
+	// A retry waiting out its backoff: when, avoiding which backend, and
+	// whether the request had been sent (its kept head is then cc.retry).
+	retryAt    int64
+	retryAvoid int
+	retrySent  bool
+	arrived    int64  // when the request's head was parsed, for the retry deadline
+	retry      []byte // rewritten head of a request that may be replayed on a fresh connection
 
 	held     []byte // input saved across a detach, consumed before new input
 	heldOff  int
@@ -447,10 +454,30 @@ func (cc *clientConn) redispatch(avoid int, head []byte) {
 // nothing and cost no backend any work, so it is not charged.
 func (cc *clientConn) retryAfter(failed int, head []byte, status int, sent bool) {
 	if cc.mayRetry(head, sent) {
-		cc.redispatch(failed, head)
+		cc.retryLater(failed, sent)
 		return
 	}
 	cc.fail(status)
+}
+
+// retryLater redispatches at once, or, with a retry_backoff, after
+// base x 2^(attempt-1) with ±50% jitter (capped at ten bases), waited out on
+// the loop's waiter list, which the ticker polls every few milliseconds.
+func (cc *clientConn) retryLater(failed int, sent bool) {
+	head := cc.head
+	if sent {
+		head = cc.retry
+	}
+	base := cc.l.pools[0].p.retryBackoff
+	if base <= 0 {
+		cc.redispatch(failed, head)
+		return
+	}
+	d := min(base<<(cc.attempts-1), 10*base)
+	d = d/2 + time.Duration(rand.Int64N(int64(d))) // jitter: d x [0.5, 1.5)
+	cc.retryAt, cc.retryAvoid, cc.retrySent = monoNow()+int64(d), failed, sent
+	cc.state = clientBackoff
+	cc.l.wait(cc)
 }
 
 // mayRetry reports whether one more attempt is within the bounds above, and
@@ -583,6 +610,16 @@ func (cc *clientConn) drained() bool {
 			return false
 		}
 		cc.resume()
+		return true
+	case clientBackoff:
+		if monoNow() < cc.retryAt {
+			return false
+		}
+		head := cc.head
+		if cc.retrySent {
+			head = cc.retry
+		}
+		cc.redispatch(cc.retryAvoid, head)
 		return true
 	}
 	return true

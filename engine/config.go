@@ -76,6 +76,10 @@ type Pool struct {
 	// idempotent request without a body is not passed on; the request goes
 	// to another backend instead, within the same bounds (default none).
 	RetryOnStatus []int `toml:"retry_on_status"`
+	// RetryBackoff delays each retry by this base x 2^(attempt-1), with ±50%
+	// jitter, capped at ten bases. 0 retries at once on another backend, as
+	// HAProxy's redispatch does (default 0).
+	RetryBackoff time.Duration `toml:"retry_backoff"`
 
 	Passive *Passive `toml:"passive"` // passive ejection from real traffic; nil = off
 	// SlowStart ramps a backend that comes back (probes pass again, or its

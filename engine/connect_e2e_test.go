@@ -182,3 +182,27 @@ func TestRetryOnStatusE2E(t *testing.T) {
 		t.Fatalf("all backends 503: got %d %q; want the backend's own 503", r.StatusCode, r.body)
 	}
 }
+
+// retry_backoff delays a retry by its jittered base; the retry still lands.
+func TestRetryBackoffE2E(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	good := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	cfg := poolOf(refused, good)
+	cfg.Pools[0].Algorithm = "round_robin"
+	cfg.Pools[0].RetryBackoff = 100 * time.Millisecond
+	_, px := startProxy(t, cfg)
+	c := dial(t, px)
+	start := time.Now()
+	r := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n") // the refused backend first
+	el := time.Since(start)
+	wantStatus(t, r, 200)
+	if el < 50*time.Millisecond || el > time.Second {
+		t.Fatalf("retried after %v; want the backoff, 50-150ms", el)
+	}
+	t.Logf("retried after %v", el)
+}

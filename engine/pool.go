@@ -30,6 +30,7 @@ type pool struct {
 	retryBudget   int             // percent of requests that may be retried
 	retryDeadline time.Duration   // no new attempt after a request has been here this long
 	retryOn       []int           // response statuses that send an idempotent bodiless request elsewhere
+	retryBackoff  time.Duration   // base of the jittered exponential backoff; 0: retry at once
 	ej            *ejector        // combines probe results and passive ejections into the mask
 	passive       bool            // loops count failures for ej
 	// panicMode spreads traffic over every backend when none may take it;
@@ -127,7 +128,8 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 	keyed := pc.Algorithm == "hash" || pc.Algorithm == "ip_hash"
 	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed, retries: pc.Retries,
 		retryBudget: pc.RetryBudget, retryDeadline: pc.RetryDeadline, retryOn: pc.RetryOnStatus,
-		panicMode: pc.PanicMode, log: log.With("pool", pc.Name)}
+		retryBackoff: pc.RetryBackoff,
+		panicMode:    pc.PanicMode, log: log.With("pool", pc.Name)}
 	if p.keyed {
 		spec := pc.HashKey
 		if pc.Algorithm == "ip_hash" || spec == "" {

@@ -245,7 +245,7 @@ func (u *upConn) readHead() bool {
 		cc.up, u.cc = nil, nil
 		u.done(false)
 		u.closeNow()
-		cc.redispatch(u.backend, cc.retry)
+		cc.retryLater(u.backend, true)
 		return false
 	}
 

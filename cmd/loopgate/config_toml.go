@@ -117,6 +117,7 @@ func decodeTOML(src *source, data []byte) *Config {
 		pt.setInt("retry_budget", &p.RetryBudget, 0, 100)
 		pt.duration("retry_deadline", &p.RetryDeadline)
 		p.RetryOnStatus = statusList(pt, "retry_on_status")
+		pt.duration("retry_backoff", &p.RetryBackoff)
 		pt.duration("slow_start", &p.SlowStart)
 		pt.boolean("panic_mode", &p.PanicMode)
 		decodeHashKeys(pt, &p, algOK)
