@@ -222,11 +222,8 @@ func TestSlowStartE2E(t *testing.T) {
 		b.start(t)
 		defer b.stop()
 	}
-	ten := 10
-	cfg := poolOf(bs[0].addr, bs[1].addr)
+	cfg := poolOf(bs[0].addr, bs[1].addr) // weight 1 each: ramping scales every weight by ten
 	cfg.Pools[0].Algorithm = "round_robin"
-	cfg.Pools[0].Backends[0].Weight = &ten
-	cfg.Pools[0].Backends[1].Weight = &ten
 	cfg.Pools[0].SlowStart = 1500 * time.Millisecond
 	cfg.Pools[0].Health = &health.Config{Interval: 50 * time.Millisecond, Timeout: 30 * time.Millisecond, Rise: 1, Fall: 1, Jitter: -1}
 	_, px := startProxy(t, cfg)

@@ -215,20 +215,28 @@ func (e *ejector) ramp() {
 
 // setWeightsLocked makes e.set carry the weights of this moment of the
 // ramps; it reports whether any ramp is still going.
+//
+// While a ramp runs every weight is scaled by ten (weights are relative, so
+// shares do not change), which lets a backend of weight 1 ramp too.
 func (e *ejector) setWeightsLocked(now time.Time) bool {
-	active := false
+	for i, from := range e.rampFrom {
+		if !from.IsZero() && now.Sub(from) >= e.slowStart {
+			e.rampFrom[i] = time.Time{}
+			e.log.Info("backend state changed", "backend", e.set.Backends[i].Addr, "from", "slow-start", "to", "up",
+				"reason", "slow start over")
+		}
+	}
+	active := slices.ContainsFunc(e.rampFrom, func(t time.Time) bool { return !t.IsZero() })
+	scale := 1
+	if active {
+		scale = 10
+	}
 	bs := slices.Clone(e.set.Backends)
 	for i := range bs {
-		w := e.weights[i]
-		if from := e.rampFrom[i]; !from.IsZero() {
-			if el := now.Sub(from); el < e.slowStart && w > 0 {
-				w = max(1, (w*(1+int(9*el/e.slowStart))+9)/10) // from a tenth to all of it
-				active = true
-			} else {
-				e.rampFrom[i] = time.Time{}
-				e.log.Info("backend state changed", "backend", bs[i].Addr, "from", "slow-start", "to", "up",
-					"reason", "slow start over")
-			}
+		w := e.weights[i] * scale
+		if from := e.rampFrom[i]; !from.IsZero() && w > 0 {
+			el := now.Sub(from)
+			w = max(1, w*(1+int(9*el/e.slowStart))/10) // from a tenth to all of it
 		}
 		bs[i].Weight = w
 	}

@@ -454,6 +454,11 @@ func checkSampleDefaults(t *testing.T, c, d *Config, alg string) {
 		t.Fatalf("sample [pool.health]: got %+v; want %+v (defaults: %+v)", cp.Health, wantHealth, dp.Health)
 	}
 	cp.Health = nil
+	// The sample ramps a recovered backend back in, so the demo shows it.
+	if cp.SlowStart != 5*time.Second || dp.SlowStart != 0 {
+		t.Fatalf("sample slow_start: got %v; want 5s (default %v)", cp.SlowStart, dp.SlowStart)
+	}
+	cp.SlowStart = 0
 	for _, b := range cp.Backends {
 		if b.WeightOf() != 1 || b.Backup {
 			t.Fatalf("sample backend %+v is not the default", b)
