@@ -197,6 +197,10 @@ func TestAllBackendsDownE2E(t *testing.T) {
 				if b.State != "down" || !strings.Contains(b.Reason, "connect") {
 					t.Fatalf("status with every backend down: %+v", b)
 				}
+				last := b.Transitions[len(b.Transitions)-1]
+				if last.To != "down" || len(b.Probes) == 0 || b.Probes[len(b.Probes)-1].OK {
+					t.Fatalf("transitions %+v, probes %+v: want the move to down and the failing probes", b.Transitions, b.Probes)
+				}
 			}
 			break
 		}

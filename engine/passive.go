@@ -84,11 +84,12 @@ type ejector struct {
 	log   *slog.Logger
 	p     *pool
 	mu    sync.Mutex
-	set   *upstream.Set // the published Set (weights may be ramping)
-	until []time.Time   // ejected until; zero: not ejected
-	times []int         // ejections so far, for the growing ejection time
-	why   []string      // reason of the last ejection or ramp, for Status
-	when  []time.Time   // when it began
+	set   *upstream.Set           // the published Set (weights may be ramping)
+	until []time.Time             // ejected until; zero: not ejected
+	times []int                   // ejections so far, for the growing ejection time
+	why   []string                // reason of the last ejection or ramp, for Status
+	when  []time.Time             // when it began
+	hist  [][]upstream.Transition // ejection and slow-start transitions, the last maxHistory
 	up    upstream.Mask
 
 	// Slow start: a backend that comes back ramps from a tenth of its
@@ -144,6 +145,7 @@ func (e *ejector) eject(set *upstream.Set, i int, reason string) {
 	d := min(time.Duration(e.times[i])*e.cfg.BaseEjectionTime, e.cfg.MaxEjectionTime)
 	e.until[i] = now.Add(d)
 	e.why[i], e.when[i] = reason, now
+	e.noteLocked(i, upstream.StateUp, upstream.StateEjected, reason)
 	e.log.Info("backend state changed", "backend", addr, "from", "up", "to", "ejected", "for", d, "reason", reason)
 	e.publishLocked()
 	time.AfterFunc(d, func() { e.readmit(set, i) })
@@ -156,6 +158,7 @@ func (e *ejector) readmit(set *upstream.Set, i int) {
 		return
 	}
 	e.until[i] = time.Time{}
+	e.noteLocked(i, upstream.StateEjected, upstream.StateUp, "ejection time over")
 	e.log.Info("backend state changed", "backend", set.Backends[i].Addr, "from", "ejected", "to", "up",
 		"reason", "ejection time over")
 	e.rampLocked(i)
@@ -186,6 +189,7 @@ func (e *ejector) rampLocked(i int) {
 	}
 	e.rampFrom[i] = time.Now()
 	e.why[i], e.when[i] = "back in rotation; weight ramps over "+e.slowStart.String(), e.rampFrom[i]
+	e.noteLocked(i, upstream.StateUp, upstream.StateSlowStart, e.why[i])
 	e.log.Info("backend state changed", "backend", e.set.Backends[i].Addr, "from", "up", "to", "slow-start",
 		"reason", "back in rotation; weight ramps over "+e.slowStart.String())
 	if !e.ramping {
@@ -222,6 +226,7 @@ func (e *ejector) setWeightsLocked(now time.Time) bool {
 	for i, from := range e.rampFrom {
 		if !from.IsZero() && now.Sub(from) >= e.slowStart {
 			e.rampFrom[i] = time.Time{}
+			e.noteLocked(i, upstream.StateSlowStart, upstream.StateUp, "slow start over")
 			e.log.Info("backend state changed", "backend", e.set.Backends[i].Addr, "from", "slow-start", "to", "up",
 				"reason", "slow start over")
 		}
@@ -246,6 +251,17 @@ func (e *ejector) setWeightsLocked(now time.Time) bool {
 	return active
 }
 
+// maxHistory bounds the transitions kept per backend; every one is logged.
+const maxHistory = 100
+
+func (e *ejector) noteLocked(i int, from, to, reason string) {
+	h := append(e.hist[i], upstream.Transition{At: time.Now(), From: from, To: to, Reason: reason})
+	if len(h) > maxHistory {
+		h = h[len(h)-maxHistory:]
+	}
+	e.hist[i] = h
+}
+
 // status fills the ejection and slow-start view of bs (indexed like the Set).
 func (e *ejector) status(bs []upstream.BackendStatus) {
 	e.mu.Lock()
@@ -255,6 +271,8 @@ func (e *ejector) status(bs []upstream.BackendStatus) {
 			return
 		}
 		bs[i].Weight, bs[i].Current = e.weights[i], e.set.Backends[i].Weight
+		bs[i].Transitions = append(bs[i].Transitions, e.hist[i]...)
+		slices.SortStableFunc(bs[i].Transitions, func(a, b upstream.Transition) int { return a.At.Compare(b.At) })
 		switch {
 		case !e.until[i].IsZero():
 			bs[i].State, bs[i].Reason, bs[i].Since = upstream.StateEjected, e.why[i], e.when[i]

@@ -55,6 +55,9 @@ func TestPassiveEjectionE2E(t *testing.T) {
 	if st[1].State != "ejected" || st[1].Reason != "3 consecutive failures: status 503" || st[1].Since.IsZero() || st[0].State != "up" {
 		t.Fatalf("status while ejected: %+v", st)
 	}
+	if tr := st[1].Transitions; len(tr) != 1 || tr[0].From != "up" || tr[0].To != "ejected" || tr[0].At.IsZero() {
+		t.Fatalf("transitions while ejected: %+v", tr)
+	}
 	time.Sleep(500 * time.Millisecond)
 	for range 4 {
 		get()

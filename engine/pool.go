@@ -165,7 +165,8 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 	p.ej = &ejector{log: log.With("pool", pc.Name), p: p, set: set, up: upstream.NewMask(len(backends)),
 		until: make([]time.Time, len(backends)), times: make([]int, len(backends)),
 		slowStart: pc.SlowStart, rampFrom: make([]time.Time, len(backends)),
-		why: make([]string, len(backends)), when: make([]time.Time, len(backends))}
+		why: make([]string, len(backends)), when: make([]time.Time, len(backends)),
+		hist: make([][]upstream.Transition, len(backends))}
 	for _, b := range backends {
 		p.ej.weights = append(p.ej.weights, b.Weight)
 	}

@@ -24,6 +24,12 @@ func (s *Server) Status() []upstream.PoolStatus {
 						b.State = upstream.StateDown
 					}
 					b.Reason, b.Since = h.Reason, h.Since
+					for _, tr := range h.Transitions {
+						b.Transitions = append(b.Transitions, upstream.Transition{At: tr.At, From: string(tr.From), To: string(tr.To), Reason: tr.Reason})
+					}
+					for _, pr := range h.Recent {
+						b.Probes = append(b.Probes, upstream.Probe{At: pr.At, OK: pr.OK, Latency: pr.Latency, Status: pr.Status, Err: pr.Err})
+					}
 				}
 			}
 		}

@@ -20,6 +20,25 @@ type BackendStatus struct {
 	Reason   string    // why it is in State, e.g. "3 consecutive failures: HTTP 503 not in 200-399"
 	Since    time.Time // when it entered State; zero if it never left "up"
 	InFlight int64     // requests routed to it and not done, as load-aware algorithms count them
+
+	Transitions []Transition // every state change kept, oldest first (probes, ejections, slow start)
+	Probes      []Probe      // the last active probes, oldest first
+}
+
+// Transition is one change of a backend's state.
+type Transition struct {
+	At       time.Time
+	From, To string
+	Reason   string
+}
+
+// Probe is one active health probe's result.
+type Probe struct {
+	At      time.Time
+	OK      bool
+	Latency time.Duration
+	Status  int    // HTTP status; 0 for TCP probes and failures before a status
+	Err     string // why it failed
 }
 
 // Backend states, as BackendStatus.State reports them.
