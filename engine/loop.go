@@ -30,8 +30,9 @@ type loop struct {
 	scratch []byte    // rewritten heads are appended here, then written at once
 	iov     [3][]byte // Writev argument, kept here so the call does not allocate
 
-	waiters []waiter // exchanges paused for flow control; clients flushing before close
-	waiting atomic.Bool
+	waiters  []waiter // exchanges paused for flow control; clients flushing before close
+	waitSnap []waiter // sweepWaiters' copy of waiters
+	waiting  atomic.Bool
 
 	sweepFn, waitersFn gnet.RunnableFunc
 }
@@ -87,6 +88,10 @@ func (l *loop) execute(f func()) {
 	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error { f(); return nil }))
 }
 
+// run submits a runnable made once at loop creation, so the ticker's sweeps
+// allocate nothing. Safe from any goroutine.
+func (l *loop) run(r gnet.RunnableFunc) { _ = l.el.Execute(context.Background(), r) }
+
 func (l *loop) arm(t *timer, k timerKind) { t.arm(&l.timers[k], now()) }
 
 // sweep fires due timers and re-checks paused exchanges. Runs on the loop.
@@ -127,9 +132,10 @@ func (l *loop) sweepWaiters() {
 	if len(l.waiters) == 0 {
 		return
 	}
-	// drained may add or remove waiters, so walk a snapshot.
-	ws := append([]waiter(nil), l.waiters...)
-	for _, w := range ws {
+	// drained may add or remove waiters, so walk a snapshot, kept in a
+	// loop-owned slice: this runs every fast tick while anything waits.
+	l.waitSnap = append(l.waitSnap[:0], l.waiters...)
+	for _, w := range l.waitSnap {
 		if w.drained() {
 			l.unwait(w)
 		}
@@ -181,7 +187,7 @@ func (l *loop) rebuild(lp *loopPool) {
 				continue
 			}
 			u.backend, u.set = j, set
-			if ev, evicted := lp.idle[j].Push(u, u.armed, lp.p.maxIdle); evicted {
+			if ev, evicted := lp.idle[j].Push(u, lp.p.maxIdle); evicted {
 				ev.closeNow()
 			}
 		}

@@ -228,9 +228,9 @@ func (s *Server) tick() {
 		}
 		s.forEachLoop(func(l *loop) {
 			if full {
-				l.execute(l.sweep)
+				l.run(l.sweepFn)
 			} else if l.waiting.Load() {
-				l.execute(l.sweepWaiters)
+				l.run(l.waitersFn)
 			}
 		})
 	}

@@ -446,7 +446,7 @@ func (u *upConn) toIdle() {
 	u.state = upIdle
 	u.reused = true
 	u.l.arm(&u.timer, timerUpIdle)
-	if old, evicted := lp.idle[u.backend].Push(u, u.armed, lp.p.maxIdle); evicted {
+	if old, evicted := lp.idle[u.backend].Push(u, lp.p.maxIdle); evicted {
 		old.closeNow()
 	}
 }

@@ -294,11 +294,11 @@ func TestPrepare(t *testing.T) {
 func TestIdle(t *testing.T) {
 	var l Idle[int]
 	for i := 1; i <= 3; i++ {
-		if _, ev := l.Push(i, int64(i*10), 3); ev {
+		if _, ev := l.Push(i, 3); ev {
 			t.Fatalf("Push %d evicted below the cap", i)
 		}
 	}
-	if old, ev := l.Push(4, 40, 3); !ev || old != 1 {
+	if old, ev := l.Push(4, 3); !ev || old != 1 {
 		t.Fatalf("Push over the cap evicted %d, %v; want the oldest, 1", old, ev)
 	}
 	if c, ok := l.Pop(); !ok || c != 4 {
@@ -307,19 +307,17 @@ func TestIdle(t *testing.T) {
 	if !l.Remove(2) || l.Remove(2) || l.Len() != 1 {
 		t.Fatalf("Remove: len %d", l.Len())
 	}
-	l.Push(5, 50, 3)
-	var dropped []int
-	l.Expire(45, func(c int) { dropped = append(dropped, c) })
-	if !slices.Equal(dropped, []int{3}) || l.Len() != 1 {
-		t.Fatalf("Expire dropped %v, left %d; want [3], 1", dropped, l.Len())
-	}
+	l.Push(5, 3)
 	if c, _ := l.Pop(); c != 5 {
-		t.Fatalf("Pop after Expire = %d; want 5", c)
+		t.Fatalf("Pop = %d; want 5 (LIFO)", c)
+	}
+	if c, _ := l.Pop(); c != 3 {
+		t.Fatalf("Pop = %d; want 3", c)
 	}
 	if _, ok := l.Pop(); ok {
 		t.Fatal("Pop on empty list succeeded")
 	}
-	if _, ev := l.Push(6, 0, 0); !ev {
+	if _, ev := l.Push(6, 0); !ev {
 		t.Fatal("Push with cap 0 kept the connection")
 	}
 }
