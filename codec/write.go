@@ -6,6 +6,9 @@ import "strconv"
 type Forward struct {
 	ClientIP []byte // appended to X-Forwarded-For
 	Proto    []byte // X-Forwarded-Proto value to set, e.g. "http"
+	// Extra holds complete field lines the proxy adds ("Name: value\r\n" each),
+	// such as a generated X-Request-ID; they follow the forwarding fields.
+	Extra []byte
 }
 
 // ResponseFraming is how the proxy frames the response it sends the client.
@@ -80,6 +83,7 @@ func AppendRequestHead(dst, b []byte, r *Request, fw *Forward) []byte {
 		if r.Host.Len > 0 {
 			dst = appendField(dst, []byte("X-Forwarded-Host"), r.Host.Bytes(b))
 		}
+		dst = append(dst, fw.Extra...)
 	}
 	return append(dst, "\r\n"...)
 }
@@ -149,6 +153,12 @@ func AppendResponseHead(dst, b []byte, r *Response, rf ResponseFraming) []byte {
 // and a one-line body such as "400 Bad Request\n". It allocates only when dst lacks capacity.
 // status must be in 100..999.
 func AppendError(dst []byte, status int, close bool, retryAfter int) []byte {
+	return AppendErrorExtra(dst, status, close, retryAfter, nil)
+}
+
+// AppendErrorExtra is AppendError with extra complete field lines ("Name: value\r\n"
+// each), such as X-Request-ID, placed after the framing fields.
+func AppendErrorExtra(dst []byte, status int, close bool, retryAfter int, extra []byte) []byte {
 	reason := StatusText(status)
 	bodyLen := 4 // "NNN\n"
 	if reason != "" {
@@ -169,6 +179,7 @@ func AppendError(dst []byte, status int, close bool, retryAfter int) []byte {
 		dst = strconv.AppendInt(dst, int64(retryAfter), 10)
 		dst = append(dst, "\r\n"...)
 	}
+	dst = append(dst, extra...)
 	dst = append(dst, "\r\n"...)
 	dst = appendStatus(dst, status)
 	if reason != "" {

@@ -19,6 +19,17 @@ func TestRequestPathDoesNotAllocate(t *testing.T) {
 	}
 }
 
+func TestObservedRequestPathDoesNotAllocate(t *testing.T) {
+	_, cc := newObservedLoop(t)
+	var r codec.Request
+	for range 1000 { // grow the buffers and let the log writer recycle some
+		observedPath(cc, &r, browserGET)
+	}
+	if n := testing.AllocsPerRun(1000, func() { sink += observedPath(cc, &r, browserGET) }); n != 0 {
+		t.Fatalf("%v allocs per request (ID, metrics, access log); want 0", n)
+	}
+}
+
 func TestTimersDoNotAllocate(t *testing.T) {
 	l := newBenchLoop(t)
 	cc := &clientConn{l: l}
@@ -33,8 +44,8 @@ func TestTimersDoNotAllocate(t *testing.T) {
 }
 
 func TestKeysDoNotAllocate(t *testing.T) {
-	s := &Server{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
-	cc := &clientConn{l: &loop{s: s}, trusted: true}
+	g := &generation{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	cc := &clientConn{l: &loop{s: &Server{}, gen: g}, trusted: true}
 	b, r := parseReq(t, "GET /p?u=1 HTTP/1.1\r\nHost: a\r\nCookie: sid=1\r\nX-Forwarded-For: 203.0.113.9, 10.2.2.2\r\n\r\n")
 	for _, spec := range []string{"ip", "uri", "path", "header:Host", "cookie:sid", "query:u"} {
 		k, _ := parseKeySpec(spec)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopgate/codec"
+	"loopgate/stats"
 	"loopgate/upstream"
 )
 
@@ -72,6 +73,8 @@ type clientConn struct {
 	closed   bool
 	lastOut  int  // bytes queued to the client at the last flush check
 	serving  bool // inside serve: re-entrant calls leave the work to its loop
+
+	log exchangeLog // what metrics and the access log learn about the exchange
 }
 
 func newClient(l *loop, c gnet.Conn) *clientConn {
@@ -81,7 +84,7 @@ func newClient(l *loop, c gnet.Conn) *clientConn {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.ip = []byte(a.IP.String())
 		if ap, ok := netip.AddrFromSlice(a.IP); ok {
-			cc.trusted = inPrefixes(l.s.trusted, ap)
+			cc.trusted = inPrefixes(l.gen.trusted, ap)
 		}
 	}
 	cc.ipKey = upstream.HashKey(cc.ip)
@@ -156,7 +159,7 @@ func (cc *clientConn) wantsInput() bool {
 		return true
 	case clientReadBody:
 		u := cc.up
-		return u != nil && u.c != nil && u.c.OutboundBuffered() < cc.l.s.cfg.Flow.LowWatermark
+		return u != nil && u.c != nil && u.c.OutboundBuffered() < cc.l.cfg.Flow.LowWatermark
 	}
 	return false
 }
@@ -172,13 +175,14 @@ func (cc *clientConn) readHead() bool {
 		// The first byte of the next request: it now has client_header to arrive.
 		cc.l.arm(&cc.timer, timerClientHeader)
 	}
+	cc.l.sync()
 	r := &cc.l.req
-	n, err := codec.ParseRequest(b, r, &cc.l.s.lim)
+	n, err := codec.ParseRequest(b, r, &cc.l.cfg.Limits)
 	if err == codec.ErrNeedMore {
 		return false
 	}
 	if err == nil && r.Body == codec.BodyChunked {
-		err = checkChunks(b[n:], &cc.l.s.lim)
+		err = checkChunks(b[n:], &cc.l.cfg.Limits)
 		if err == codec.ErrNeedMore {
 			if !r.Expect100 {
 				return false // nothing goes upstream before the first chunk-size line is known good
@@ -233,6 +237,9 @@ func (cc *clientConn) reject(err error) {
 		status = e.Status
 	}
 	cc.l.s.log.Debug("request rejected", "client", string(cc.ip), "status", status, "reason", err.Error())
+	if !cc.log.open {
+		cc.beginBare()
+	}
 	cc.answer(status, true)
 }
 
@@ -246,10 +253,24 @@ func (cc *clientConn) answer(status int, close bool) {
 	if status == 503 {
 		retryAfter = 1
 	}
-	if cc.c != nil {
-		cc.l.scratch = codec.AppendError(cc.l.scratch[:0], status, close, retryAfter)
-		cc.c.Write(cc.l.scratch)
+	if !cc.log.open {
+		cc.beginBare() // a timeout or limit before any head was parsed
 	}
+	if cc.log.reason == stats.ReasonNone {
+		cc.log.reason = reasonFor(status)
+	}
+	cc.log.status = status
+	if cc.c != nil {
+		l := cc.l
+		l.extra = cc.appendIDField(l.extra[:0])
+		if status == 405 {
+			l.extra = append(l.extra, "Allow: GET, HEAD\r\n"...) // RFC 9110 §15.5.6; only seed endpoints answer 405
+		}
+		l.scratch = codec.AppendErrorExtra(l.scratch[:0], status, close, retryAfter, l.extra)
+		cc.log.bytesOut += int64(len(l.scratch))
+		cc.c.Write(l.scratch)
+	}
+	cc.record()
 	if close {
 		cc.closeGracefully()
 		return
@@ -270,6 +291,11 @@ func (cc *clientConn) start(b []byte, n int) {
 	cc.retry = cc.retry[:0]
 
 	l := cc.l
+	cc.beginExchange(b, r, n)
+	if l.cfg.SeedEndpoints && cc.serveSeedAt(b, r, n) {
+		return
+	}
+	cc.log.pooled = true
 	lp := l.pool(0)
 	i, picker := cc.choose(lp, b, r)
 	if i < 0 {
@@ -278,6 +304,10 @@ func (cc *clientConn) start(b []byte, n int) {
 		return
 	}
 	fw := codec.Forward{ClientIP: cc.ip, Proto: protoHTTP}
+	if l.genID {
+		l.extra = cc.appendIDField(l.extra[:0])
+		fw.Extra = l.extra
+	}
 	l.scratch = codec.AppendRequestHead(l.scratch[:0], b, r, &fw)
 	cc.consume(n)
 	cc.timer.stop()
@@ -292,13 +322,25 @@ func (cc *clientConn) start(b []byte, n int) {
 		cc.retry = append(cc.retry, l.scratch...)
 	}
 	if u := l.takeIdle(lp, i, len(cc.retry) == 0); u != nil {
-		u.picker = picker
+		u.picked(picker)
 		cc.send(u, l.scratch)
 		return
 	}
 	cc.head = append(cc.head[:0], l.scratch...)
 	cc.state = clientDialing
-	l.dial(cc, lp, i).picker = picker
+	l.dial(cc, lp, i).picked(picker)
+}
+
+// serveSeedAt answers the head b[:n] itself when it asks for a seed
+// endpoint, and reports whether it did.
+func (cc *clientConn) serveSeedAt(b []byte, r *codec.Request, n int) bool {
+	k := seedEndpoint(r.Target.Bytes(b))
+	if k == seedNone {
+		return false
+	}
+	cc.consume(n)
+	cc.serveSeed(k)
+	return true
 }
 
 // choose routes the request whose head r was parsed from b: to the backend
@@ -341,6 +383,9 @@ func (cc *clientConn) send(u *upConn, head []byte) {
 	u.state = upAwaitHead
 	u.gotBytes = false
 	u.start = time.Now()
+	cc.log.bs, cc.log.reason = u.bs, stats.ReasonNone
+	cc.log.connect, cc.log.ttfb, cc.log.upTime = u.connectTime, 0, 0
+	u.connectTime = 0
 	if cc.reqDone {
 		cc.state = clientWaiting
 		cc.l.arm(&u.timer, timerUpResponse)
@@ -358,7 +403,7 @@ func (cc *clientConn) forwardBody() bool {
 	if u == nil || u.c == nil {
 		return false
 	}
-	hw := cc.l.s.cfg.Flow.HighWatermark
+	hw := cc.l.cfg.Flow.HighWatermark
 	if u.c.OutboundBuffered() > hw {
 		cc.pause()
 		return false
@@ -374,7 +419,7 @@ func (cc *clientConn) forwardBody() bool {
 		cc.remaining -= int64(n)
 		cc.reqDone = cc.remaining == 0
 	case codec.BodyChunked:
-		lim := &cc.l.s.lim
+		lim := &cc.l.cfg.Limits
 		for n < len(b) && !cc.chunk.Done() {
 			k, data, err := cc.chunk.Next(b[n:], lim)
 			if err == codec.ErrNeedMore {
@@ -396,6 +441,7 @@ func (cc *clientConn) forwardBody() bool {
 		return false
 	}
 	cc.timer.touch(now())
+	cc.log.bytesIn += int64(n)
 	u.c.Write(b[:n])
 	if cc.closed {
 		return false
@@ -425,6 +471,7 @@ func (cc *clientConn) redispatch(avoid int, head []byte) {
 	lp := l.pool(0)
 	i := lp.picker.Pick(cc.key, lp.st.mask, avoid)
 	if i < 0 {
+		cc.log.reason = stats.ReasonNoBackend
 		cc.fail(503)
 		return
 	}
@@ -432,7 +479,7 @@ func (cc *clientConn) redispatch(avoid int, head []byte) {
 		cc.setCookie = lp.st.cookie.setCookie[i]
 	}
 	if u := l.takeIdle(lp, i, len(cc.retry) == 0); u != nil {
-		u.picker = lp.picker
+		u.picked(lp.picker)
 		cc.send(u, head)
 		return
 	}
@@ -440,7 +487,7 @@ func (cc *clientConn) redispatch(avoid int, head []byte) {
 		cc.head = append(cc.head[:0], head...)
 	}
 	cc.state = clientDialing
-	l.dial(cc, lp, i).picker = lp.picker
+	l.dial(cc, lp, i).picked(lp.picker)
 }
 
 // retryAfter decides what follows a failed attempt on backend failed: a
@@ -493,6 +540,7 @@ func (cc *clientConn) mayRetry(head []byte, sent bool) bool {
 	if sent {
 		lp.retryTokens -= 100
 	}
+	p.stats.Retries.Inc()
 	return true
 }
 
@@ -529,6 +577,7 @@ func (cc *clientConn) fail(status int) {
 // next request, or closes when either side asked for it.
 func (cc *clientConn) exchangeDone() {
 	cc.up = nil
+	cc.record()
 	if cc.closeAfter || !cc.reqDone || cc.l.s.draining.Load() {
 		cc.closeGracefully()
 		return
@@ -551,6 +600,7 @@ func (cc *clientConn) write(p []byte) bool {
 		return false
 	}
 	cc.respStarted = true
+	cc.log.bytesOut += int64(len(p))
 	cc.c.Write(p)
 	return !cc.closed
 }
@@ -560,6 +610,9 @@ func (cc *clientConn) writev(bs [][]byte) bool {
 		return false
 	}
 	cc.respStarted = true
+	for _, b := range bs {
+		cc.log.bytesOut += int64(len(b))
+	}
 	cc.c.Writev(bs)
 	return !cc.closed
 }
@@ -606,7 +659,7 @@ func (cc *clientConn) drained() bool {
 		return true
 	case clientReadBody:
 		u := cc.up
-		if u == nil || u.c == nil || u.c.OutboundBuffered() >= cc.l.s.cfg.Flow.LowWatermark {
+		if u == nil || u.c == nil || u.c.OutboundBuffered() >= cc.l.cfg.Flow.LowWatermark {
 			return false
 		}
 		cc.resume()
@@ -669,6 +722,14 @@ func (cc *clientConn) onClose(error) {
 	cc.l.unwait(cc)
 	cc.detached.release()
 	cc.l.s.clients.Add(-1)
+	if cc.log.open {
+		// Cut: by us after an upstream failure mid-response (reason set),
+		// or by the client before its answer was complete.
+		if cc.log.reason == stats.ReasonNone {
+			cc.log.reason = stats.ReasonClientGone
+		}
+		cc.record()
+	}
 	if u := cc.up; u != nil {
 		cc.up, u.cc = nil, nil
 		u.done(false)

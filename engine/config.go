@@ -5,6 +5,7 @@ import (
 
 	"loopgate/codec"
 	"loopgate/health"
+	"loopgate/stats"
 	"loopgate/upstream"
 )
 
@@ -22,6 +23,21 @@ type Config struct {
 	// X-Forwarded-For is believed when hashing on the client IP (ip_hash,
 	// hash_key = "ip"). Empty: the socket's peer address is the client (default []).
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// SeedEndpoints answers GET /__health__, /__metrics__ and /__status__ on
+	// the proxy port, as the seed balancers do, instead of forwarding them
+	// (cmd/loopgate's default: true).
+	SeedEndpoints bool `toml:"seed_endpoints"`
+	// RequestIDHeader names the request ID field: a client's is kept (up to
+	// maxRequestID bytes), otherwise one is generated; it goes to the backend,
+	// back to the client and into the access log. "" = no request IDs
+	// (cmd/loopgate's default: "X-Request-ID").
+	RequestIDHeader string `toml:"request_id_header"`
+
+	// Stats receives every finished exchange; nil: the engine counts into a
+	// Proxy of its own. AccessLog, when not nil, gets one line per exchange.
+	// cmd/loopgate builds both; they are not decoded from TOML.
+	Stats     *stats.Proxy     `toml:"-"`
+	AccessLog *stats.AccessLog `toml:"-"`
 
 	Limits   codec.Limits `toml:"limits"`
 	Timeouts Timeouts     `toml:"timeouts"`
@@ -112,6 +128,9 @@ type Backend struct {
 	Address string `toml:"address"` // host:port (required)
 	Weight  *int   `toml:"weight"`  // 0..1000; 0 takes no new requests (default 1)
 	Backup  bool   `toml:"backup"`  // takes traffic only when no primary can (default false)
+	// Drained takes no new requests (set through the admin API and kept in
+	// its state file, not in config.toml).
+	Drained bool `toml:"-"`
 }
 
 // Defaults, documented in config.toml.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"loopgate/codec"
+	"loopgate/stats"
 )
 
 // newBenchLoop returns a loop of a server that is not running, for measuring
@@ -34,7 +35,7 @@ var browserGET = []byte("GET /articles/2026/11/loopgate?ref=home HTTP/1.1\r\n" +
 // requestPath is what clientConn.start does per request before its write:
 // parse the head in place, pick a backend, append the rewritten head.
 func requestPath(l *loop, r *codec.Request, raw, ip []byte) int {
-	n, err := codec.ParseRequest(raw, r, &l.s.lim)
+	n, err := codec.ParseRequest(raw, r, &l.cfg.Limits)
 	if err != nil {
 		panic(err)
 	}
@@ -47,6 +48,68 @@ func requestPath(l *loop, r *codec.Request, raw, ip []byte) int {
 }
 
 var sink int
+
+// newObservedLoop is newBenchLoop with everything issue 5 adds to a request:
+// request IDs, seed endpoint checks, metrics and a JSON access log (to
+// io.Discard).
+func newObservedLoop(tb testing.TB) (*loop, *clientConn) {
+	alog, err := stats.OpenAccessLog(stats.AccessLogOptions{Stdout: io.Discard})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { alog.Close() })
+	s, err := New(Config{RequestIDHeader: "X-Request-ID", SeedEndpoints: true, AccessLog: alog,
+		Pools: []Pool{{Name: "p", Backends: []Backend{
+			{Address: "127.0.0.1:1"}, {Address: "127.0.0.1:2"}, {Address: "127.0.0.1:3"},
+		}}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l := newLoop(s, nil, 0)
+	cc := &clientConn{l: l, ip: []byte("192.0.2.10")}
+	cc.owner = cc
+	return l, cc
+}
+
+// observedPath is requestPath plus what the engine records per exchange:
+// the request ID (generated), the seed endpoint check, the response status,
+// the metrics and the access log line.
+func observedPath(cc *clientConn, r *codec.Request, raw []byte) int {
+	l := cc.l
+	n, err := codec.ParseRequest(raw, r, &l.cfg.Limits)
+	if err != nil {
+		panic(err)
+	}
+	cc.beginExchange(raw, r, n)
+	if seedEndpoint(r.Target.Bytes(raw)) != seedNone {
+		panic("seed endpoint")
+	}
+	cc.log.pooled = true
+	lp := l.pool(0)
+	i := lp.picker.Pick(0, lp.st.mask, -1)
+	cc.log.bs = lp.st.stats[i]
+	lp.picker.Done(i, 0, true)
+	fw := codec.Forward{ClientIP: cc.ip, Proto: protoHTTP}
+	l.extra = cc.appendIDField(l.extra[:0])
+	fw.Extra = l.extra
+	l.scratch = codec.AppendRequestHead(l.scratch[:0], raw, r, &fw)
+	cc.log.status, cc.log.bytesOut = 200, 512
+	cc.record()
+	if l.idSeq%256 == 0 {
+		l.alog.Flush() // the loop's sweep does this every 50ms
+	}
+	return n + i
+}
+
+func BenchmarkRequestPathObserved(b *testing.B) {
+	_, cc := newObservedLoop(b)
+	var r codec.Request
+	b.ReportAllocs()
+	b.SetBytes(int64(len(browserGET)))
+	for b.Loop() {
+		sink += observedPath(cc, &r, browserGET)
+	}
+}
 
 func BenchmarkRequestPath(b *testing.B) {
 	l := newBenchLoop(b)

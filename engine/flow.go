@@ -84,7 +84,7 @@ func (cc *clientConn) limitInput() gnet.Action {
 		return gnet.None
 	}
 	in := cc.c.InboundBuffered()
-	hw := cc.l.s.cfg.Flow.HighWatermark
+	hw := cc.l.cfg.Flow.HighWatermark
 	paused := cc.state == clientReadBody && cc.l.isWaiting(cc)
 	if in == 0 || in <= hw && !paused {
 		return gnet.None
@@ -168,7 +168,7 @@ func (u *upConn) drained() bool {
 		u.timer.touch(now()) // the client is reading: that is progress
 	}
 	u.lastOut = out
-	if out >= u.l.s.cfg.Flow.LowWatermark {
+	if out >= u.l.cfg.Flow.LowWatermark {
 		return false
 	}
 	if u.heldOff < len(u.held) {
@@ -176,7 +176,7 @@ func (u *upConn) drained() bool {
 		if u.state == upClosed || u.cc == nil {
 			return true
 		}
-		if cc.c != nil && cc.c.OutboundBuffered() >= u.l.s.cfg.Flow.LowWatermark {
+		if cc.c != nil && cc.c.OutboundBuffered() >= u.l.cfg.Flow.LowWatermark {
 			return false
 		}
 	}

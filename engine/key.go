@@ -90,7 +90,7 @@ func (cc *clientConn) clientIPKey(b []byte, r *codec.Request) uint64 {
 	if !cc.trusted {
 		return cc.ipKey
 	}
-	trusted := cc.l.s.trusted
+	trusted := cc.l.gen.trusted
 	var client []byte // the last entry looked at: the leftmost if all are trusted
 	found := false
 	fields := r.Fields()

@@ -56,8 +56,8 @@ func TestParseKeySpec(t *testing.T) {
 }
 
 func TestClientIPKeyTrustedProxies(t *testing.T) {
-	s := &Server{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}}
-	l := &loop{s: s}
+	g := &generation{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}}
+	l := &loop{s: &Server{}, gen: g}
 	f := func(trusted bool, xff []string, want string) {
 		t.Helper()
 		cc := &clientConn{l: l, trusted: trusted, ipKey: upstream.HashKey([]byte("10.1.1.1"))}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
 	"loopgate/codec"
+	"loopgate/stats"
 	"loopgate/upstream"
 )
 
@@ -16,6 +18,8 @@ import (
 // touched only on that loop, except waiting, which the ticker reads.
 type loop struct {
 	s      *Server
+	gen    *generation // the configuration this loop runs; see sync
+	cfg    *Config     // &gen.cfg
 	el     gnet.EventLoop
 	seed   uint64
 	pools  []*loopPool
@@ -35,6 +39,20 @@ type loop struct {
 	waiting  atomic.Bool
 
 	sweepFn, waitersFn gnet.RunnableFunc
+
+	// Observability: the record of the exchange that just ended, the
+	// loop's access log buffer (nil: no access log), extra field lines
+	// being added to a head, and request ID generation.
+	rec      stats.Record
+	alog     *stats.LogBuffer
+	extra    []byte
+	idPrefix [12]byte
+	idSeq    uint64
+	genID    bool // the current request's ID was generated: add it upstream
+
+	// Gauges, written only by this loop, read by scrapes.
+	upConns   atomic.Int64 // upstream connections, dialing ones included
+	idleConns atomic.Int64 // of which pooled
 }
 
 // loopPool is one pool as seen by one loop: a Picker for the current Set
@@ -60,24 +78,14 @@ const maxRetryTokens = 1000
 type waiter interface{ drained() bool }
 
 func newLoop(s *Server, el gnet.EventLoop, seed uint64) *loop {
-	l := &loop{s: s, el: el, seed: seed, scratch: make([]byte, 0, 4096)}
-	t := s.cfg.Timeouts
-	for k, d := range [numTimerKinds]int64{
-		timerClientIdle:   int64(t.ClientIdle),
-		timerClientHeader: int64(t.ClientHeader),
-		timerClientBody:   int64(t.BodyProgress),
-		timerUpResponse:   int64(t.UpstreamResponse),
-		timerUpBody:       int64(t.BodyProgress),
-		timerUpIdle:       int64(t.UpstreamIdle),
-		timerLinger:       int64(lingerTimeout),
-	} {
-		l.timers[k].d, l.timers[k].kind = d, timerKind(k)
+	l := &loop{s: s, el: el, seed: seed, scratch: make([]byte, 0, 4096), idPrefix: newIDPrefix()}
+	if a := s.cfg.AccessLog; a != nil {
+		l.alog = a.NewBuffer()
 	}
-	for _, p := range s.pools {
-		lp := &loopPool{p: p, retryTokens: maxRetryTokens}
-		l.rebuild(lp)
-		l.pools = append(l.pools, lp)
+	for k := range l.timers {
+		l.timers[k].kind = timerKind(k)
 	}
+	l.adopt(s.gen.Load())
 	l.sweepFn = func(context.Context) error { l.sweep(); return nil }
 	l.waitersFn = func(context.Context) error { l.sweepWaiters(); return nil }
 	return l
@@ -101,6 +109,9 @@ func (l *loop) sweep() {
 		l.timers[k].expire(at)
 	}
 	l.sweepWaiters()
+	if l.alog != nil {
+		l.alog.Flush()
+	}
 }
 
 // wait adds w to the connections polled on every fast tick.
@@ -186,7 +197,7 @@ func (l *loop) rebuild(lp *loopPool) {
 				u.closeNow()
 				continue
 			}
-			u.backend, u.set = j, set
+			u.backend, u.set, u.lp = j, set, lp
 			if ev, evicted := lp.idle[j].Push(u, lp.p.maxIdle); evicted {
 				ev.closeNow()
 			}
@@ -205,6 +216,8 @@ func (l *loop) takeIdle(lp *loopPool, i int, check bool) *upConn {
 			return nil
 		}
 		u.timer.stop()
+		u.state = upAwaitHead // out of the pool: closeNow must not look for it there
+		u.l.idleConns.Add(-1)
 		if !check || u.alive() {
 			return u
 		}
@@ -220,9 +233,11 @@ func (l *loop) dial(cc *clientConn, lp *loopPool, i int) *upConn {
 	u.cc = cc
 	cc.up = u
 	addr := lp.set.Backends[i].Addr
-	timeout := l.s.cfg.Timeouts.UpstreamConnect
+	timeout := l.cfg.Timeouts.UpstreamConnect
 	go func() {
+		t0 := time.Now()
 		nc, err := net.DialTimeout("tcp", addr, timeout)
+		u.connectTime = time.Since(t0) // read on the loop after Enroll hands u over
 		if err == nil {
 			var ch <-chan gnet.RegisteredResult
 			ch, err = l.el.Enroll(gnet.NewContext(context.Background(), u), nc)

@@ -7,11 +7,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"loopgate/health"
+	"loopgate/stats"
 	"loopgate/upstream"
 )
 
@@ -21,22 +24,23 @@ type pool struct {
 	name          string
 	alg           upstream.Algorithm
 	maxIdle       int
-	key           keySpec         // what keyed algorithms hash on
-	keyed         bool            // the algorithm routes by key
-	sticky        *StickyCookie   // nil: no sticky cookie
-	secret        []byte          // HMAC key of the sticky cookie
-	checker       *health.Checker // active probes; nil when off
-	retries       int             // attempts on another backend after a safe failure
-	retryBudget   int             // percent of requests that may be retried
-	retryDeadline time.Duration   // no new attempt after a request has been here this long
-	retryOn       []int           // response statuses that send an idempotent bodiless request elsewhere
-	retryBackoff  time.Duration   // base of the jittered exponential backoff; 0: retry at once
-	ej            *ejector        // combines probe results and passive ejections into the mask
-	passive       bool            // loops count failures for ej
+	key           keySpec       // what keyed algorithms hash on
+	keyed         bool          // the algorithm routes by key
+	sticky        *StickyCookie // nil: no sticky cookie
+	secret        []byte        // HMAC key of the sticky cookie
+	checker       *probes       // active probes; nil when off
+	retries       int           // attempts on another backend after a safe failure
+	retryBudget   int           // percent of requests that may be retried
+	retryDeadline time.Duration // no new attempt after a request has been here this long
+	retryOn       []int         // response statuses that send an idempotent bodiless request elsewhere
+	retryBackoff  time.Duration // base of the jittered exponential backoff; 0: retry at once
+	ej            *ejector      // combines probes, ejections, slow start and the admin's changes into the Set and mask
+	passive       bool          // loops count failures for ej
 	// panicMode spreads traffic over every backend when none may take it;
 	// panicking is whether it does now (written by publish, under ej.mu).
 	panicMode, panicking bool
 	log                  *slog.Logger
+	stats                *stats.PoolStats
 	state                atomic.Pointer[poolState]
 }
 
@@ -47,19 +51,28 @@ type poolState struct {
 	set    *upstream.Set
 	mask   upstream.Mask
 	cookie *stickyTable // nil when the pool has no sticky cookie
+	// stats are the metric handles of each backend, indexed like set.
+	stats []*stats.BackendStats
 }
 
 // publish makes set, with up saying which backends are healthy, the pool's
 // current state. It runs on the control plane, never on a loop.
 func (p *pool) publish(set *upstream.Set, up upstream.Mask) {
+	p.publishAllowed(set, up, upstream.NewMask(len(set.Backends)))
+}
+
+// publishAllowed is publish where only the backends in allowed may take
+// traffic at all: up must be within it, and panic mode spreads traffic over
+// allowed, not over every backend, so a drained backend stays out of it.
+func (p *pool) publishAllowed(set *upstream.Set, up, allowed upstream.Mask) {
 	p.alg.Prepare(set) // shared tables are built here, not by the first loop to need them
 	st := &poolState{set: set, mask: set.Eligible(up)}
 	if p.panicMode {
 		// With no backend to take traffic, spread it over all of them
 		// rather than answer 503: they may be healthier than probes say.
-		panicking := st.mask.Count() == 0
+		panicking := st.mask.Count() == 0 && allowed.Count() > 0
 		if panicking {
-			st.mask = set.Eligible(upstream.NewMask(len(set.Backends)))
+			st.mask = set.Eligible(allowed)
 		}
 		if panicking != p.panicking {
 			p.panicking = panicking
@@ -67,9 +80,15 @@ func (p *pool) publish(set *upstream.Set, up upstream.Mask) {
 		}
 	}
 	if old := p.state.Load(); old != nil && old.set == set {
-		st.cookie = old.cookie
-	} else if p.sticky != nil {
-		st.cookie = newStickyTable(p.sticky, p.secret, set)
+		st.cookie, st.stats = old.cookie, old.stats
+	} else {
+		if p.sticky != nil {
+			st.cookie = newStickyTable(p.sticky, p.secret, set)
+		}
+		st.stats = make([]*stats.BackendStats, len(set.Backends))
+		for i, b := range set.Backends {
+			st.stats[i] = p.stats.Backend(b.Addr)
+		}
 	}
 	p.state.Store(st)
 }
@@ -110,7 +129,7 @@ func newStickyTable(c *StickyCookie, secret []byte, set *upstream.Set) *stickyTa
 
 // newPool builds the shared side of pc and publishes its first state with
 // every backend up. With probes configured, its checker publishes each flip.
-func newPool(pc Pool, log *slog.Logger) (*pool, error) {
+func newPool(pc Pool, ps *stats.PoolStats, log *slog.Logger) (*pool, error) {
 	alg, err := upstream.New(pc.Algorithm, upstream.Options{
 		HashMethod:    pc.HashMethod,
 		BalanceFactor: pc.HashBalanceFactor,
@@ -129,7 +148,7 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 	p := &pool{name: pc.Name, alg: alg, maxIdle: pc.MaxIdlePerBackend, keyed: keyed, retries: pc.Retries,
 		retryBudget: pc.RetryBudget, retryDeadline: pc.RetryDeadline, retryOn: pc.RetryOnStatus,
 		retryBackoff: pc.RetryBackoff,
-		panicMode:    pc.PanicMode, log: log.With("pool", pc.Name)}
+		panicMode:    pc.PanicMode, log: log.With("pool", pc.Name), stats: ps}
 	if p.keyed {
 		spec := pc.HashKey
 		if pc.Algorithm == "ip_hash" || spec == "" {
@@ -161,15 +180,8 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 	for _, b := range pc.Backends {
 		backends = append(backends, upstream.Backend{Addr: b.Address, Weight: b.WeightOf(), Backup: b.Backup})
 	}
-	set := upstream.NewSet(1, backends, nil)
-	p.ej = &ejector{log: log.With("pool", pc.Name), p: p, set: set, up: upstream.NewMask(len(backends)),
-		until: make([]time.Time, len(backends)), times: make([]int, len(backends)),
-		slowStart: pc.SlowStart, rampFrom: make([]time.Time, len(backends)),
-		why: make([]string, len(backends)), when: make([]time.Time, len(backends)),
-		hist: make([][]upstream.Transition, len(backends))}
-	for _, b := range backends {
-		p.ej.weights = append(p.ej.weights, b.Weight)
-	}
+	set := upstream.NewSet(1, slices.Clone(backends), nil)
+	p.ej = newEjector(p, log.With("pool", pc.Name), set, backends, pc.SlowStart)
 	if pc.Passive != nil {
 		p.ej.cfg = pc.Passive.WithDefaults()
 		if err := p.ej.cfg.Validate(); err != nil {
@@ -185,10 +197,55 @@ func newPool(pc Pool, log *slog.Logger) (*pool, error) {
 		}
 		// The checker publishes from its own goroutine, on flips only; the
 		// loops see the new mask at their next request.
-		p.checker, err = health.New(*pc.Health, addrs, log.With("pool", pc.Name), p.ej.setHealth)
+		c, err := health.New(*pc.Health, addrs, log.With("pool", pc.Name), p.ej.setHealth)
 		if err != nil {
 			return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
 		}
+		p.checker = &probes{c: c, cfg: *pc.Health}
 	}
 	return p, nil
+}
+
+// probes is a pool's active health checking. A membership change (or a
+// reload) replaces its Checker by one that inherits its state; the pointer
+// is swapped under mu so that Status can read it meanwhile. Start, Stop and
+// replace run under the Server's ctl.
+type probes struct {
+	mu  sync.Mutex
+	c   *health.Checker
+	cfg health.Config // as configured, to tell whether a reload changed it
+}
+
+func (pr *probes) current() *health.Checker {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.c
+}
+
+// Start starts the current checker.
+func (pr *probes) Start() { pr.current().Start() }
+
+// Stop stops the current checker.
+func (pr *probes) Stop() { pr.current().Stop() }
+
+// States returns the current checker's view of its backends.
+func (pr *probes) States() []health.BackendState { return pr.current().States() }
+
+// reshape stops the current checker and replaces it with a successor for
+// addrs, which keeps the state of every backend still checked (see
+// health.Checker.Inherit); it returns the successor's mask, indexed like
+// addrs. The successor probes and publishes nothing until it is started, so
+// the caller can publish its new Set with that mask first. It must not be
+// called with the ejector's mutex held: the old checker may be waiting for
+// it to publish a flip.
+func (pr *probes) reshape(addrs []string) upstream.Mask {
+	next, err := pr.current().Successor(addrs)
+	if err != nil {
+		// Its configuration was valid, and the caller checked the count.
+		panic("BUG: cannot make a successor checker: " + err.Error())
+	}
+	pr.mu.Lock()
+	pr.c = next
+	pr.mu.Unlock()
+	return next.Mask()
 }

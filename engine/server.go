@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopgate/codec"
+	"loopgate/stats"
 )
 
 // Server is one running proxy. Its exported methods are safe to call from any
@@ -24,9 +24,10 @@ type Server struct {
 
 	cfg     Config
 	log     *slog.Logger
-	lim     codec.Limits
-	pools   []*pool
-	trusted []netip.Prefix // trusted_proxies
+	pools   []*pool                    // the current generation's, for the control plane (guarded by ctl)
+	gen     atomic.Pointer[generation] // what the loops run; replaced by Reload
+	ctl     sync.Mutex                 // serializes reloads and runtime changes
+	running atomic.Bool                // Run has started the checkers and not stopped them (under ctl)
 
 	eng      gnet.Engine
 	addr     atomic.Pointer[net.TCPAddr]
@@ -34,10 +35,15 @@ type Server struct {
 	stopped  chan struct{}
 	draining atomic.Bool
 	cutting  atomic.Bool // the grace period is over: in-flight exchanges are cut, not answered
+	ho       handoff     // zero-downtime upgrade: listeners, steering, retiring (handoff.go)
 
 	loopsMu sync.Mutex
 	loops   []*loop // appended when a loop sees its first connection
 	loopOf  map[gnet.EventLoop]*loop
+
+	st        *stats.Proxy // cfg.Stats
+	reqIDName []byte       // cfg.RequestIDHeader
+	logAgent  bool         // the access log format wants User-Agent and Referer
 
 	clients atomic.Int64 // open client connections (detached ones included)
 	fast    atomic.Int32 // loops with exchanges waiting on a peer to drain
@@ -49,32 +55,32 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if len(cfg.Pools) == 0 {
 		return nil, errors.New("cannot start: no pool configured")
 	}
+	if cfg.Stats == nil {
+		cfg.Stats = stats.New(stats.Options{})
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     log,
-		lim:     cfg.Limits,
 		ready:   make(chan struct{}),
 		stopped: make(chan struct{}),
 		loopOf:  map[gnet.EventLoop]*loop{},
+		st:      cfg.Stats,
 	}
-	for _, t := range cfg.TrustedProxies {
-		p, err := netip.ParsePrefix(t)
-		if err != nil {
-			a, aerr := netip.ParseAddr(t)
-			if aerr != nil {
-				return nil, fmt.Errorf("cannot parse trusted proxy %q: %w", t, err)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		s.trusted = append(s.trusted, p.Masked())
+	s.reqIDName = []byte(cfg.RequestIDHeader)
+	if cfg.AccessLog != nil {
+		s.logAgent = cfg.AccessLog.NeedsAgent()
 	}
-	for _, pc := range cfg.Pools {
-		p, err := newPool(pc, log)
-		if err != nil {
-			return nil, err
-		}
-		s.pools = append(s.pools, p)
+	s.st.SetGauges(stats.Gauges{
+		Clients:        s.clients.Load,
+		UpstreamActive: func() int64 { up, idle := s.upstreamConns(); return up - idle },
+		UpstreamIdle:   func() int64 { _, idle := s.upstreamConns(); return idle },
+	})
+	g, err := s.newGeneration(cfg, nil)
+	if err != nil {
+		return nil, err
 	}
+	s.pools = g.pools
+	s.gen.Store(g)
 	return s, nil
 }
 
@@ -83,12 +89,24 @@ func (s *Server) Run() error {
 	defer close(s.stopped)
 	clock.Store(monoNow())
 	go s.tick()
+	s.ctl.Lock()
+	s.running.Store(true)
 	for _, p := range s.pools {
 		if p.checker != nil {
 			p.checker.Start()
-			defer p.checker.Stop()
 		}
 	}
+	s.ctl.Unlock()
+	defer func() {
+		s.ctl.Lock()
+		defer s.ctl.Unlock()
+		s.running.Store(false)
+		for _, p := range s.pools { // the pools of the last reload
+			if p.checker != nil {
+				p.checker.Stop()
+			}
+		}
+	}()
 	opts := []gnet.Option{
 		gnet.WithMulticore(s.cfg.EventLoops == 0),
 		gnet.WithReusePort(s.cfg.ReusePort),
@@ -101,6 +119,13 @@ func (s *Server) Run() error {
 		opts = append(opts, gnet.WithNumEventLoop(s.cfg.EventLoops))
 	}
 	err := gnet.Run(s, "tcp://"+s.cfg.Listen, opts...)
+	// The loops have stopped: hand their last access log lines to the
+	// writer, which the caller closes.
+	s.forEachLoop(func(l *loop) {
+		if l.alog != nil {
+			l.alog.Flush()
+		}
+	})
 	if err != nil {
 		select {
 		case <-s.ready:
@@ -131,6 +156,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.stopped
 		return nil
 	}
+	s.handOver(ctx) // after Retire: serve what still arrives, then leave the port to the successor
 	s.forEachLoop(func(l *loop) { l.execute(l.drainIdle) })
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
@@ -249,16 +275,38 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.None
 	}
 	l := s.loopFor(c.EventLoop())
-	if s.draining.Load() {
+	if s.draining.Load() && !s.ho.retiring.Load() { // a retiring server serves what was queued for it
 		return nil, gnet.Close
 	}
-	if s.clients.Add(1) > int64(s.cfg.MaxConnections) {
+	l.sync()
+	if s.clients.Add(1) > int64(l.cfg.MaxConnections) {
 		s.clients.Add(-1)
-		return codec.AppendError(nil, 503, true, 1), gnet.Close
+		out := codec.AppendError(nil, 503, true, 1)
+		l.rec = stats.Record{Time: time.Now(), Status: 503, BytesOut: int64(len(out)), Reason: stats.ReasonLimit}
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			l.rec.ClientIP = []byte(a.IP.String())
+		}
+		s.st.Done(&l.rec)
+		if l.alog != nil {
+			l.alog.Append(&l.rec)
+		}
+		return out, gnet.Close
 	}
 	newClient(l, c)
 	return nil, gnet.None
 }
+
+// upstreamConns sums the loops' upstream connection gauges.
+func (s *Server) upstreamConns() (all, idle int64) {
+	s.forEachLoop(func(l *loop) {
+		all += l.upConns.Load()
+		idle += l.idleConns.Load()
+	})
+	return all, idle
+}
+
+// Stats is the Proxy the engine counts into.
+func (s *Server) Stats() *stats.Proxy { return s.st }
 
 // OnTraffic runs the state machine of the connection that has bytes.
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {

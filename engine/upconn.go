@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"loopgate/codec"
+	"loopgate/stats"
 	"loopgate/upstream"
 )
 
@@ -50,12 +51,17 @@ type upConn struct {
 	heldOff  int
 	detached detach
 	lastOut  int // client bytes queued at the last drain check, to see progress
+
+	bs          *stats.BackendStats // the backend's handles (stable per address)
+	connectTime time.Duration       // how long the dial took; taken by the first exchange
+	live        bool                // counted in the loop's upstream connection gauge
 }
 
 func newUpConn(l *loop, lp *loopPool, i int) *upConn {
-	u := &upConn{l: l, lp: lp, set: lp.set, backend: i}
+	u := &upConn{l: l, lp: lp, set: lp.set, backend: i, bs: lp.st.stats[i], live: true}
 	u.owner = u
 	u.detached.fd = -1
+	l.upConns.Add(1)
 	return u
 }
 
@@ -83,6 +89,7 @@ func (u *upConn) onOpen(c gnet.Conn) {
 // dialFailed runs on the loop when the dial or the enrollment failed.
 func (u *upConn) dialFailed(err error) {
 	u.state = upClosed
+	u.release()
 	cc := u.cc
 	u.cc = nil
 	u.l.s.log.Debug("cannot connect to backend", "backend", u.addr(), "err", err)
@@ -91,6 +98,7 @@ func (u *upConn) dialFailed(err error) {
 		cc.up = nil
 		u.done(false)
 		// Nothing of the request was sent: it may go to another backend.
+		cc.log.bs, cc.log.reason = u.bs, stats.ReasonConnect
 		cc.retryAfter(u.backend, cc.head, 502, false)
 	}
 }
@@ -133,11 +141,27 @@ func (u *upConn) done(ok bool) {
 		return
 	}
 	u.picker = nil
+	u.bs.InFlight.Add(-1)
 	var rtt time.Duration
 	if ok {
 		rtt = time.Since(u.start)
 	}
 	p.Done(u.backend, rtt, ok)
+}
+
+// picked records that p chose this connection's backend for an exchange:
+// the exchange is in flight until done.
+func (u *upConn) picked(p upstream.Picker) {
+	u.picker = p
+	u.bs.InFlight.Add(1)
+}
+
+// release takes a closed connection out of the loop's gauge, once.
+func (u *upConn) release() {
+	if u.live {
+		u.live = false
+		u.l.upConns.Add(-1)
+	}
 }
 
 func (u *upConn) onTraffic() gnet.Action {
@@ -206,7 +230,7 @@ func (u *upConn) readHead() bool {
 	}
 	u.gotBytes = true
 	cc := u.cc
-	n, err := codec.ParseResponse(b, &u.l.resp, cc.method, &u.l.s.lim)
+	n, err := codec.ParseResponse(b, &u.l.resp, cc.method, &u.l.cfg.Limits)
 	if err == codec.ErrNeedMore {
 		return false
 	}
@@ -229,6 +253,7 @@ func (u *upConn) readHead() bool {
 		if cc.minor == 1 {
 			l.scratch = codec.AppendResponseHead(l.scratch[:0], b, r, codec.ResponseFraming{})
 			u.consume(n)
+			cc.log.bytesOut += int64(len(l.scratch))
 			cc.c.Write(l.scratch)
 			cc.respStarted = false // a 1xx is not the answer
 		} else {
@@ -237,6 +262,7 @@ func (u *upConn) readHead() bool {
 		return true
 	}
 
+	cc.log.status, cc.log.ttfb = r.Status, time.Since(u.start)
 	u.outcome(u.lp.p.passive && u.lp.p.ej.failing(r.Status), "status", r.Status)
 	if len(cc.retry) > 0 && slices.Contains(u.lp.p.retryOn, r.Status) && cc.mayRetry(cc.retry, true) {
 		// retry_on_status: the client never sees this answer; an idempotent
@@ -271,6 +297,12 @@ func (u *upConn) readHead() bool {
 	rf.Close = closeAfter
 	rf.KeepAlive = !closeAfter && cc.minor == 0
 	rf.Extra = cc.setCookie
+	if name := l.s.reqIDName; len(name) > 0 {
+		if _, ok := fieldValue(b, r.Headers[:r.NHeaders], name); !ok {
+			l.extra = cc.appendIDField(append(l.extra[:0], cc.setCookie...))
+			rf.Extra = l.extra
+		}
+	}
 	l.scratch = codec.AppendResponseHead(l.scratch[:0], b, r, rf)
 	u.consume(n)
 	if r.Body == codec.BodyNone || r.Body == codec.BodyLength && r.BodyLen == 0 {
@@ -318,7 +350,7 @@ func (u *upConn) forwardBody() gnet.Action {
 			return gnet.None
 		}
 	case codec.BodyChunked:
-		lim := &u.l.s.lim
+		lim := &u.l.cfg.Limits
 		for n < len(b) && !u.chunk.Done() {
 			k, data, err := u.chunk.Next(b[n:], lim)
 			if err == codec.ErrNeedMore {
@@ -373,7 +405,7 @@ func (u *upConn) forwardBody() gnet.Action {
 		u.finish()
 		return gnet.None
 	}
-	if cc.c != nil && cc.c.OutboundBuffered() > u.l.s.cfg.Flow.HighWatermark {
+	if cc.c != nil && cc.c.OutboundBuffered() > u.l.cfg.Flow.HighWatermark {
 		return u.pause()
 	}
 	return gnet.None
@@ -387,6 +419,7 @@ func (u *upConn) finish() {
 	cc := u.cc
 	u.cc = nil
 	u.timer.stop()
+	cc.log.upTime = time.Since(u.start)
 	u.done(true)
 	if !u.broken && !u.respClose && cc.reqDone && u.c != nil && u.heldOff == len(u.held) {
 		u.toIdle()
@@ -400,6 +433,7 @@ func (u *upConn) finish() {
 func (u *upConn) onEOF() {
 	cc := u.cc
 	u.cc = nil
+	cc.log.upTime = time.Since(u.start)
 	u.done(true)
 	if u.headOut {
 		u.emit(nil) // an empty close-delimited body
@@ -422,6 +456,10 @@ func (u *upConn) abort(status int) {
 	if cc != nil && cc.up == u {
 		cc.up = nil
 		u.done(false)
+		cc.log.reason = stats.ReasonReset
+		if status == 504 {
+			cc.log.reason = stats.ReasonTimeout
+		}
 		cc.fail(status)
 	}
 }
@@ -432,7 +470,11 @@ func (u *upConn) toIdle() {
 		u.closeNow()
 		return
 	}
-	lp := u.l.refresh(u.lp)
+	lp := u.l.current(u.lp)
+	if lp == nil {
+		u.closeNow() // a reload removed the pool
+		return
+	}
 	if u.set != lp.set {
 		// The pool was rebuilt while this exchange ran: the connection stays
 		// if its backend is still in the new Set.
@@ -444,6 +486,7 @@ func (u *upConn) toIdle() {
 		u.set, u.backend = lp.set, j
 	}
 	u.state = upIdle
+	u.l.idleConns.Add(1)
 	u.reused = true
 	u.l.arm(&u.timer, timerUpIdle)
 	if old, evicted := lp.idle[u.backend].Push(u, lp.p.maxIdle); evicted {
@@ -461,8 +504,10 @@ func (u *upConn) addr() string { return u.set.Backends[u.backend].Addr }
 func (u *upConn) closeNow() {
 	if u.state == upIdle {
 		u.lp.idle[u.backend].Remove(u)
+		u.l.idleConns.Add(-1)
 	}
 	u.state = upClosed
+	u.release()
 	u.timer.stop()
 	u.l.unwait(u)
 	u.detached.release()
@@ -497,8 +542,10 @@ func (u *upConn) onClose(error) {
 	u.c = nil
 	if prev == upIdle {
 		u.lp.idle[u.backend].Remove(u)
+		u.l.idleConns.Add(-1)
 	}
 	u.state = upClosed
+	u.release()
 	u.timer.stop()
 	u.l.unwait(u)
 	u.detached.release()

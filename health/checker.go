@@ -88,15 +88,17 @@ type Checker struct {
 	ctx              context.Context
 	cancel           context.CancelFunc
 	startOnce, once  sync.Once
+	started          atomic.Bool // Start has run
 	loopDone, probes sync.WaitGroup
 }
 
 type backend struct {
 	// Owned by the scheduler goroutine.
 	up     bool
+	fresh  bool // new to the pool (Inherit) and not probed yet: one pass brings it up
 	passes int
 	fails  int
-	next   time.Time
+	next   time.Time // when the next probe is due; zero: Start picks a time
 
 	// The view, guarded by Checker.mu.
 	state       State
@@ -162,15 +164,19 @@ func New(cfg Config, addrs []string, log *slog.Logger, publish func(up upstream.
 }
 
 // Start starts probing, unless checks are disabled. The first probe of each
-// backend comes within Jitter×Interval. Start is idempotent.
+// backend comes within Jitter×Interval (inherited backends keep their
+// schedule, new ones are probed at once: see Inherit). Start is idempotent.
 func (c *Checker) Start() {
 	c.startOnce.Do(func() {
+		c.started.Store(true)
 		if c.cfg.Disabled || len(c.bs) == 0 || c.ctx.Err() != nil {
 			return
 		}
 		now := time.Now()
 		for i := range c.bs {
-			c.bs[i].next = now.Add(time.Duration(c.rng.Float64() * max(c.cfg.Jitter, 0) * float64(c.cfg.Interval)))
+			if c.bs[i].next.IsZero() { // an inherited backend keeps its schedule
+				c.bs[i].next = now.Add(time.Duration(c.rng.Float64() * max(c.cfg.Jitter, 0) * float64(c.cfg.Interval)))
+			}
 			heap.Push(&c.due, dueEntry{i: i, at: c.bs[i].next})
 		}
 		c.loopDone.Add(1)
@@ -187,6 +193,67 @@ func (c *Checker) Stop() {
 		c.loopDone.Wait()
 		c.probes.Wait()
 	})
+}
+
+// Successor stops c and returns a Checker for addrs that carries on from it,
+// for a pool whose membership changed: a New Checker with c's configuration,
+// log and publish func that has Inherited from c. Its Mask is indexed like
+// addrs; it probes nothing until Start.
+func (c *Checker) Successor(addrs []string) (*Checker, error) {
+	n, err := New(c.cfg, addrs, c.log, c.publish)
+	if err != nil {
+		c.Stop()
+		return nil, err
+	}
+	n.Inherit(c)
+	return n, nil
+}
+
+// Inherit stops from and gives c from's view of every backend they share
+// by address: up or down, the counters toward Rise and Fall, the reason,
+// transitions, recent probes and the time of the next probe. c's other
+// backends are new to the pool: they start down ("added; waiting for its
+// first probe") and are probed as soon as c starts. One passing probe brings
+// such a backend up; a failing one leaves it down until Rise consecutive
+// passes, as any down backend. So a backend added at runtime takes traffic
+// only once it has answered, and the others keep their verdicts. If either
+// Checker has checks disabled, Inherit only stops from: c keeps every
+// backend up, as at boot.
+//
+// c must not have been started; Inherit must not be called from publish.
+func (c *Checker) Inherit(from *Checker) {
+	from.Stop() // from here the scheduler's fields of from.bs are ours to read
+	if c.started.Load() {
+		panic("BUG: health: Inherit on a started Checker")
+	}
+	if c.cfg.Disabled || from.cfg.Disabled {
+		return
+	}
+	old := make(map[string]int, len(from.addrs))
+	for i, a := range from.addrs {
+		if _, dup := old[a]; !dup {
+			old[a] = i
+		}
+	}
+	now := time.Now()
+	from.mu.Lock()
+	defer from.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := upstream.NewMask(len(c.addrs))
+	for i, a := range c.addrs {
+		b := &c.bs[i]
+		if j, ok := old[a]; ok {
+			*b = from.bs[j]
+			b.transitions = append([]Transition(nil), b.transitions...)
+		} else {
+			*b = backend{fresh: true, state: StateDown, reason: "added; waiting for its first probe", since: now, next: now}
+		}
+		if !b.up {
+			m[i/64] &^= 1 << (i % 64)
+		}
+	}
+	c.mask.Store(&m)
 }
 
 // Mask returns which backends are up. It is immutable; one atomic load.
@@ -277,6 +344,9 @@ func (c *Checker) apply(r result) {
 	switch {
 	case p.OK && b.up:
 		b.fails = 0
+	case p.OK && b.fresh:
+		flip = c.flip(b, r.end, StateUp, "first probe passed")
+		b.up, b.passes = true, 0
 	case p.OK:
 		if b.passes++; b.passes >= c.cfg.Rise {
 			flip = c.flip(b, r.end, StateUp, fmt.Sprintf("%d consecutive passes", b.passes))
@@ -291,6 +361,7 @@ func (c *Checker) apply(r result) {
 		b.passes = 0
 		b.reason = "still failing: " + p.Err
 	}
+	b.fresh = false
 	c.mu.Unlock()
 
 	d := c.cfg.Interval

@@ -4,6 +4,8 @@
 // Rise consecutive passes bring a backend up, Fall consecutive failures take
 // it down, and only such a flip publishes a new upstream.Mask. States gives
 // the stats package a read-only view: state, reason, transitions, last probes.
+// When a pool's membership changes (or a reload rebuilds it), a new Checker
+// Inherits from the old one the state of every backend still checked.
 //
 //	c := health.New(cfg, addrs, log, func(up upstream.Mask) { pool.publish(set, up) })
 //	c.Start()

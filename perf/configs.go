@@ -13,7 +13,9 @@ import (
 
 func loopgateConf(addr string, backends []string, loops, maxConns int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[server]\nlisten = %q\nevent_loops = %d\nmax_connections = %d\naccess_log = false\nmetrics = false\n\n",
+	// No request IDs (HAProxy and nginx generate none here either) and no
+	// admin listener, so several runs never compete for its port.
+	fmt.Fprintf(&b, "[server]\nlisten = %q\nevent_loops = %d\nmax_connections = %d\naccess_log = false\nmetrics = false\nrequest_id_header = \"\"\n\n[admin]\nlisten = \"\"\n\n",
 		addr, loops, maxConns)
 	b.WriteString("[timeouts]\nclient_idle = \"120s\"\n\n")
 	b.WriteString("[[pool]]\nname = \"bench\"\nalgorithm = \"round_robin\"\n")

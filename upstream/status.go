@@ -19,7 +19,7 @@ type BackendStatus struct {
 	State    string
 	Reason   string    // why it is in State, e.g. "3 consecutive failures: HTTP 503 not in 200-399"
 	Since    time.Time // when it entered State; zero if it never left "up"
-	InFlight int64     // requests routed to it and not done, as load-aware algorithms count them
+	InFlight int64     // exchanges sent to it and not finished, whatever the algorithm (a draining backend's count falls to 0)
 
 	Transitions []Transition // every state change kept, oldest first (probes, ejections, slow start)
 	Probes      []Probe      // the last active probes, oldest first
@@ -47,4 +47,5 @@ const (
 	StateDown      = "down"       // its active probes fail
 	StateEjected   = "ejected"    // passive ejection after failures of real traffic
 	StateSlowStart = "slow-start" // back in rotation, weight ramping up
+	StateDraining  = "draining"   // drained by the admin: no new requests, those in flight finish
 )

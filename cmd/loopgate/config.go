@@ -27,10 +27,63 @@ import (
 type Config struct {
 	Engine engine.Config
 	// AccessLog writes one line per request (seed: enable_logging). Metrics
-	// serves the metrics endpoints (seed: enable_metrics). Both take effect
-	// with the observability issue.
+	// serves /metrics and the seed endpoints (seed: enable_metrics). Both
+	// default to true.
 	AccessLog bool
 	Metrics   bool
+	Log       LogConfig   // [access_log]
+	Admin     AdminConfig // [admin]
+}
+
+// LogConfig is the [access_log] section: where and how the access log is
+// written when [server] access_log is on.
+type LogConfig struct {
+	Path   string // file to append to; "-" = standard output (default "-")
+	Format string // "json" (JSON lines) or "combined" (default "json")
+	Buffer int    // bytes an event loop buffers before handing them to the writer (default 65536)
+	Queue  int    // full buffers waiting for the writer before lines are dropped (default 64)
+}
+
+// AdminConfig is the [admin] section: the admin listener (metrics,
+// status, dashboard and the runtime API).
+type AdminConfig struct {
+	Listen string // host:port; "" = no admin listener (default "127.0.0.1:9090")
+	// Token is the bearer token every mutating call must carry
+	// (Authorization: Bearer <token>); TokenFile reads it from a file
+	// instead (trailing white space dropped). Required when Listen is not a
+	// loopback address (default "").
+	Token     string
+	TokenFile string
+	// PublicRead leaves the read-only views (/metrics, /api/status,
+	// /api/metrics, /dashboard, GET /api/...) open without the token when
+	// one is configured (default false).
+	PublicRead bool
+	// StateFile keeps the changes made through the admin API, replayed over
+	// the config file at start and on reload (default: the config file's
+	// path + ".state.json").
+	StateFile string
+}
+
+// Defaults of the observability keys, documented in config.toml.
+const (
+	defaultAdminListen     = "127.0.0.1:9090"
+	defaultRequestIDHeader = "X-Request-ID"
+	defaultLogPath         = "-"
+	defaultLogFormat       = "json"
+	defaultLogBuffer       = 64 << 10
+	defaultLogQueue        = 64
+)
+
+// newConfig returns a Config holding the defaults of the keys that
+// engine.Config.WithDefaults leaves to cmd/loopgate; decoding overwrites
+// what the file sets.
+func newConfig() *Config {
+	return &Config{
+		Engine:    engine.Config{SeedEndpoints: true, RequestIDHeader: defaultRequestIDHeader},
+		AccessLog: true, Metrics: true,
+		Log:   LogConfig{Path: defaultLogPath, Format: defaultLogFormat, Buffer: defaultLogBuffer, Queue: defaultLogQueue},
+		Admin: AdminConfig{Listen: defaultAdminListen},
+	}
 }
 
 // Defaults of the pool keys that engine.Config.WithDefaults leaves zero,

@@ -31,7 +31,7 @@ func decodeJSON(src *source, data []byte) *Config {
 	if root == nil {
 		return nil
 	}
-	c := &Config{}
+	c := newConfig()
 	e := &c.Engine
 
 	host, port := "0.0.0.0", int64(8080)

@@ -506,7 +506,7 @@ func TestLoadDefaultsJSON(t *testing.T) {
 	}
 	h := c.Engine.Pools[0].Health
 	if c.Engine.Listen != "0.0.0.0:8080" || c.Engine.Pools[0].Backends[0].Address != "[::1]:80" || h == nil ||
-		h.Interval != 500*time.Millisecond || h.Timeout != 250*time.Millisecond || h.Path != "/health" || c.AccessLog || c.Metrics {
+		h.Interval != 500*time.Millisecond || h.Timeout != 250*time.Millisecond || h.Path != "/health" || !c.AccessLog || !c.Metrics {
 		t.Fatalf("got %+v (health %+v)", c, h)
 	}
 }
@@ -1073,5 +1073,45 @@ func TestPassiveLoaded(t *testing.T) {
 	c, err = parse("c.toml", []byte(pool("round_robin", "")))
 	if err != nil || c.Engine.Pools[0].Passive != nil {
 		t.Fatalf("without [pool.passive]: %+v, %v; want nil (off)", c.Engine.Pools[0].Passive, err)
+	}
+}
+
+func TestLoadObservability(t *testing.T) {
+	base := "[[pool]]\nname = \"w\"\n[[pool.backend]]\naddress = \"127.0.0.1:1\"\n"
+	c, err := parse("c.toml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.AccessLog || !c.Metrics || !c.Engine.SeedEndpoints || c.Engine.RequestIDHeader != "X-Request-ID" ||
+		c.Log != (LogConfig{Path: "-", Format: "json", Buffer: 65536, Queue: 64}) || c.Admin.Listen != "127.0.0.1:9090" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = parse("c.toml", []byte("[server]\naccess_log = false\nmetrics = false\nseed_endpoints = false\nrequest_id_header = \"\"\n"+
+		"[access_log]\npath = \"/var/log/lg.log\"\nformat = \"combined\"\nbuffer = 4096\nqueue = 8\n"+
+		"[admin]\nlisten = \"10.0.0.1:9090\"\ntoken_file = \"/etc/lg.token\"\npublic_read = true\nstate_file = \"/var/lib/lg.json\"\n"+base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccessLog || c.Metrics || c.Engine.SeedEndpoints || c.Engine.RequestIDHeader != "" ||
+		c.Log != (LogConfig{Path: "/var/log/lg.log", Format: "combined", Buffer: 4096, Queue: 8}) ||
+		c.Admin != (AdminConfig{Listen: "10.0.0.1:9090", TokenFile: "/etc/lg.token", PublicRead: true, StateFile: "/var/lib/lg.json"}) {
+		t.Fatalf("set: %+v", c)
+	}
+	f := func(section, want string) {
+		t.Helper()
+		_, err := parse("c.toml", []byte(section+base))
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrValue) {
+			t.Fatalf("%q: got %v; want an invalid value mentioning %q", section, err, want)
+		}
+	}
+	f("[access_log]\nformat = \"xml\"\n", `c.toml:2: access_log.format: cannot use "xml"`)
+	f("[access_log]\npath = \"\"\n", "access_log.path: cannot use an empty path")
+	f("[admin]\nlisten = \"0.0.0.0:9090\"\n", "admin.listen: cannot listen on \"0.0.0.0:9090\" without a token")
+	f("[admin]\nlisten = \"127.0.0.1\"\n", "admin.listen: cannot parse")
+	f("[admin]\ntoken = \"a\"\ntoken_file = \"b\"\n", "cannot use both token and token_file")
+	f("[server]\nrequest_id_header = \"X Id\"\n", "server.request_id_header")
+	// Off-loopback with a token is fine.
+	if _, err := parse("c.toml", []byte("[admin]\nlisten = \"0.0.0.0:9090\"\ntoken = \"s3cret\"\n"+base)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -40,7 +40,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	}
 	src.lines = tomlLines(data)
 	root := &table{src: src, m: m}
-	c := &Config{}
+	c := newConfig()
 	e := &c.Engine
 
 	s := root.table("server")
@@ -54,6 +54,10 @@ func decodeTOML(src *source, data []byte) *Config {
 	s.duration("shutdown_grace", &e.ShutdownGrace)
 	s.boolean("access_log", &c.AccessLog)
 	s.boolean("metrics", &c.Metrics)
+	s.boolean("seed_endpoints", &e.SeedEndpoints)
+	if s.str("request_id_header", &e.RequestIDHeader) && e.RequestIDHeader != "" && !isToken(e.RequestIDHeader) {
+		src.errorf(s.key("request_id_header"), ErrValue, "cannot use %q: want a field name (letters, digits, '-'), or \"\" for no request IDs", e.RequestIDHeader)
+	}
 	s.strList("trusted_proxies", func(key, v string) {
 		if cidr, msg := parseTrustedProxy(v); msg != "" {
 			src.errorf(key, ErrValue, "cannot parse %q: %s", v, msg)
@@ -62,6 +66,34 @@ func decodeTOML(src *source, data []byte) *Config {
 		}
 	})
 	s.finish()
+
+	al := root.table("access_log")
+	al.str("path", &c.Log.Path)
+	if al.str("format", &c.Log.Format) && c.Log.Format != "json" && c.Log.Format != "combined" {
+		src.errorf(al.key("format"), ErrValue, "cannot use %q: want \"json\" or \"combined\"", c.Log.Format)
+	}
+	al.setInt("buffer", &c.Log.Buffer, 512, math.MaxInt32)
+	al.setInt("queue", &c.Log.Queue, 1, 1<<16)
+	al.finish()
+	if c.Log.Path == "" {
+		src.errorf(al.key("path"), ErrValue, "cannot use an empty path: want a file, or \"-\" for standard output")
+	}
+
+	ad := root.table("admin")
+	if ad.str("listen", &c.Admin.Listen) && c.Admin.Listen != "" {
+		checkHostPort(src, ad.key("listen"), c.Admin.Listen, true)
+	}
+	ad.str("token", &c.Admin.Token)
+	ad.str("token_file", &c.Admin.TokenFile)
+	ad.boolean("public_read", &c.Admin.PublicRead)
+	ad.str("state_file", &c.Admin.StateFile)
+	ad.finish()
+	if c.Admin.Token != "" && c.Admin.TokenFile != "" {
+		src.errorf(ad.key("token_file"), ErrValue, "cannot use both token and token_file: choose one")
+	}
+	if c.Admin.Listen != "" && !isLoopback(c.Admin.Listen) && c.Admin.Token == "" && c.Admin.TokenFile == "" {
+		src.errorf(ad.key("listen"), ErrValue, "cannot listen on %q without a token: the admin API changes the running proxy; set token or token_file, or bind 127.0.0.1", c.Admin.Listen)
+	}
 
 	l := root.table("limits")
 	l.setInt("max_request_line", &e.Limits.MaxRequestLine, 0, math.MaxInt32)

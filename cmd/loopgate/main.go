@@ -19,7 +19,6 @@ import (
 	"runtime"
 	"syscall"
 
-	"loopgate/engine"
 	"loopgate/health"
 )
 
@@ -38,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "validate the config file, print every problem found and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	verbose := fs.Bool("verbose", false, "log at debug level")
+	pidfile := fs.String("pidfile", "", "write the process id to this file (rewritten by an upgrade's new process)")
+	upgrade := fs.Bool("upgrade", false, "upgrade the loopgate named by -pidfile in place (as kill -USR2 does), wait for the outcome, exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,6 +50,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "loopgate %s\n", version)
 		return 0
 	}
+	if *upgrade {
+		return requestUpgrade(*pidfile, stdout, stderr) // upgrade.go
+	}
 
 	cfg, err := Load(*path)
 	if err != nil {
@@ -59,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "config OK: %s\n", *path)
 		return 0
 	}
+	if err := setupUpgrade(cfg, *pidfile); err != nil { // a process started by an upgrade: the handshake
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -67,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, log, stop); err != nil {
+	if err := serve(ctx, cfg, *path, log, stdout, stop); err != nil {
 		log.Error("loopgate stopped", "err", err)
 		return 1
 	}
@@ -79,12 +87,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 // restore default signal handling, so a second Ctrl-C kills at once). A
 // shutdown that had to cut connections is logged, not returned: the process
 // still stops as asked.
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, onSignal func()) error {
-	srv, err := engine.New(cfg.Engine, log)
+func serve(ctx context.Context, cfg *Config, path string, log *slog.Logger, stdout io.Writer, onSignal func()) error {
+	a, err := newApp(cfg, path, log, stdout)
 	if err != nil {
 		return err
 	}
+	defer a.closeLog()
+	srv := a.srv
 	logConfig(log, cfg)
+	if err := a.listenAdmin(); err != nil {
+		return err
+	}
+	defer a.stopAdmin()
+	ctx, up := watchUpgrades(ctx, a, log) // SIGUSR2; ctx also ends when a new process has taken over
+	defer up.stop()
+	a.st.Start()
+	defer a.st.Stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go a.handleSignals(sigs)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run() }()
 
@@ -176,5 +198,7 @@ func logConfig(log *slog.Logger, cfg *Config) {
 	log.Debug("limits", "limits", fmt.Sprintf("%+v", e.Limits))
 	log.Debug("timeouts", "timeouts", fmt.Sprintf("%+v", e.Timeouts))
 	log.Debug("flow", "high_watermark", e.Flow.HighWatermark, "low_watermark", e.Flow.LowWatermark)
-	log.Debug("observability (not active yet)", "access_log", cfg.AccessLog, "metrics", cfg.Metrics)
+	log.Info("observability", "access_log", cfg.AccessLog, "access_log_path", cfg.Log.Path, "access_log_format", cfg.Log.Format,
+		"metrics", cfg.Metrics, "seed_endpoints", e.SeedEndpoints && cfg.Metrics, "request_id_header", e.RequestIDHeader,
+		"admin", cfg.Admin.Listen)
 }

@@ -87,7 +87,9 @@ func TestServe(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	signaled := false
-	go func() { done <- serve(ctx, cfg, log, func() { signaled = true }) }()
+	go func() {
+		done <- serve(ctx, cfg, filepath.Join(t.TempDir(), "c.toml"), log, io.Discard, func() { signaled = true })
+	}()
 
 	var resp *http.Response
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -135,7 +137,7 @@ func TestServeBindFailure(t *testing.T) {
 	}.WithDefaults()}
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func() {})
+		done <- serve(context.Background(), cfg, filepath.Join(t.TempDir(), "c.toml"), slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, func() {})
 	}()
 	select {
 	case err := <-done:

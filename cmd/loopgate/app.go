@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"loopgate/engine"
+	"loopgate/stats"
+)
+
+// app is one running loopgate: the engine, its metrics and access log, and
+// the admin listener. start builds it; stop takes it down in order.
+type app struct {
+	path string // the config file, re-read on reload
+	log  *slog.Logger
+
+	mu    sync.Mutex    // guards cfg, base and state; held by changes and reloads
+	cfg   *Config       // the running configuration (after the state file)
+	base  []engine.Pool // the pools as the config file has them, before the state file
+	state *savedState   // the runtime changes, kept in the state file
+	token string        // the admin bearer token; "" = none
+	srv   *engine.Server
+	st    *stats.Proxy
+	alog  *stats.AccessLog // nil when the access log is off
+
+	admin        *http.Server // nil when [admin] listen is ""
+	adminAddr    net.Addr
+	mux          *http.ServeMux
+	authFailures *metrics.Counter
+}
+
+// newApp builds everything cfg asks for, without starting the engine. The
+// access log goes to stdout when its path is "-".
+//
+// The state file's changes (state.go) are replayed over the config file's
+// pools first; path is the config file's path, which names the state file.
+func newApp(cfg *Config, path string, log *slog.Logger, stdout io.Writer) (*app, error) {
+	a := &app{cfg: cfg, path: path, log: log, st: stats.New(stats.Options{}), base: cfg.Engine.Pools}
+	st, err := loadState(statePath(cfg, path))
+	if err != nil {
+		return nil, err
+	}
+	a.state = st
+	if a.token, err = readToken(cfg.Admin); err != nil {
+		return nil, err
+	}
+	a.authFailures = a.st.Metrics().NewCounter("loopgate_admin_auth_failures_total")
+	ec := cfg.Engine
+	ec.Pools = st.apply(cfg.Engine.Pools, log)
+	ec.Stats = a.st
+	ec.SeedEndpoints = ec.SeedEndpoints && cfg.Metrics
+	if cfg.AccessLog {
+		alog, err := stats.OpenAccessLog(stats.AccessLogOptions{
+			Path: cfg.Log.Path, Format: cfg.Log.Format, BufferSize: cfg.Log.Buffer, Queue: cfg.Log.Queue,
+			Stdout: stdout, Log: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.alog = alog
+		ec.AccessLog = alog
+		a.st.SetAccessLog(alog)
+	}
+	srv, err := engine.New(ec, log)
+	if err != nil {
+		a.closeLog()
+		return nil, err
+	}
+	a.srv = srv
+	if cfg.Admin.Listen != "" {
+		a.mux = http.NewServeMux()
+		views := stats.NewHandler(a.st, srv.Status)
+		// The read-only views of stats, behind the read check (open on
+		// loopback or with public_read; the token otherwise).
+		view := a.read(views.ServeHTTP)
+		for _, p := range []string{"/api/status", "/api/metrics", "/dashboard", "/{$}"} {
+			a.mux.HandleFunc(p, view)
+		}
+		if cfg.Metrics { // enable_metrics = false: no /metrics
+			a.mux.HandleFunc("/metrics", view)
+		}
+		a.routes()
+	}
+	return a, nil
+}
+
+// readToken returns the admin token from the config or its token file.
+func readToken(c AdminConfig) (string, error) {
+	if c.TokenFile == "" {
+		return c.Token, nil
+	}
+	b, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("cannot read admin token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("cannot use admin token_file %s: it is empty", c.TokenFile)
+	}
+	return tok, nil
+}
+
+// saveState records the running pools' differences from the config file in
+// the state file. Callers hold no lock; it takes a.mu.
+func (a *app) saveState() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := diffState(a.base, a.srv.Pools(), a.state)
+	if err := st.save(statePath(a.cfg, a.path)); err != nil {
+		return err
+	}
+	a.state = st
+	return nil
+}
+
+// listenAdmin binds the admin listener and serves it in a goroutine.
+func (a *app) listenAdmin() error {
+	if a.mux == nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.Admin.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen for admin on %s: %w", a.cfg.Admin.Listen, err)
+	}
+	a.adminAddr = ln.Addr()
+	a.admin = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
+	go func() {
+		if err := a.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	a.log.Info("admin listening", "addr", a.adminAddr.String(), "dashboard", "http://"+a.adminAddr.String()+"/dashboard")
+	return nil
+}
+
+// stopAdmin closes the admin listener; its requests get a second to finish.
+func (a *app) stopAdmin() {
+	if a.admin == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	a.admin.Shutdown(ctx)
+}
+
+// closeLog writes what the access log holds and closes it.
+func (a *app) closeLog() {
+	if a.alog == nil {
+		return
+	}
+	if err := a.alog.Close(); err != nil {
+		a.log.Warn("cannot close the access log", "err", err)
+	}
+}

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestDashboardBrowser builds the loopgate binary, runs it in front of two
+// loopback backends with traffic flowing, and opens /dashboard in headless
+// Chromium: the page must show live numbers that move and a row per backend.
+// It leaves a full-page screenshot in $LOOPGATE_SCREENSHOT_DIR (default
+// testdata/out). Without a browser it skips, unless LOOPGATE_REQUIRE_BROWSER=1
+// (CI sets it when it could install one).
+func TestDashboardBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts a browser")
+	}
+	browser := findBrowser()
+	if browser == "" {
+		if os.Getenv("LOOPGATE_REQUIRE_BROWSER") == "1" {
+			t.Fatal("no chromium, chromium-browser or google-chrome in PATH, and LOOPGATE_REQUIRE_BROWSER=1")
+		}
+		t.Skip("no chromium, chromium-browser or google-chrome in PATH")
+	}
+
+	dir := t.TempDir()
+	bin := buildLoopgate(t, dir)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "fast\n")
+	}))
+	defer fast.Close()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(2 * time.Millisecond)
+		io.WriteString(w, "slow\n")
+	}))
+	defer slow.Close()
+	backends := []string{fast.Listener.Addr().String(), slow.Listener.Addr().String()}
+
+	proxyAddr, adminAddr := freeLoopbackAddr(t), freeLoopbackAddr(t)
+	cfg := filepath.Join(dir, "loopgate.toml")
+	toml := fmt.Sprintf(`[server]
+listen = %q
+access_log = false
+
+[admin]
+listen = %q
+
+[[pool]]
+name = "web"
+algorithm = "round_robin"
+
+  [[pool.backend]]
+  address = %q
+
+  [[pool.backend]]
+  address = %q
+`, proxyAddr, adminAddr, backends[0], backends[1])
+	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var out lockedBuffer
+	cmd := exec.Command(bin, "-config", cfg)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cannot start loopgate: %v", err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	// stop sends SIGTERM, which starts a graceful shutdown, and waits for the
+	// exit. It may be called again.
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("loopgate did not exit within 10s of SIGTERM")
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	defer func() {
+		stop()
+		if t.Failed() {
+			t.Logf("loopgate output:\n%s", out.String())
+		}
+	}()
+	waitAdmin(t, ctx, "http://"+adminAddr+"/api/metrics", exited, &exitErr)
+
+	// Traffic through the proxy from a few goroutines, until the test ends
+	// (or 20s have passed).
+	tctx, stopTraffic := context.WithTimeout(ctx, 20*time.Second)
+	var wg sync.WaitGroup
+	defer func() { stopTraffic(); wg.Wait() }()
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sendTraffic(tctx, "http://"+proxyAddr+"/")
+		}()
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI may run as root
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 800),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	// One action reads everything the test checks, so a read cannot straddle
+	// the page's once-a-second update.
+	view := chromedp.Evaluate[dashboardView](dashboardViewJS)
+	err := chromedp.Do(bctx,
+		chromedp.Navigate("http://"+adminAddr+"/dashboard"),
+		chromedp.Poll[chromedp.Void](`Number(document.getElementById("total-requests").textContent.replace(/[^0-9.]/g, "")) > 0`,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("the dashboard did not show any requests: %v", err)
+	}
+	before, err := chromedp.Run(bctx, view)
+	if err != nil {
+		t.Fatalf("cannot read the dashboard: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Sleep(2500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	after, err := chromedp.Run(bctx, view)
+	if err != nil {
+		t.Fatalf("cannot read the dashboard: %v", err)
+	}
+	t.Logf("before: %+v", before)
+	t.Logf("after:  %+v", after)
+
+	if after.Banner {
+		t.Errorf("the disconnected banner is shown")
+	}
+	if n0, n1 := shownNumber(t, "total-requests", before.Total), shownNumber(t, "total-requests", after.Total); n1 <= n0 {
+		t.Errorf("#total-requests went from %v to %v; want it to grow", n0, n1)
+	}
+	if rps := shownNumber(t, "rps", after.RPS); rps <= 0 {
+		t.Errorf("#rps = %v; want > 0", rps)
+	}
+	if p95 := shownNumber(t, "p95", after.P95); p95 <= 0 {
+		t.Errorf("#p95 = %v; want > 0", p95)
+	}
+	if len(after.Backends) != len(backends) {
+		t.Errorf("%d backend rows; want %d", len(after.Backends), len(backends))
+	}
+	for _, addr := range backends {
+		row, ok := after.Backends[addr]
+		if !ok {
+			t.Errorf("no row with data-backend=%q", addr)
+			continue
+		}
+		if row.State != "up" {
+			t.Errorf("backend %s: state %q; want \"up\"", addr, row.State)
+		}
+		if share, ok := strings.CutSuffix(row.Share, "%"); !ok || shownNumber(t, addr+" share", share) <= 0 {
+			t.Errorf("backend %s: share %q; want a positive percentage", addr, row.Share)
+		}
+	}
+
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("cannot take a screenshot: %v", err)
+	}
+	t.Logf("screenshot: %s", saveScreenshot(t, "dashboard.png", png))
+
+	// A phone: portrait, twice the pixels. Nothing may stick out sideways
+	// (wide tables scroll inside their card).
+	err = chromedp.Do(bctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile),
+		chromedp.Sleep(1200*time.Millisecond), // a poll redraws the charts at the new size
+	)
+	if err != nil {
+		t.Fatalf("cannot emulate a phone: %v", err)
+	}
+	overflow, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow > 0 {
+		t.Errorf("at 390px wide the page is %dpx wider than the screen", overflow)
+	}
+	if png, err = chromedp.Run(bctx, chromedp.FullScreenshot(100)); err != nil {
+		t.Fatalf("cannot take a screenshot: %v", err)
+	}
+	t.Logf("screenshot: %s", saveScreenshot(t, "dashboard-phone.png", png))
+
+	// Without loopgate the page says so, and keeps trying.
+	stopTraffic()
+	wg.Wait()
+	stop()
+	err = chromedp.Do(bctx, chromedp.Poll[chromedp.Void](`document.getElementById("banner").offsetParent !== null`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(5*time.Second)))
+	if err != nil {
+		t.Errorf("no disconnected banner 5s after loopgate stopped: %v", err)
+	}
+}
+
+// saveScreenshot writes png as name into $LOOPGATE_SCREENSHOT_DIR (default
+// testdata/out) and returns its path.
+func saveScreenshot(t *testing.T, name string, png []byte) string {
+	t.Helper()
+	dir := os.Getenv("LOOPGATE_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = filepath.Join("testdata", "out")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return path
+}
+
+// dashboardView is what the test reads off the page (dashboardViewJS).
+type dashboardView struct {
+	RPS, Total, P95 string
+	Banner          bool
+	Backends        map[string]struct{ State, Share string }
+}
+
+const dashboardViewJS = `(() => {
+	const text = (id) => document.getElementById(id).textContent;
+	const backends = {};
+	for (const tr of document.querySelectorAll("tr[data-backend]")) {
+		backends[tr.dataset.backend] = {State: tr.querySelector(".state").textContent, Share: tr.querySelector(".share").textContent};
+	}
+	return {RPS: text("rps"), Total: text("total-requests"), P95: text("p95"),
+		Banner: document.getElementById("banner").offsetParent !== null, Backends: backends};
+})()`
+
+// findBrowser returns the path of a Chromium or Chrome, or "".
+func findBrowser() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// buildLoopgate builds this package into dir and returns the binary's path.
+func buildLoopgate(t *testing.T, dir string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := filepath.Join(dir, "loopgate")
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cannot build loopgate: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeLoopbackAddr returns a loopback address that was free a moment ago.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitAdmin waits until url answers 200, or fails the test if loopgate
+// exits (closing exited, with *exitErr set) or ctx ends first.
+func waitAdmin(t *testing.T, ctx context.Context, url string, exited <-chan struct{}, exitErr *error) {
+	t.Helper()
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("loopgate exited before its admin listener answered: %v", *exitErr)
+		case <-ctx.Done():
+			t.Fatalf("%s did not answer: %v", url, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// sendTraffic sends GET url over one keep-alive connection until ctx ends.
+func sendTraffic(ctx context.Context, url string) {
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	for ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				time.Sleep(10 * time.Millisecond) // do not spin while the proxy is unreachable
+			}
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// shownNumber parses a number the dashboard shows, such as "1,234.5".
+func shownNumber(t *testing.T, what, s string) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(s), ",", ""), 64)
+	if err != nil {
+		t.Errorf("%s: %q is not a number", what, s)
+	}
+	return f
+}
+
+// lockedBuffer collects a child process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

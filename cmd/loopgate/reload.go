@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"syscall"
+
+	"loopgate/engine"
+)
+
+// reload re-reads the config file and the state file and applies them to
+// the running proxy. A file that fails validation is refused with every
+// problem found, and the running configuration stays. Settings that need new
+// sockets (listen, event_loops, reuse_port, read_buffer) return
+// engine.ErrNeedsRestart; the caller upgrades the process for them.
+func (a *app) reload() error {
+	cfg, err := Load(a.path)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, err := loadState(statePath(cfg, a.path))
+	if err != nil {
+		return err
+	}
+	ec := cfg.Engine
+	ec.Pools = st.apply(cfg.Engine.Pools, a.log)
+	ec.SeedEndpoints = ec.SeedEndpoints && cfg.Metrics
+	if what := processKeys(a.cfg, cfg); what != "" {
+		return fmt.Errorf("cannot reload %s in place: %w", what, engine.ErrNeedsRestart)
+	}
+	if err := a.srv.Reload(ec); err != nil {
+		return err
+	}
+	tok, err := readToken(cfg.Admin)
+	if err != nil {
+		a.log.Warn("reload: keeping the old admin token", "err", err)
+		tok = a.token
+	}
+	a.cfg, a.base, a.state, a.token = cfg, cfg.Engine.Pools, st, tok
+	return nil
+}
+
+// processKeys names the settings outside the engine that only a new process
+// applies: the access log's destination and format, the admin listener.
+func processKeys(a, b *Config) string {
+	var keys []string
+	if a.AccessLog != b.AccessLog || a.Log != b.Log {
+		keys = append(keys, "access_log")
+	}
+	if a.Admin.Listen != b.Admin.Listen {
+		keys = append(keys, "admin.listen")
+	}
+	if a.Metrics != b.Metrics {
+		keys = append(keys, "metrics")
+	}
+	return joinKeys(keys)
+}
+
+func joinKeys(keys []string) string {
+	out := ""
+	for i, k := range keys {
+		if i > 0 {
+			out += ", "
+		}
+		out += k
+	}
+	return out
+}
+
+// handleSignals serves SIGUSR1 (reopen the access log, for log rotation)
+// and SIGHUP (reload the config file) until sigs is closed.
+func (a *app) handleSignals(sigs <-chan os.Signal) {
+	for sig := range sigs {
+		switch sig {
+		case syscall.SIGUSR1:
+			if a.alog == nil {
+				continue
+			}
+			if err := a.alog.Reopen(); err != nil {
+				a.log.Error("cannot reopen the access log", "err", err)
+			} else {
+				a.log.Info("access log reopened", "path", a.cfg.Log.Path)
+			}
+		case syscall.SIGHUP:
+			if err := a.reload(); err != nil {
+				a.log.Error("reload refused; the running configuration stays", "file", a.path, "err", err)
+				continue
+			}
+			a.log.Info("configuration reloaded", "file", a.path)
+		}
+	}
+}
+
+// reloadHandler is POST /api/reload.
+func (a *app) reloadHandler(w http.ResponseWriter, r *http.Request) {
+	if err := a.reload(); err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, engine.ErrNeedsRestart) {
+			status = http.StatusConflict
+		}
+		a.log.Warn("admin: reload refused; the running configuration stays", "remote", r.RemoteAddr, "err", err)
+		fail(w, status, "%v", err)
+		return
+	}
+	a.log.Info("admin: configuration reloaded", "remote", r.RemoteAddr, "file", a.path)
+	writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "file": a.path})
+}
+
+// effectiveConfig is GET /api/config: what runs now, the state file's
+// changes included, and where they are kept.
+type effectiveConfig struct {
+	File      string      `json:"file"`
+	StateFile string      `json:"state_file"`
+	Server    serverView  `json:"server"`
+	Limits    any         `json:"limits"`
+	Timeouts  any         `json:"timeouts"`
+	Pools     []poolView  `json:"pools"`
+	Changes   *savedState `json:"changes"`
+}
+
+type serverView struct {
+	Listen          string   `json:"listen"`
+	EventLoops      int      `json:"event_loops"`
+	ReusePort       bool     `json:"reuse_port"`
+	MaxConnections  int      `json:"max_connections"`
+	ShutdownGrace   string   `json:"shutdown_grace"`
+	AccessLog       bool     `json:"access_log"`
+	Metrics         bool     `json:"metrics"`
+	SeedEndpoints   bool     `json:"seed_endpoints"`
+	RequestIDHeader string   `json:"request_id_header"`
+	TrustedProxies  []string `json:"trusted_proxies"`
+	Admin           string   `json:"admin"`
+}
+
+type poolView struct {
+	Name      string        `json:"name"`
+	Algorithm string        `json:"algorithm"`
+	Retries   int           `json:"retries"`
+	Backends  []backendView `json:"backends"`
+}
+
+type backendView struct {
+	Address string `json:"address"`
+	Weight  int    `json:"weight"`
+	Backup  bool   `json:"backup"`
+	Drained bool   `json:"drained"`
+}
+
+func (a *app) getConfig(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	c, st := a.cfg, a.state
+	a.mu.Unlock()
+	e := c.Engine
+	out := effectiveConfig{
+		File: a.path, StateFile: statePath(c, a.path),
+		Server: serverView{Listen: e.Listen, EventLoops: e.EventLoops, ReusePort: e.ReusePort,
+			MaxConnections: e.MaxConnections, ShutdownGrace: e.ShutdownGrace.String(), AccessLog: c.AccessLog,
+			Metrics: c.Metrics, SeedEndpoints: e.SeedEndpoints && c.Metrics, RequestIDHeader: e.RequestIDHeader,
+			TrustedProxies: e.TrustedProxies, Admin: c.Admin.Listen},
+		Limits: e.Limits, Timeouts: e.Timeouts, Changes: st,
+	}
+	for _, p := range a.srv.Pools() {
+		pv := poolView{Name: p.Name, Algorithm: p.Algorithm, Retries: p.Retries}
+		for _, b := range p.Backends {
+			pv.Backends = append(pv.Backends, backendView{Address: b.Address, Weight: b.WeightOf(), Backup: b.Backup, Drained: b.Drained})
+		}
+		out.Pools = append(out.Pools, pv)
+	}
+	writeJSON(w, http.StatusOK, out)
+}

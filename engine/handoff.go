@@ -1,0 +1,462 @@
+package engine
+
+// Zero-downtime upgrade (issue 7, docs/UPGRADE.md): two processes share the
+// listening port through an SO_REUSEPORT group, and a classic BPF program
+// attached to the group decides which of its sockets each new connection
+// goes to.
+//
+// Kernel facts this relies on (net/core/sock_reuseport.c; the handoff tests
+// check each of them on the running kernel):
+//   - the group keeps its listening sockets in an array, in the order they
+//     joined it (listen());
+//   - a program attached with SO_ATTACH_REUSEPORT_CBPF returns an index into
+//     that array; an index past its end falls back to the 4-tuple hash over
+//     every socket of the group;
+//   - a socket that leaves (close) is replaced in its slot by the array's
+//     last socket: socks[i] = socks[--num];
+//   - closing a listener resets the connections waiting in its accept queue,
+//     and those whose handshake it started (unless net.ipv4.tcp_migrate_req).
+//
+// The invariant kept between upgrades: the live process's N sockets are the
+// whole group, and the group's program is "rand % N". A successor's M sockets
+// join at [N, N+M), so they get nothing until it calls Steer(N), which sends
+// every new connection to them. The retiring process then serves what is
+// already queued on its sockets, and leaves the group one socket at a time,
+// re-aiming the program before each step at slots that stay the successor's
+// through that step (detachListeners). No step can route a connection to a
+// socket that is about to close, and after the last one the successor's
+// sockets are the whole group again, so it calls Steer(0).
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Timing of a handoff.
+const (
+	// handoffSettle is how long a retiring server keeps its sockets in the
+	// group after the successor steered: handshakes that one of them began
+	// before complete and are accepted meanwhile (a round trip, plus a
+	// retransmission for a lost ACK).
+	handoffSettle = time.Second
+	// handoffIdle: a retiring server closes a client connection that has
+	// been idle this long. A client busier than that gets "Connection: close"
+	// on its next response instead, so it never races the close.
+	handoffIdle = time.Second
+	// gnetMaxLoops is gnet's cap on event loops (gfd.EventLoopIndexMax).
+	gnetMaxLoops = 256
+)
+
+// handoff is the Server's part in an upgrade.
+type handoff struct {
+	mu     sync.Mutex
+	fds    []int           // listening sockets, one per event loop; see Listeners
+	inodes map[uint64]bool // their inode numbers, as /proc/net/tcp shows them
+	inet6  bool            // they are AF_INET6
+
+	retiring  atomic.Bool
+	successor int       // the successor's sockets, after ours in the group
+	steered   time.Time // when the successor took the new connections
+	detached  func()    // called once our sockets have left the group
+}
+
+// Listeners waits until every event loop has bound its listening socket and
+// returns how many there are (with reuse_port, one per loop). gnet shows no
+// listener but the first, so they are found in /proc/self/fd: the sockets that
+// listen on Addr. That is exact as long as one process runs one Server per
+// address, as loopgate does. The result is kept for Steer, GroupPeers and
+// Retire. Cold path: a few syscalls per open descriptor per try.
+func (s *Server) Listeners(ctx context.Context) (int, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	addr := s.addr.Load()
+	if addr == nil {
+		return 0, errors.New("cannot find the listeners: the server did not bind")
+	}
+	want := s.loopCount()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		fds, inodes, inet6, err := listenerFDs(addr)
+		if err != nil {
+			return 0, err
+		}
+		if len(fds) == want {
+			s.ho.mu.Lock()
+			s.ho.fds, s.ho.inodes, s.ho.inet6 = fds, inodes, inet6
+			s.ho.mu.Unlock()
+			return want, nil
+		}
+		if len(fds) > want {
+			return 0, fmt.Errorf("cannot tell the listeners apart: %d sockets in this process listen on %s, want %d", len(fds), addr, want)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("cannot find the listeners: %d of %d bound on %s: %w", len(fds), want, addr, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// loopCount is the number of listening sockets gnet binds: one per event loop
+// with reuse_port (gnet's determineEventLoops), else one.
+func (s *Server) loopCount() int {
+	if !s.cfg.ReusePort {
+		return 1
+	}
+	n := s.cfg.EventLoops
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	return min(n, gnetMaxLoops)
+}
+
+// listeners returns the sockets Listeners found.
+func (s *Server) listeners() ([]int, error) {
+	s.ho.mu.Lock()
+	defer s.ho.mu.Unlock()
+	if len(s.ho.fds) == 0 {
+		return nil, errors.New("BUG: Listeners has not run")
+	}
+	return s.ho.fds, nil
+}
+
+// GroupPeers counts the sockets listening on Addr that are not this
+// server's: the other members of its SO_REUSEPORT group, such as a previous
+// process still leaving it or a successor. It reads /proc/net/tcp (or tcp6)
+// whole; call it on the cold path only, after Listeners.
+func (s *Server) GroupPeers() (int, error) {
+	s.ho.mu.Lock()
+	inodes, inet6 := s.ho.inodes, s.ho.inet6
+	s.ho.mu.Unlock()
+	if inodes == nil {
+		return 0, errors.New("BUG: Listeners has not run")
+	}
+	file := "/proc/net/tcp"
+	if inet6 {
+		file = "/proc/net/tcp6"
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, fmt.Errorf("cannot count the listeners on %s: %w", s.Addr(), err)
+	}
+	n := 0
+	for _, ino := range listeningInodes(data, s.addr.Load()) {
+		if !inodes[ino] {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Steer attaches to the server's SO_REUSEPORT group a program that sends
+// every new connection to one of this server's sockets, assuming they hold
+// slots [first, first+n) of the group: first = 0 when they are the whole
+// group, the number of sockets before them when this server is a successor.
+// It replaces whatever program the group had. Requires reuse_port and
+// Listeners.
+func (s *Server) Steer(first int) error {
+	if !s.cfg.ReusePort {
+		return errors.New("cannot steer connections: reuse_port is off")
+	}
+	fds, err := s.listeners()
+	if err != nil {
+		return err
+	}
+	if err := attachSteering(fds[0], first, len(fds)); err != nil {
+		return fmt.Errorf("cannot steer connections on %s: %w", s.Addr(), err)
+	}
+	return nil
+}
+
+// Retire makes the next Shutdown hand the port over to a successor rather
+// than close it: successor is its number of sockets, which joined the group
+// after this server's and which it has just steered to (Steer). Shutdown then
+// serves every connection that still reaches this server (answering with
+// "Connection: close"), closes keep-alive connections once idle, keeps its
+// sockets in the group for a settle time so that handshakes already begun are
+// accepted, leaves the group without routing any connection to a closing
+// socket, calls detached, and stops within its context as usual.
+//
+// successor must be at least this server's number of sockets (an upgrading
+// process runs at least as many event loops as the one it replaces): each
+// socket that leaves takes a slot from the successor's range.
+func (s *Server) Retire(successor int, detached func()) error {
+	fds, err := s.listeners()
+	if err != nil {
+		return err
+	}
+	if !s.cfg.ReusePort {
+		return errors.New("cannot hand over: reuse_port is off")
+	}
+	if successor < len(fds) {
+		return fmt.Errorf("cannot hand over to %d sockets: they must be at least our %d", successor, len(fds))
+	}
+	s.ho.mu.Lock()
+	s.ho.successor, s.ho.steered, s.ho.detached = successor, time.Now(), detached
+	s.ho.mu.Unlock()
+	s.ho.retiring.Store(true)
+	return nil
+}
+
+// handOver is Shutdown's first step when Retire was called; otherwise it does
+// nothing. The listeners leave the group once the settle time is over (the
+// connections already accepted do not need them); handOver returns when
+// every connection has finished too, or when ctx ends.
+func (s *Server) handOver(ctx context.Context) {
+	if !s.ho.retiring.Load() {
+		return
+	}
+	s.ho.mu.Lock()
+	settle, detached := s.ho.steered.Add(handoffSettle), s.ho.detached
+	s.ho.mu.Unlock()
+	s.drainForHandoff(ctx, settle, false)
+	if err := s.detachListeners(); err != nil {
+		s.log.Warn("cannot leave the listening group cleanly", "err", err)
+	}
+	if detached != nil {
+		detached()
+	}
+	s.drainForHandoff(ctx, time.Time{}, true)
+}
+
+// drainForHandoff closes idle connections until is past and, with all, no
+// client is left; or until ctx ends.
+func (s *Server) drainForHandoff(ctx context.Context, until time.Time, all bool) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.forEachLoop(func(l *loop) { l.execute(l.dropIdleForHandoff) })
+		if !time.Now().Before(until) && (!all || s.clients.Load() == 0) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// dropIdleForHandoff is drainIdle for a retiring server: a client connection
+// that has sent nothing yet may be one the kernel queued just before the
+// successor steered, whose request is on its way, so it and keep-alive
+// connections are closed only after handoffIdle without a byte. Runs on the loop.
+func (l *loop) dropIdleForHandoff() {
+	for t := l.timers[timerUpIdle].head; t != nil; t = l.timers[timerUpIdle].head {
+		t.stop()
+		t.owner.onTimeout(timerUpIdle)
+	}
+	old := now() - int64(handoffIdle)
+	for t := l.timers[timerClientIdle].head; t != nil && t.armed <= old; t = l.timers[timerClientIdle].head {
+		t.stop()
+		t.owner.(*clientConn).closeNow()
+	}
+	for t := l.timers[timerClientHeader].head; t != nil; {
+		next := t.next
+		if cc := t.owner.(*clientConn); t.armed <= old && cc.c != nil && cc.c.InboundBuffered() == 0 {
+			t.stop()
+			cc.closeNow()
+		}
+		t = next
+	}
+}
+
+// detachListeners takes this server's sockets out of the group one at a
+// time. Before step k (k sockets gone) the successor's slots that no step
+// has moved yet are [n, n+m-k) (n ours, m the successor's): a leaving socket's
+// slot is filled by the group's last one, which is always the successor's
+// since ours all sit below n. The program for step k picks from
+// [n, n+m-k-1), which stays the successor's and in range after the step; on
+// the last step with m = n it is [n, n+1), past the end afterwards, where the
+// hash fallback sees only the successor's sockets.
+//
+// A socket leaves by dup3-ing a listening AF_UNIX socket over its
+// descriptor: the TCP socket closes (epoll forgets it), while the gnet loop
+// that polls the descriptor number keeps a valid one, on which a stray
+// accept gets EAGAIN instead of the EBADF or ENOTSOCK that would stop the
+// engine (ErrAcceptSocket); gnet closes it at shutdown.
+func (s *Server) detachListeners() error {
+	s.ho.mu.Lock()
+	fds, m := s.ho.fds, s.ho.successor
+	s.ho.fds = nil
+	s.ho.mu.Unlock()
+	if len(fds) == 0 {
+		return nil
+	}
+	dummy, err := inertListener()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dummy)
+	var errs []error
+	for k, fd := range fds {
+		if err := detachStep(fd, k, len(fds), m, dummy); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// detachStep is step k of detachListeners: re-aim the group, then close fd.
+func detachStep(fd, k, n, m, dummy int) error {
+	var err error
+	if aerr := attachSteering(fd, n, max(m-k-1, 1)); aerr != nil {
+		err = fmt.Errorf("cannot steer before step %d: %w", k, aerr)
+	}
+	if derr := unix.Dup3(dummy, fd, unix.O_CLOEXEC); derr != nil {
+		err = errors.Join(err, fmt.Errorf("cannot close listener %d: %w", fd, derr))
+	}
+	return err
+}
+
+// inertListener returns a non-blocking AF_UNIX socket listening on an
+// autobound abstract address: nothing connects to it, so accept on it says
+// EAGAIN.
+func inertListener() (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("cannot make a placeholder socket: %w", err)
+	}
+	if err = unix.Bind(fd, &unix.SockaddrUnix{}); err == nil { // an empty name autobinds
+		err = unix.Listen(fd, 1)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("cannot make a placeholder socket: %w", err)
+	}
+	return fd, nil
+}
+
+// ldRandK is the k of "ld rand", classic BPF's ancillary load of a random
+// number: SKF_AD_OFF (-0x1000) + SKF_AD_RANDOM (56), as 32 bits
+// (linux/filter.h; x/sys/unix lacks them).
+const ldRandK = 1<<32 - 0x1000 + 56
+
+// steeringProgram returns a classic BPF program for SO_ATTACH_REUSEPORT_CBPF
+// that picks a slot of the group uniformly from [first, first+n):
+//
+//	ld rand; mod #n; add #first; ret a
+func steeringProgram(first, n int) []unix.SockFilter {
+	if n <= 1 {
+		return []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: uint32(first)}}
+	}
+	return []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: ldRandK},
+		{Code: unix.BPF_ALU | unix.BPF_MOD | unix.BPF_K, K: uint32(n)},
+		{Code: unix.BPF_ALU | unix.BPF_ADD | unix.BPF_K, K: uint32(first)},
+		{Code: unix.BPF_RET | unix.BPF_A},
+	}
+}
+
+// attachSteering sets the program of fd's reuseport group (any member will
+// do); the group's previous program, stale or not, is replaced.
+func attachSteering(fd, first, n int) error {
+	p := steeringProgram(first, n)
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF,
+		&unix.SockFprog{Len: uint16(len(p)), Filter: &p[0]})
+}
+
+// listenerFDs returns this process's TCP sockets that listen on addr, in
+// descriptor order, with their inode numbers, and whether they are AF_INET6.
+func listenerFDs(addr *net.TCPAddr) (fds []int, inodes map[uint64]bool, inet6 bool, err error) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("cannot list descriptors: %w", err)
+	}
+	inodes = map[uint64]bool{}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+			continue
+		}
+		if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+			continue
+		}
+		if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || v != unix.IPPROTO_TCP {
+			continue
+		}
+		sa, err := unix.Getsockname(fd)
+		if err != nil {
+			continue
+		}
+		a := sockaddrToTCP(sa)
+		if a == nil || a.Port != addr.Port || !a.IP.Equal(addr.IP) {
+			continue
+		}
+		_, inet6 = sa.(*unix.SockaddrInet6)
+		fds = append(fds, fd)
+		inodes[st.Ino] = true
+	}
+	slices.Sort(fds)
+	return fds, inodes, inet6, nil
+}
+
+// listeningInodes parses /proc/net/tcp or /proc/net/tcp6 and returns the
+// inodes of the sockets in state LISTEN (0A) bound to addr. Addresses there
+// are hex words in host byte order, ports hex numbers:
+//
+//	sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+//	 0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 1000 0 41231 ...
+func listeningInodes(data []byte, addr *net.TCPAddr) []uint64 {
+	var out []uint64
+	for line := range bytes.Lines(data) {
+		f := bytes.Fields(line)
+		if len(f) < 10 || string(f[3]) != "0A" {
+			continue
+		}
+		host, port, ok := bytes.Cut(f[1], []byte{':'})
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseUint(string(port), 16, 16)
+		if err != nil || int(p) != addr.Port {
+			continue
+		}
+		ip := parseProcIP(host)
+		if ip == nil || !ip.Equal(addr.IP) {
+			continue
+		}
+		if ino, err := strconv.ParseUint(string(f[9]), 10, 64); err == nil {
+			out = append(out, ino)
+		}
+	}
+	return out
+}
+
+// parseProcIP decodes /proc/net/tcp's address: 8 or 32 hex digits, each
+// group of 8 a 32-bit word in host byte order.
+func parseProcIP(h []byte) net.IP {
+	if len(h) != 8 && len(h) != 32 {
+		return nil
+	}
+	ip := make(net.IP, len(h)/2)
+	for i := 0; i < len(h); i += 8 {
+		w, err := strconv.ParseUint(string(h[i:i+8]), 16, 32)
+		if err != nil {
+			return nil
+		}
+		binary.NativeEndian.PutUint32(ip[i/2:], uint32(w))
+	}
+	return ip
+}

@@ -1,0 +1,291 @@
+package engine_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"loopgate/engine"
+	"loopgate/stats"
+)
+
+// syncBuffer is an access log destination the test can read while the
+// writer goroutine appends to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// echoID is a backend that answers with the request ID it received.
+func echoID(t *testing.T) string {
+	return startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids := r.Header.Values("X-Request-ID")
+		w.Header().Set("X-Seen-IDs", strings.Join(ids, ","))
+		if r.URL.Path == "/own-id" {
+			w.Header().Set("X-Request-ID", "backend-set")
+		}
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(503)
+		}
+		io.WriteString(w, "ok")
+	}))
+}
+
+func TestRequestIDGeneratedAndKept(t *testing.T) {
+	cfg := poolOf(echoID(t))
+	cfg.RequestIDHeader = "X-Request-ID"
+	_, addr := startProxy(t, cfg)
+	c := dial(t, addr)
+
+	r := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	wantStatus(t, r, 200)
+	id := r.Header.Values("X-Request-Id")
+	if len(id) != 1 || len(id[0]) != 24 || r.Header.Get("X-Seen-Ids") != id[0] {
+		t.Fatalf("generated ID: response %q, backend saw %q; want one 24-hex ID, the same", id, r.Header.Get("X-Seen-Ids"))
+	}
+	r2 := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if id2 := r2.Header.Get("X-Request-Id"); id2 == id[0] || id2[:12] != id[0][:12] {
+		t.Fatalf("second ID %q after %q: want a new one from the same loop prefix", id2, id[0])
+	}
+
+	r = c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\nx-request-id: client-7\r\n\r\n")
+	if got := r.Header.Values("X-Request-Id"); len(got) != 1 || got[0] != "client-7" || r.Header.Get("X-Seen-Ids") != "client-7" {
+		t.Fatalf("client ID: response %q, backend saw %q; want client-7 once each", got, r.Header.Get("X-Seen-Ids"))
+	}
+
+	// A backend that answers with an ID of its own is not contradicted.
+	r = c.roundTrip("GET", "GET /own-id HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := r.Header.Values("X-Request-Id"); len(got) != 1 || got[0] != "backend-set" {
+		t.Fatalf("backend's own ID: got %q; want [backend-set]", got)
+	}
+}
+
+func TestRequestIDOff(t *testing.T) {
+	_, addr := startProxy(t, poolOf(echoID(t)))
+	r := dial(t, addr).roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := r.Header.Get("X-Request-Id") + r.Header.Get("X-Seen-Ids"); got != "" {
+		t.Fatalf("request IDs off: got %q", got)
+	}
+}
+
+// TestMetricsCountTraffic sends known traffic and checks every count.
+func TestMetricsCountTraffic(t *testing.T) {
+	backend := echoID(t)
+	cfg := poolOf(backend)
+	st := stats.New(stats.Options{})
+	cfg.Stats = st
+	_, addr := startProxy(t, cfg)
+
+	c := dial(t, addr)
+	for range 20 {
+		wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+	}
+	for range 5 {
+		wantStatus(t, c.roundTrip("GET", "GET /fail HTTP/1.1\r\nHost: a\r\n\r\n"), 503)
+	}
+	for range 2 {
+		bad := dial(t, addr)
+		wantStatus(t, bad.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), 400)
+	}
+	waitFor(t, func() bool { return st.Requests() == 27 })
+	if got := st.Errors(); got != 5 {
+		t.Fatalf("errors %d; want 5 (the backend's 503s)", got)
+	}
+	bs := st.Pool("web").Backend(backend)
+	if bs.Requests() != 25 || bs.Errors() != 5 || bs.InFlight.Load() != 0 {
+		t.Fatalf("backend: requests %d errors %d in flight %d; want 25, 5, 0", bs.Requests(), bs.Errors(), bs.InFlight.Load())
+	}
+	if n := bs.Latency().Count; n != 25 {
+		t.Fatalf("backend latency samples %d; want 25", n)
+	}
+	var prom bytes.Buffer
+	st.WritePrometheus(&prom, nil)
+	for _, want := range []string{
+		`loopgate_errors_total{reason="parse"} 2`,
+		`loopgate_requests_total{pool="web",backend="` + backend + `",class="2xx"} 20`,
+		`loopgate_requests_total{pool="web",backend="` + backend + `",class="5xx"} 5`,
+	} {
+		if !strings.Contains(prom.String(), want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", ioTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSeedEndpoints(t *testing.T) {
+	backend := echoID(t)
+	cfg := poolOf(backend)
+	cfg.SeedEndpoints = true
+	st := stats.New(stats.Options{})
+	cfg.Stats = st
+	_, addr := startProxy(t, cfg)
+	c := dial(t, addr)
+	for range 10 {
+		wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+	}
+
+	r := c.roundTrip("GET", "GET /__metrics__ HTTP/1.1\r\nHost: a\r\n\r\n")
+	wantStatus(t, r, 200)
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	var m struct {
+		Total       int64            `json:"total_requests"`
+		StatusCodes map[string]int64 `json:"status_codes"`
+		Times       map[string]float64
+	}
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		t.Fatalf("/__metrics__ body %q: %v", r.body, err)
+	}
+	if m.Total != 10 || m.StatusCodes["200"] != 10 {
+		t.Fatalf("/__metrics__: %+v; want 10 requests, all 200", m)
+	}
+
+	r = c.roundTrip("GET", "GET /__status__?pretty HTTP/1.1\r\nHost: a\r\n\r\n")
+	wantStatus(t, r, 200)
+	if !strings.Contains(r.body, `"address":"`+backend+`"`) && !strings.Contains(r.body, `"address": "`+backend+`"`) {
+		t.Fatalf("/__status__ lacks the backend: %s", r.body)
+	}
+	r = c.roundTrip("HEAD", "HEAD /__health__ HTTP/1.1\r\nHost: a\r\n\r\n")
+	wantStatus(t, r, 200)
+	if r.body != "" || r.ContentLength <= 0 {
+		t.Fatalf("HEAD /__health__: body %q, Content-Length %d", r.body, r.ContentLength)
+	}
+	r = c.roundTrip("POST", "POST /__metrics__ HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+	wantStatus(t, r, 405)
+	if r.Header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("405 Allow %q", r.Header.Get("Allow"))
+	}
+	// Paths that only look like one are forwarded.
+	wantStatus(t, c.roundTrip("GET", "GET /__other__ HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+}
+
+func TestSeedHealthUnavailable(t *testing.T) {
+	cfg := poolOf(echoID(t))
+	cfg.SeedEndpoints = true
+	cfg.Pools[0].Backends[0].Weight = intPtr(0) // takes no traffic
+	_, addr := startProxy(t, cfg)
+	r := dial(t, addr).roundTrip("GET", "GET /__health__ HTTP/1.1\r\nHost: a\r\n\r\n")
+	wantStatus(t, r, 503)
+	if !strings.Contains(r.body, `"backends_available":0`) && !strings.Contains(r.body, `"backends_available": 0`) {
+		t.Fatalf("/__health__ body %s", r.body)
+	}
+}
+
+func TestSeedEndpointsOffAreForwarded(t *testing.T) {
+	_, addr := startProxy(t, poolOf(echoID(t)))
+	r := dial(t, addr).roundTrip("GET", "GET /__metrics__ HTTP/1.1\r\nHost: a\r\n\r\n")
+	wantStatus(t, r, 200)
+	if r.body != "ok" {
+		t.Fatalf("seed endpoints off: body %q; want the backend's", r.body)
+	}
+}
+
+// TestAccessLogLines checks one JSON line per exchange, own answers and
+// rejects included, with the ID the client saw.
+func TestAccessLogLines(t *testing.T) {
+	backend := echoID(t)
+	out := &syncBuffer{}
+	alog, err := stats.OpenAccessLog(stats.AccessLogOptions{Stdout: out, Log: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := poolOf(backend)
+	cfg.AccessLog = alog
+	cfg.RequestIDHeader = "X-Request-ID"
+	srv, addr := startProxy(t, cfg)
+	c := dial(t, addr)
+	var ids []string
+	for i := range 5 {
+		r := c.roundTrip("GET", fmt.Sprintf("GET /n/%d?q=\"x\" HTTP/1.1\r\nHost: a\r\n\r\n", i))
+		wantStatus(t, r, 200)
+		ids = append(ids, r.Header.Get("X-Request-Id"))
+	}
+	bad := dial(t, addr)
+	wantStatus(t, bad.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400)
+	_ = srv
+
+	type line struct {
+		Client    string  `json:"client"`
+		Method    string  `json:"method"`
+		Target    string  `json:"target"`
+		Status    int     `json:"status"`
+		BytesIn   int64   `json:"bytes_in"`
+		BytesOut  int64   `json:"bytes_out"`
+		Duration  float64 `json:"duration_ms"`
+		Upstream  string  `json:"upstream"`
+		RequestID string  `json:"request_id"`
+		Reason    string  `json:"reason"`
+	}
+	var lines []line
+	waitFor(t, func() bool {
+		lines = lines[:0]
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			var l line
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				t.Fatalf("access log line %q: %v", sc.Text(), err)
+			}
+			lines = append(lines, l)
+		}
+		return len(lines) == 6
+	})
+	for i, l := range lines[:5] {
+		want := fmt.Sprintf("/n/%d?q=\"x\"", i)
+		if l.Client != "127.0.0.1" || l.Method != "GET" || l.Target != want || l.Status != 200 ||
+			l.Upstream != backend || l.RequestID != ids[i] || l.BytesIn == 0 || l.BytesOut == 0 || l.Reason != "" {
+			t.Fatalf("line %d: %+v; want GET %s 200 via %s with ID %s", i, l, want, backend, ids[i])
+		}
+	}
+	if l := lines[5]; l.Status != 400 || l.Reason != "parse" || l.Upstream != "" {
+		t.Fatalf("reject line: %+v; want 400, reason parse, no upstream", l)
+	}
+}
+
+func TestMaxConnectionsCounted(t *testing.T) {
+	cfg := poolOf(echoID(t))
+	cfg.MaxConnections = 1
+	st := stats.New(stats.Options{})
+	cfg.Stats = st
+	_, addr := startProxy(t, cfg)
+	first := dial(t, addr)
+	wantStatus(t, first.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+	second := dial(t, addr)
+	wantStatus(t, second.read("GET"), 503)
+	var prom bytes.Buffer
+	st.WritePrometheus(&prom, nil)
+	if !strings.Contains(prom.String(), `loopgate_errors_total{reason="limit"} 1`+"\n") {
+		t.Fatalf("/metrics lacks the refused connection:\n%s", prom.String())
+	}
+}
+
+var _ = engine.Config{}

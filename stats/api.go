@@ -1,0 +1,59 @@
+package stats
+
+import "time"
+
+// Reason says why the proxy answered a request itself, or why an exchange
+// failed. It indexes the errors_total counters; ReasonNone is a normal
+// exchange.
+type Reason uint8
+
+const (
+	ReasonNone       Reason = iota
+	ReasonParse             // malformed request or smuggling attempt: 400, 501, 505
+	ReasonLimit             // a size or connection limit: 413, 414, 431, 503 at max_connections
+	ReasonTimeout           // client or upstream too slow: 408, 504
+	ReasonConnect           // cannot connect to a backend: 502
+	ReasonReset             // a backend closed, reset or broke framing: 502, or a cut response
+	ReasonNoBackend         // no backend may take traffic: 503
+	ReasonClientGone        // the client closed before its response was complete
+	numReasons
+)
+
+// String is the label value used in metrics and the access log.
+func (r Reason) String() string { return reasonNames[r] }
+
+var reasonNames = [numReasons]string{
+	ReasonNone:       "",
+	ReasonParse:      "parse",
+	ReasonLimit:      "limit",
+	ReasonTimeout:    "timeout",
+	ReasonConnect:    "connect",
+	ReasonReset:      "reset",
+	ReasonNoBackend:  "no_backend",
+	ReasonClientGone: "client_gone",
+}
+
+// Record describes one finished exchange. The engine fills one per loop and
+// passes it to Proxy.Done and LogBuffer.Append, which copy what they keep:
+// the byte slices only need to be valid during those calls.
+type Record struct {
+	Time      time.Time // when the request head arrived (wall clock)
+	ClientIP  []byte
+	Method    []byte
+	Target    []byte
+	Minor     uint8 // HTTP/1.<Minor>
+	Status    int   // sent to the client; 0 if none was (the connection was cut)
+	BytesIn   int64 // request bytes read: head and body
+	BytesOut  int64 // response bytes written: head and body
+	Total     time.Duration
+	Pool      *PoolStats    // nil when the request never reached a pool (e.g. a parse error)
+	Backend   *BackendStats // the backend of the last attempt; nil if none was tried
+	Connect   time.Duration // connect time of a freshly dialed upstream connection; 0 if pooled
+	TTFB      time.Duration // request sent to response head received, last attempt; 0 if none
+	Upstream  time.Duration // request sent to response complete, last attempt; 0 if none
+	Retries   int
+	RequestID []byte
+	Reason    Reason // why the proxy answered itself or the exchange failed; ReasonNone otherwise
+	Referer   []byte // filled only when AccessLogOptions.NeedsAgent
+	UserAgent []byte // filled only when AccessLogOptions.NeedsAgent
+}
