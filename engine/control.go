@@ -51,7 +51,7 @@ const drainPoll = 20 * time.Millisecond
 // backend that is still booting costs no request an error. The other
 // backends keep their verdicts, counters and history. Without active checks
 // it takes traffic at once. Either way, with slow_start it ramps up when it
-// enters rotation.
+// enters rotation. With b.Drained set it is added drained.
 func (s *Server) AddBackend(pool string, b Backend) error {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
@@ -83,9 +83,12 @@ func (s *Server) AddBackend(pool string, b Backend) error {
 		idx[i] = i
 	}
 	idx[len(conf)] = -1
-	up := p.reshape(s, next, idx)
+	up := p.reshape(s, next, idx, b.Drained)
 	state := "up"
-	if !up.Has(len(conf)) {
+	switch {
+	case b.Drained:
+		state = upstream.StateDraining
+	case !up.Has(len(conf)):
 		state = "down until its first passing probe"
 	}
 	p.log.Info("backend added", "backend", b.Address, "weight", w, "backup", b.Backup, "state", state, "backends", len(next))
@@ -133,7 +136,7 @@ func (s *Server) RemoveBackend(pool, addr string) error {
 		}
 	}
 	inflight := p.stats.Backend(conf[i].Addr).InFlight.Load()
-	p.reshape(s, next, idx)
+	p.reshape(s, next, idx, false)
 	p.log.Info("backend removed", "backend", conf[i].Addr, "in_flight", inflight, "backends", len(next))
 	return nil
 }
@@ -298,7 +301,7 @@ func (s *Server) Pools() []Pool {
 		p.ej.mu.Lock()
 		pc.Backends = make([]Backend, len(p.ej.conf))
 		for i, b := range p.ej.conf {
-			pc.Backends[i] = Backend{Address: b.Addr, Weight: &b.Weight, Backup: b.Backup}
+			pc.Backends[i] = Backend{Address: b.Addr, Weight: &b.Weight, Backup: b.Backup, Drained: !p.ej.drained[i].IsZero()}
 		}
 		p.ej.mu.Unlock()
 		out[k] = pc
@@ -330,14 +333,15 @@ func clonePool(pc Pool) Pool {
 	return pc
 }
 
-// reshape makes conf the pool's backends (idx as for reshapeLocked) and
-// publishes them as one new Set; it returns the new up mask. With active
-// checks the old checker is stopped first, so that nothing indexed by the
-// old Set is published after it, and its successor, which keeps the state of
-// every remaining backend, starts after the new Set is out. The loops are
+// reshape makes conf the pool's backends (idx as for reshapeLocked), the
+// new ones drained if drain is set, and publishes them as one new Set; it
+// returns the new up mask. With active checks the old checker is stopped
+// first, so that nothing indexed by the old Set is published after it, and
+// its successor, which keeps the state of every remaining backend, starts
+// after the new Set is out. The loops are
 // then nudged to pick up the Set, which closes the idle connections to
 // removed backends. The caller holds s.ctl, not p.ej.mu.
-func (p *pool) reshape(s *Server, conf []upstream.Backend, idx []int) upstream.Mask {
+func (p *pool) reshape(s *Server, conf []upstream.Backend, idx []int, drain bool) upstream.Mask {
 	e := p.ej
 	var up upstream.Mask
 	if p.checker != nil {
@@ -358,7 +362,12 @@ func (p *pool) reshape(s *Server, conf []upstream.Backend, idx []int) upstream.M
 	}
 	e.reshapeLocked(conf, idx, up)
 	for i, j := range idx {
-		if j < 0 && up.Has(i) {
+		switch {
+		case j >= 0:
+		case drain:
+			e.drained[i] = time.Now()
+			e.noteLocked(i, upstream.StateUp, upstream.StateDraining, drainReason)
+		case up.Has(i):
 			e.rampLocked(i) // a new backend enters rotation at once
 		}
 	}
@@ -385,8 +394,10 @@ func (p *pool) reshape(s *Server, conf []upstream.Backend, idx []int) upstream.M
 // and history when both probe with the same settings (see
 // health.Checker.Inherit: a backend new to the pool then starts down until
 // its first passing probe), ejections in progress when p has passive
-// checks, slow-start ramps when it has a slow start, drains, and the
-// transitions behind them. Weights and membership are p's own. p must not
+// checks, slow-start ramps when it has a slow start, and the transitions
+// behind them. Weights, membership and drains are p's own (cmd/loopgate
+// passes the drained backends in the configuration); a backend drained in
+// both keeps the time it was drained. p must not
 // be published to the loops nor its checker started yet; the caller holds
 // s.ctl. It stops old's checker when it takes its state.
 func (p *pool) inherit(old *pool) {
@@ -408,7 +419,9 @@ func (p *pool) inherit(old *pool) {
 			continue
 		}
 		e.hist[i] = slices.Clone(o.hist[j])
-		e.drained[i] = o.drained[j]
+		if !e.drained[i].IsZero() && !o.drained[j].IsZero() {
+			e.drained[i] = o.drained[j] // still drained: since then
+		}
 		e.why[i], e.when[i] = o.why[j], o.when[j]
 		if e.slowStart > 0 {
 			e.rampFrom[i] = o.rampFrom[j]

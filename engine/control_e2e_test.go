@@ -245,7 +245,7 @@ func TestControlRefusalsE2E(t *testing.T) {
 	web := pools[0]
 	pools, status = srv.Pools(), srv.Status()
 	f("add localhost in capitals", add("web", "LOCALHOST:1", nil), engine.ErrDuplicate)
-	web.Backends = []engine.Backend{{Address: a.addr, Weight: intPtr(3)}, {Address: b.addr, Weight: intPtr(1)},
+	web.Backends = []engine.Backend{{Address: a.addr, Weight: intPtr(3)}, {Address: b.addr, Weight: intPtr(1), Drained: true},
 		{Address: "localhost:1", Weight: intPtr(7), Backup: true}}
 	if got := srv.Pools()[0]; !reflect.DeepEqual(got, web) {
 		t.Fatalf("effective config %+v; want %+v", got, web)
@@ -576,4 +576,102 @@ func TestControlHealthKeepsStatesE2E(t *testing.T) {
 			t.Fatalf("%s after the removal: %+v; want %s", addr, st, want)
 		}
 	}
+}
+
+// A backend configured as drained (cmd/loopgate keeps drains in its state
+// file) starts drained; one added drained too.
+func TestControlDrainedAtStartE2E(t *testing.T) {
+	a, b, c := startCtlBackend(t, "a"), startCtlBackend(t, "b"), startCtlBackend(t, "c")
+	cfg := poolOf(a.addr, b.addr)
+	cfg.Pools[0].Backends[1].Drained = true
+	cfg.Pools[0].Algorithm = "round_robin"
+	srv, px := startProxy(t, cfg)
+	if err := srv.AddBackend("web", engine.Backend{Address: c.addr, Drained: true}); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		if got, _ := getFrom(t, px, nil, ""); got != "a" {
+			t.Fatalf("answered by %q; want a, the only backend not drained", got)
+		}
+	}
+	for _, addr := range []string{b.addr, c.addr} {
+		if st := backendStatus(srv, "web", addr); st.State != upstream.StateDraining || st.Reason != "drained by admin" {
+			t.Fatalf("status of %s: %+v; want draining", addr, st)
+		}
+	}
+	if bs := srv.Pools()[0].Backends; bs[0].Drained || !bs[1].Drained || !bs[2].Drained {
+		t.Fatalf("effective config %+v; want b and c drained", bs)
+	}
+	if err := srv.Undrain("web", c.addr); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 6 {
+		got, _ := getFrom(t, px, nil, "")
+		seen[got] = true
+	}
+	if !seen["c"] || seen["b"] {
+		t.Fatalf("after undraining c, answers from %v; want c and never b", seen)
+	}
+}
+
+// Changes in quick succession, with probes running and Status read
+// meanwhile, lose no request (run with -race: the checker swaps, the
+// ejector's rebuilds and the loops' rebuilds all race here).
+func TestControlConcurrentChangesE2E(t *testing.T) {
+	bs := []*ctlBackend{startCtlBackend(t, "a"), startCtlBackend(t, "b"), startCtlBackend(t, "c")}
+	cfg := poolOf(bs[0].addr, bs[1].addr)
+	cfg.EventLoops = 2
+	cfg.Pools[0].Algorithm = "least_connections"
+	cfg.Pools[0].SlowStart = 200 * time.Millisecond
+	cfg.Pools[0].Passive = &engine.Passive{}
+	cfg.Pools[0].Health = &health.Config{Interval: 50 * time.Millisecond, Timeout: 30 * time.Millisecond, Rise: 1, Fall: 2, Jitter: -1}
+	srv, px := startProxy(t, cfg)
+	l := startCtlLoad(t, px, 6, 5*time.Second)
+
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			srv.Status()
+			srv.Pools()
+			srv.InFlight("web", bs[0].addr)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	// Rotate: add the spare at the end, drain and remove the first.
+	in, spare := []*ctlBackend{bs[0], bs[1]}, bs[2]
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
+		if err := srv.AddBackend("web", engine.Backend{Address: spare.addr, Weight: intPtr(2)}); err != nil {
+			t.Fatal(err)
+		}
+		ctlWait(t, 2*time.Second, "the new backend up", func() bool {
+			return backendStatus(srv, "web", spare.addr).State != upstream.StateDown
+		})
+		if err := srv.SetWeight("web", in[1].addr, 3); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Drain("web", in[0].addr); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if err := srv.RemoveBackend("web", in[0].addr); err != nil {
+			t.Fatal(err)
+		}
+		in, spare = []*ctlBackend{in[1], spare}, in[0]
+	}
+	close(stop)
+	readers.Wait()
+	l.finish()
+	if got := srv.Pools()[0].Backends; len(got) != 2 || got[0].Address != in[0].addr || got[1].Address != in[1].addr {
+		t.Fatalf("effective backends %+v; want %s and %s", got, in[0].addr, in[1].addr)
+	}
+	t.Logf("%d requests answered", l.ok.Load())
 }

@@ -78,12 +78,19 @@ type handoff struct {
 // listener but the first, so they are found in /proc/self/fd: the sockets that
 // listen on Addr. That is exact as long as one process runs one Server per
 // address, as loopgate does. The result is kept for Steer, GroupPeers and
-// Retire. Cold path: a few syscalls per open descriptor per try.
+// Retire, and returned at once by later calls. Cold path: a few syscalls per
+// open descriptor per try.
 func (s *Server) Listeners(ctx context.Context) (int, error) {
 	select {
 	case <-s.ready:
 	case <-ctx.Done():
 		return 0, ctx.Err()
+	}
+	s.ho.mu.Lock()
+	n := len(s.ho.fds)
+	s.ho.mu.Unlock()
+	if n > 0 {
+		return n, nil
 	}
 	addr := s.addr.Load()
 	if addr == nil {
@@ -139,8 +146,9 @@ func (s *Server) listeners() ([]int, error) {
 
 // GroupPeers counts the sockets listening on Addr that are not this
 // server's: the other members of its SO_REUSEPORT group, such as a previous
-// process still leaving it or a successor. It reads /proc/net/tcp (or tcp6)
-// whole; call it on the cold path only, after Listeners.
+// process still leaving it or a successor. It reads /proc/net/tcp (or tcp6),
+// which lists every TCP socket of the network namespace: call it on the cold
+// path only, after Listeners.
 func (s *Server) GroupPeers() (int, error) {
 	s.ho.mu.Lock()
 	inodes, inet6 := s.ho.inodes, s.ho.inet6

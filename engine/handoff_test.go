@@ -202,6 +202,37 @@ func TestHandoffSteps(t *testing.T) {
 	}
 }
 
+// TestPlainCloseMisroutes is why detachStep re-aims the group first: with
+// the successor's program alone, closing one retiring socket moves the
+// group's last socket into its slot, the program's top index falls past the
+// end, and the hash fallback sends connections to the other retiring socket,
+// which would reset them when it closes in turn.
+func TestPlainCloseMisroutes(t *testing.T) {
+	a0, port := rawListener(t, 0)
+	a1, _ := rawListener(t, port)
+	b0, _ := rawListener(t, port)
+	b1, _ := rawListener(t, port)
+	fds := []int{a0, a1, b0, b1}
+	if err := attachSteering(b0, 2, 2); err != nil {
+		t.Fatal(err)
+	}
+	dummy, err := inertListener()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dummy)
+	if err := unix.Dup3(dummy, a0, unix.O_CLOEXEC); err != nil { // close a0 without re-aiming
+		t.Fatal(err)
+	}
+	fds[0] = -1
+	for range 200 {
+		if landing(t, port, fds) == 1 {
+			return // a1, still open, got a connection
+		}
+	}
+	t.Fatal("no connection reached the other retiring socket; the kernel no longer moves the last socket into a closed one's slot")
+}
+
 // TestInertListener: a stray accept on the placeholder says EAGAIN, which
 // gnet's accept treats as "nothing queued".
 func TestInertListener(t *testing.T) {

@@ -194,6 +194,9 @@ func (l *loop) rebuild(lp *loopPool) {
 				break
 			}
 			if !kept {
+				// Popped: it is no longer in a list closeNow could look in.
+				u.state = upAwaitHead
+				l.idleConns.Add(-1)
 				u.closeNow()
 				continue
 			}

@@ -289,3 +289,42 @@ func TestMaxConnectionsCounted(t *testing.T) {
 }
 
 var _ = engine.Config{}
+
+// blockedWriter never returns from Write until released: a disk that hangs.
+type blockedWriter struct{ release chan struct{} }
+
+func (b blockedWriter) Write(p []byte) (int, error) {
+	<-b.release
+	return len(p), nil
+}
+
+// TestAccessLogBlockedWriterDoesNotStall keeps serving while the log writer
+// is stuck, and counts what it could not write.
+func TestAccessLogBlockedWriterDoesNotStall(t *testing.T) {
+	w := blockedWriter{release: make(chan struct{})}
+	alog, err := stats.OpenAccessLog(stats.AccessLogOptions{Stdout: w, BufferSize: 512, Queue: 1, Log: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := poolOf(echoID(t))
+	cfg.AccessLog = alog
+	_, addr := startProxy(t, cfg)
+	c := dial(t, addr)
+	const n = 300
+	start := time.Now()
+	for range n {
+		wantStatus(t, c.roundTrip("GET", "GET /a/rather/long/path/so/that/lines/fill/buffers HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("%d requests took %v with a stuck log writer", n, d)
+	}
+	waitFor(t, func() bool { return alog.Dropped() > 0 })
+	close(w.release)
+	// Everything appended is written or counted as dropped, once the loops
+	// have handed over their last lines (at shutdown, or the next sweep).
+	waitFor(t, func() bool { return alog.Written()+alog.Dropped() == n })
+	if alog.Written() == 0 {
+		t.Fatalf("nothing written after the writer was released (dropped %d)", alog.Dropped())
+	}
+	alog.Close()
+}

@@ -128,7 +128,8 @@ func newStickyTable(c *StickyCookie, secret []byte, set *upstream.Set) *stickyTa
 }
 
 // newPool builds the shared side of pc and publishes its first state with
-// every backend up. With probes configured, its checker publishes each flip.
+// every backend up, except those configured as drained. With probes
+// configured, its checker publishes each flip.
 func newPool(pc Pool, ps *stats.PoolStats, log *slog.Logger) (*pool, error) {
 	alg, err := upstream.New(pc.Algorithm, upstream.Options{
 		HashMethod:    pc.HashMethod,
@@ -189,7 +190,16 @@ func newPool(pc Pool, ps *stats.PoolStats, log *slog.Logger) (*pool, error) {
 		}
 		p.passive = true
 	}
-	p.publish(set, upstream.NewMask(len(backends)))
+	e := p.ej
+	e.mu.Lock()
+	for i, b := range pc.Backends {
+		if b.Drained { // kept by cmd/loopgate across restarts and reloads
+			e.drained[i] = time.Now()
+			e.noteLocked(i, upstream.StateUp, upstream.StateDraining, drainReason)
+		}
+	}
+	e.publishLocked()
+	e.mu.Unlock()
 	if pc.Health != nil {
 		addrs := make([]string, len(backends))
 		for i, b := range backends {

@@ -195,6 +195,7 @@ func restartKeys(a, b Config) string {
 }
 
 // carryOver gives p, the reloaded version of old, what old knows about the
-// backends both have. (Interim: filled in with the control plane's state
-// transfer.)
-func carryOver(old, p *pool) {}
+// backends both have (pool.inherit): health verdicts and history when the
+// health settings are the same, ejections in progress, slow-start ramps.
+// Membership, weights and drains come from the new configuration.
+func carryOver(old, p *pool) { p.inherit(old) }

@@ -32,7 +32,7 @@ func TestDashboardBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts a browser")
 	}
-	browser := findBrowser()
+	browser := findDashboardBrowser()
 	if browser == "" {
 		if os.Getenv("LOOPGATE_REQUIRE_BROWSER") == "1" {
 			t.Fatal("no chromium, chromium-browser or google-chrome in PATH, and LOOPGATE_REQUIRE_BROWSER=1")
@@ -41,7 +41,7 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	bin := buildLoopgate(t, dir)
+	bin := buildDashboardBinary(t, dir)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -57,7 +57,7 @@ func TestDashboardBrowser(t *testing.T) {
 	defer slow.Close()
 	backends := []string{fast.Listener.Addr().String(), slow.Listener.Addr().String()}
 
-	proxyAddr, adminAddr := freeLoopbackAddr(t), freeLoopbackAddr(t)
+	proxyAddr, adminAddr := freeDashboardAddr(t), freeDashboardAddr(t)
 	cfg := filepath.Join(dir, "loopgate.toml")
 	toml := fmt.Sprintf(`[server]
 listen = %q
@@ -80,7 +80,7 @@ algorithm = "round_robin"
 		t.Fatal(err)
 	}
 
-	var out lockedBuffer
+	var out dashboardOutput
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -107,7 +107,7 @@ algorithm = "round_robin"
 			t.Logf("loopgate output:\n%s", out.String())
 		}
 	}()
-	waitAdmin(t, ctx, "http://"+adminAddr+"/api/metrics", exited, &exitErr)
+	waitDashboardAdmin(t, ctx, "http://"+adminAddr+"/api/metrics", exited, &exitErr)
 
 	// Traffic through the proxy from a few goroutines, until the test ends
 	// (or 20s have passed).
@@ -118,7 +118,7 @@ algorithm = "round_robin"
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendTraffic(tctx, "http://"+proxyAddr+"/")
+			sendDashboardTraffic(tctx, "http://"+proxyAddr+"/")
 		}()
 	}
 
@@ -162,13 +162,13 @@ algorithm = "round_robin"
 	if after.Banner {
 		t.Errorf("the disconnected banner is shown")
 	}
-	if n0, n1 := shownNumber(t, "total-requests", before.Total), shownNumber(t, "total-requests", after.Total); n1 <= n0 {
+	if n0, n1 := dashboardNumber(t, "total-requests", before.Total), dashboardNumber(t, "total-requests", after.Total); n1 <= n0 {
 		t.Errorf("#total-requests went from %v to %v; want it to grow", n0, n1)
 	}
-	if rps := shownNumber(t, "rps", after.RPS); rps <= 0 {
+	if rps := dashboardNumber(t, "rps", after.RPS); rps <= 0 {
 		t.Errorf("#rps = %v; want > 0", rps)
 	}
-	if p95 := shownNumber(t, "p95", after.P95); p95 <= 0 {
+	if p95 := dashboardNumber(t, "p95", after.P95); p95 <= 0 {
 		t.Errorf("#p95 = %v; want > 0", p95)
 	}
 	if len(after.Backends) != len(backends) {
@@ -183,7 +183,7 @@ algorithm = "round_robin"
 		if row.State != "up" {
 			t.Errorf("backend %s: state %q; want \"up\"", addr, row.State)
 		}
-		if share, ok := strings.CutSuffix(row.Share, "%"); !ok || shownNumber(t, addr+" share", share) <= 0 {
+		if share, ok := strings.CutSuffix(row.Share, "%"); !ok || dashboardNumber(t, addr+" share", share) <= 0 {
 			t.Errorf("backend %s: share %q; want a positive percentage", addr, row.Share)
 		}
 	}
@@ -192,7 +192,7 @@ algorithm = "round_robin"
 	if err != nil {
 		t.Fatalf("cannot take a screenshot: %v", err)
 	}
-	t.Logf("screenshot: %s", saveScreenshot(t, "dashboard.png", png))
+	t.Logf("screenshot: %s", saveDashboardScreenshot(t, "dashboard.png", png))
 
 	// A phone: portrait, twice the pixels. Nothing may stick out sideways
 	// (wide tables scroll inside their card).
@@ -213,7 +213,7 @@ algorithm = "round_robin"
 	if png, err = chromedp.Run(bctx, chromedp.FullScreenshot(100)); err != nil {
 		t.Fatalf("cannot take a screenshot: %v", err)
 	}
-	t.Logf("screenshot: %s", saveScreenshot(t, "dashboard-phone.png", png))
+	t.Logf("screenshot: %s", saveDashboardScreenshot(t, "dashboard-phone.png", png))
 
 	// Without loopgate the page says so, and keeps trying.
 	stopTraffic()
@@ -226,9 +226,9 @@ algorithm = "round_robin"
 	}
 }
 
-// saveScreenshot writes png as name into $LOOPGATE_SCREENSHOT_DIR (default
+// saveDashboardScreenshot writes png as name into $LOOPGATE_SCREENSHOT_DIR (default
 // testdata/out) and returns its path.
-func saveScreenshot(t *testing.T, name string, png []byte) string {
+func saveDashboardScreenshot(t *testing.T, name string, png []byte) string {
 	t.Helper()
 	dir := os.Getenv("LOOPGATE_SCREENSHOT_DIR")
 	if dir == "" {
@@ -264,8 +264,8 @@ const dashboardViewJS = `(() => {
 		Banner: document.getElementById("banner").offsetParent !== null, Backends: backends};
 })()`
 
-// findBrowser returns the path of a Chromium or Chrome, or "".
-func findBrowser() string {
+// findDashboardBrowser returns the path of a Chromium or Chrome, or "".
+func findDashboardBrowser() string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -274,8 +274,8 @@ func findBrowser() string {
 	return ""
 }
 
-// buildLoopgate builds this package into dir and returns the binary's path.
-func buildLoopgate(t *testing.T, dir string) string {
+// buildDashboardBinary builds this package into dir and returns the binary's path.
+func buildDashboardBinary(t *testing.T, dir string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -287,8 +287,8 @@ func buildLoopgate(t *testing.T, dir string) string {
 	return bin
 }
 
-// freeLoopbackAddr returns a loopback address that was free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
+// freeDashboardAddr returns a loopback address that was free a moment ago.
+func freeDashboardAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -298,9 +298,9 @@ func freeLoopbackAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// waitAdmin waits until url answers 200, or fails the test if loopgate
+// waitDashboardAdmin waits until url answers 200, or fails the test if loopgate
 // exits (closing exited, with *exitErr set) or ctx ends first.
-func waitAdmin(t *testing.T, ctx context.Context, url string, exited <-chan struct{}, exitErr *error) {
+func waitDashboardAdmin(t *testing.T, ctx context.Context, url string, exited <-chan struct{}, exitErr *error) {
 	t.Helper()
 	for {
 		resp, err := http.Get(url)
@@ -320,8 +320,8 @@ func waitAdmin(t *testing.T, ctx context.Context, url string, exited <-chan stru
 	}
 }
 
-// sendTraffic sends GET url over one keep-alive connection until ctx ends.
-func sendTraffic(ctx context.Context, url string) {
+// sendDashboardTraffic sends GET url over one keep-alive connection until ctx ends.
+func sendDashboardTraffic(ctx context.Context, url string) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
 	for ctx.Err() == nil {
@@ -338,8 +338,8 @@ func sendTraffic(ctx context.Context, url string) {
 	}
 }
 
-// shownNumber parses a number the dashboard shows, such as "1,234.5".
-func shownNumber(t *testing.T, what, s string) float64 {
+// dashboardNumber parses a number the dashboard shows, such as "1,234.5".
+func dashboardNumber(t *testing.T, what, s string) float64 {
 	t.Helper()
 	f, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(s), ",", ""), 64)
 	if err != nil {
@@ -348,19 +348,19 @@ func shownNumber(t *testing.T, what, s string) float64 {
 	return f
 }
 
-// lockedBuffer collects a child process's output.
-type lockedBuffer struct {
+// dashboardOutput collects a child process's output.
+type dashboardOutput struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *dashboardOutput) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *dashboardOutput) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()

@@ -2,7 +2,8 @@
 // balancer's config.json), starts the engine and serves until SIGINT or
 // SIGTERM, then drains for up to server.shutdown_grace.
 //
-//	loopgate [-config config.toml] [-check] [-verbose] [-version]
+//	loopgate [-config config.toml] [-check] [-verbose] [-version] [-pidfile PATH]
+//	loopgate -upgrade -pidfile PATH   (or kill -USR2; docs/UPGRADE.md)
 //
 // Config decoding and validation live in config*.go; this file only wires.
 package main

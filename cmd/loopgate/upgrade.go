@@ -133,7 +133,9 @@ type upgrader struct {
 	ctx       context.Context    // serve's: ends on SIGINT or SIGTERM
 	handOver  context.CancelFunc // ends serve's wait: a successor took over, or taking over failed
 	sig       chan os.Signal
-	quit      chan struct{}
+	life      context.Context // ends when stop begins
+	quit      <-chan struct{} // life.Done()
+	end       context.CancelFunc
 	done      chan struct{}
 	successor net.Conn // the handshake with the successor that took over; closed at exit
 }
@@ -144,11 +146,12 @@ type upgrader struct {
 // successor, could not take over.
 func watchUpgrades(ctx context.Context, a *app, log *slog.Logger) (context.Context, *upgrader) {
 	sctx, cancel := context.WithCancel(ctx)
+	life, end := context.WithCancel(context.Background())
 	u := &upgrader{
 		a: a, srv: a.srv, log: log, reusePort: a.cfg.Engine.ReusePort,
 		pidfile: upgradeSetup.pidfile, parent: upgradeSetup.parent,
 		ctx: ctx, handOver: cancel,
-		sig: make(chan os.Signal, 1), quit: make(chan struct{}), done: make(chan struct{}),
+		sig: make(chan os.Signal, 1), life: life, quit: life.Done(), end: end, done: make(chan struct{}),
 	}
 	upgradeSetup.parent = nil
 	if upgradeSetup.note != "" {
@@ -163,7 +166,7 @@ func watchUpgrades(ctx context.Context, a *app, log *slog.Logger) (context.Conte
 // starting, and removes the pidfile if it still names this process.
 func (u *upgrader) stop() {
 	signal.Stop(u.sig)
-	close(u.quit)
+	u.end()
 	<-u.done
 	if u.successor != nil {
 		u.successor.Close()
@@ -241,7 +244,7 @@ func (u *upgrader) claim() {
 // port, and steers the group to ours; this replaces any program a previous
 // upgrade left. It returns the number of our sockets.
 func (u *upgrader) steerAlone() (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	ctx, cancel := context.WithTimeout(u.life, groupTimeout)
 	defer cancel()
 	n, err := u.srv.Listeners(ctx)
 	if err != nil {
@@ -267,7 +270,7 @@ func (u *upgrader) takeOver() error {
 		p.send("fail " + err.Error())
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	ctx, cancel := context.WithTimeout(u.life, groupTimeout)
 	defer cancel()
 	n, err := u.srv.Listeners(ctx)
 	if err != nil {
@@ -325,7 +328,7 @@ func (u *upgrader) waitAlone() error {
 		select {
 		case <-u.quit:
 			return nil
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
@@ -388,6 +391,7 @@ func (u *upgrader) upgrade() error {
 			socks, err := strconv.Atoi(m)
 			if err == nil {
 				err = u.srv.Retire(socks, func() {
+					u.log.Info("upgrade: left the port to the new process; finishing the requests in flight", "pid", pid)
 					conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 					io.WriteString(conn, "detached\n")
 				})

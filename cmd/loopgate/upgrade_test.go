@@ -23,9 +23,9 @@ import (
 // gone within it.
 const upgradeGrace = 5 * time.Second
 
-// lgProcess is a loopgate binary built for the test and the files of one
+// chain is a loopgate binary built for the test and the files of one
 // running chain of processes (the first one and its successors).
-type lgProcess struct {
+type chain struct {
 	t       *testing.T
 	bin     string
 	dir     string
@@ -38,8 +38,8 @@ type lgProcess struct {
 	exited  chan error // the first process's Wait
 }
 
-// buildLoopgate builds this package's binary into a temporary directory.
-func buildLoopgate(t *testing.T) (bin, dir string) {
+// buildUpgradeBinary builds this package's binary into a temporary directory.
+func buildUpgradeBinary(t *testing.T) (bin, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	bin = filepath.Join(dir, "loopgate")
@@ -54,8 +54,8 @@ func buildLoopgate(t *testing.T) (bin, dir string) {
 	return bin, dir
 }
 
-// freeAddr returns a 127.0.0.1 address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
+// freeUpgradeAddr returns a 127.0.0.1 address with a port nothing listens on.
+func freeUpgradeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,8 +65,8 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startBackends starts n loopback backends that answer "ok".
-func startBackends(t *testing.T, n int) []string {
+// startOKBackends starts n loopback backends that answer "ok".
+func startOKBackends(t *testing.T, n int) []string {
 	t.Helper()
 	var addrs []string
 	for range n {
@@ -82,8 +82,8 @@ func startBackends(t *testing.T, n int) []string {
 	return addrs
 }
 
-// configText is a loopgate config for the backends on addr.
-func configText(addr, admin string, reusePort bool, backends []string) string {
+// upgradeConfig is a loopgate config for the backends on addr.
+func upgradeConfig(addr, admin string, reusePort bool, backends []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[server]\nlisten = %q\nevent_loops = 2\nreuse_port = %v\nshutdown_grace = %q\naccess_log = false\nmetrics = false\n\n",
 		addr, reusePort, upgradeGrace.String())
@@ -94,14 +94,14 @@ func configText(addr, admin string, reusePort bool, backends []string) string {
 	return b.String()
 }
 
-// startLoopgate writes a config and starts the first process of a chain,
+// startChain writes a config and starts the first process of a chain,
 // waiting until it answers and has written its pidfile.
-func startLoopgate(t *testing.T, reusePort bool) *lgProcess {
+func startChain(t *testing.T, reusePort bool) *chain {
 	t.Helper()
-	bin, dir := buildLoopgate(t)
-	p := &lgProcess{t: t, bin: bin, dir: dir, config: filepath.Join(dir, "config.toml"), pidfile: filepath.Join(dir, "loopgate.pid"),
-		addr: freeAddr(t), admin: freeAddr(t), exited: make(chan error, 1)}
-	if err := os.WriteFile(p.config, []byte(configText(p.addr, p.admin, reusePort, startBackends(t, 3))), 0o644); err != nil {
+	bin, dir := buildUpgradeBinary(t)
+	p := &chain{t: t, bin: bin, dir: dir, config: filepath.Join(dir, "config.toml"), pidfile: filepath.Join(dir, "loopgate.pid"),
+		addr: freeUpgradeAddr(t), admin: freeUpgradeAddr(t), exited: make(chan error, 1)}
+	if err := os.WriteFile(p.config, []byte(upgradeConfig(p.addr, p.admin, reusePort, startOKBackends(t, 3))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -119,7 +119,7 @@ func startLoopgate(t *testing.T, reusePort bool) *lgProcess {
 	if pid == 0 {
 		t.Fatal("loopgate did not write its pidfile")
 	}
-	if err := get(p.addr); err != nil {
+	if err := getOnce(p.addr); err != nil {
 		t.Fatalf("loopgate does not answer: %v", err)
 	}
 	return p
@@ -128,7 +128,7 @@ func startLoopgate(t *testing.T, reusePort bool) *lgProcess {
 // stop ends the chain: SIGTERM to the process the pidfile names, then to
 // the first one if it is still there; SIGKILL after 10s. On failure it
 // shows the processes' log.
-func (p *lgProcess) stop() {
+func (p *chain) stop() {
 	var pids []int
 	if pid, _, err := readPidfile(p.pidfile); err == nil {
 		pids = append(pids, pid)
@@ -140,7 +140,7 @@ func (p *lgProcess) stop() {
 		}
 	}
 	for _, pid := range pids {
-		if !waitGone(pid, 10*time.Second) {
+		if !waitExited(pid, 10*time.Second) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -153,7 +153,7 @@ func (p *lgProcess) stop() {
 
 // waitPid polls the pidfile until ok accepts the pid in it, and returns it
 // (0 on timeout).
-func (p *lgProcess) waitPid(ok func(int) bool, d time.Duration) int {
+func (p *chain) waitPid(ok func(int) bool, d time.Duration) int {
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		if pid, _, err := readPidfile(p.pidfile); err == nil && ok(pid) {
 			return pid
@@ -162,8 +162,8 @@ func (p *lgProcess) waitPid(ok func(int) bool, d time.Duration) int {
 	return 0
 }
 
-// waitGone waits until pid has exited (or is a zombie).
-func waitGone(pid int, d time.Duration) bool {
+// waitExited waits until pid has exited (or is a zombie).
+func waitExited(pid int, d time.Duration) bool {
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		if !running(pid) {
 			return true
@@ -172,8 +172,8 @@ func waitGone(pid int, d time.Duration) bool {
 	return false
 }
 
-// request is one GET on c; it reports whether the server closes after it.
-func request(c net.Conn, r *bufio.Reader) (closeAfter bool, err error) {
+// requestOnce is one GET on c; it reports whether the server closes after it.
+func requestOnce(c net.Conn, r *bufio.Reader) (closeAfter bool, err error) {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: loopgate\r\n\r\n"); err != nil {
 		return false, err
@@ -193,23 +193,23 @@ func request(c net.Conn, r *bufio.Reader) (closeAfter bool, err error) {
 	return resp.Close, nil
 }
 
-// get makes one request on a new connection.
-func get(addr string) error {
+// getOnce makes one request on a new connection.
+func getOnce(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	_, err = request(c, bufio.NewReader(c))
+	_, err = requestOnce(c, bufio.NewReader(c))
 	return err
 }
 
-// load sends requests from several goroutines until stopped: keep-alive
+// upgradeLoad sends requests from several goroutines until stopped: keep-alive
 // clients that open a new connection only when the server closes theirs
 // after a response, and clients that open one per request. Nothing is
 // retried: every connection error, reset, early close or non-200 counts as
 // a failure.
-type load struct {
+type upgradeLoad struct {
 	sent, failed, conns atomic.Int64
 	mu                  sync.Mutex
 	errs                []string
@@ -217,8 +217,8 @@ type load struct {
 	wg                  sync.WaitGroup
 }
 
-func startLoad(addr string) *load {
-	l := &load{stop: make(chan struct{})}
+func startUpgradeLoad(addr string) *upgradeLoad {
+	l := &upgradeLoad{stop: make(chan struct{})}
 	deadline := time.Now().Add(40 * time.Second) // bounds every client even if stop is never called
 	fail := func(err error) {
 		l.failed.Add(1)
@@ -259,7 +259,7 @@ func startLoad(addr string) *load {
 					r = bufio.NewReader(c)
 				}
 				l.sent.Add(1)
-				closeAfter, err := request(c, r)
+				closeAfter, err := requestOnce(c, r)
 				if err != nil {
 					fail(err)
 				}
@@ -279,7 +279,7 @@ func startLoad(addr string) *load {
 }
 
 // finish stops the load and fails t if any request failed.
-func (l *load) finish(t *testing.T) {
+func (l *upgradeLoad) finish(t *testing.T) {
 	t.Helper()
 	close(l.stop)
 	l.wg.Wait()
@@ -298,8 +298,8 @@ func (l *load) finish(t *testing.T) {
 // request fails, each old process exits within shutdown_grace, and the
 // pidfile names the process that serves.
 func TestUpgradeUnderLoad(t *testing.T) {
-	p := startLoopgate(t, true)
-	l := startLoad(p.addr)
+	p := startChain(t, true)
+	l := startUpgradeLoad(p.addr)
 	defer func() {
 		select {
 		case <-l.stop:
@@ -345,7 +345,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		t.Fatalf("no process took over from %d", pid1)
 	}
 	handedOver = time.Now()
-	if !waitGone(pid1, upgradeGrace) {
+	if !waitExited(pid1, upgradeGrace) {
 		t.Fatalf("the old process %d is still running %v after the handover", pid1, upgradeGrace)
 	}
 	t.Logf("old process %d exited %v after the handover", pid1, time.Since(handedOver).Round(time.Millisecond))
@@ -356,16 +356,16 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	if pid, _, _ := readPidfile(p.pidfile); pid != pid2 || !running(pid2) {
 		t.Fatalf("the pidfile names %d; want the running %d", pid, pid2)
 	}
-	if err := get(p.addr); err != nil {
+	if err := getOnce(p.addr); err != nil {
 		t.Fatalf("after two upgrades: %v", err)
 	}
-	if err := adminAnswers(p.admin); err != nil {
+	if err := adminResponds(p.admin); err != nil {
 		t.Fatalf("admin listener after two upgrades: %v", err)
 	}
 }
 
-// adminAnswers checks that an HTTP server answers on addr.
-func adminAnswers(addr string) error {
+// adminResponds checks that an HTTP server answers on addr.
+func adminResponds(addr string) error {
 	c := &http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get("http://" + addr + "/api/status")
 	if err != nil {
@@ -380,12 +380,12 @@ func adminAnswers(addr string) error {
 // without a failed request, and can still be upgraded once the file is
 // fixed.
 func TestUpgradeFailingSuccessor(t *testing.T) {
-	p := startLoopgate(t, true)
+	p := startChain(t, true)
 	good, err := os.ReadFile(p.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := startLoad(p.addr)
+	l := startUpgradeLoad(p.addr)
 	time.Sleep(500 * time.Millisecond)
 
 	if err := os.WriteFile(p.config, []byte("[server\nlisten = 1\n"), 0o644); err != nil {
@@ -419,7 +419,7 @@ func TestUpgradeFailingSuccessor(t *testing.T) {
 	if b, _ := os.ReadFile(p.log.Name()); !bytes.Contains(b, []byte("upgrade failed; still serving")) {
 		t.Fatalf("the log does not tell the failure:\n%s", b)
 	}
-	if err := adminAnswers(p.admin); err != nil {
+	if err := adminResponds(p.admin); err != nil {
 		t.Fatalf("admin listener after the failed upgrade: %v", err)
 	}
 
@@ -433,7 +433,7 @@ func TestUpgradeFailingSuccessor(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("loopgate -upgrade after the fix: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
-	if err := get(p.addr); err != nil {
+	if err := getOnce(p.addr); err != nil {
 		t.Fatalf("after the upgrade: %v", err)
 	}
 }
@@ -442,7 +442,7 @@ func TestUpgradeFailingSuccessor(t *testing.T) {
 // before signalling, and a SIGUSR2 is refused by the process itself, which
 // serves on.
 func TestUpgradeRefusedWithoutReusePort(t *testing.T) {
-	p := startLoopgate(t, false)
+	p := startChain(t, false)
 	pid, before, err := readPidfile(p.pidfile)
 	if err != nil {
 		t.Fatal(err)
@@ -469,7 +469,7 @@ func TestUpgradeRefusedWithoutReusePort(t *testing.T) {
 	if b, _ := os.ReadFile(p.log.Name()); !bytes.Contains(b, []byte("reuse_port is false in the running config")) {
 		t.Fatalf("the log does not tell why:\n%s", b)
 	}
-	if err := get(p.addr); err != nil || !running(pid) {
+	if err := getOnce(p.addr); err != nil || !running(pid) {
 		t.Fatalf("after the refused upgrade: %v (running: %v)", err, running(pid))
 	}
 }
