@@ -7,6 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 CONFIG   ?= config.toml
 FUZZTIME ?= 30s
+PIDFILE  ?= /tmp/loopgate.pid
 
 .PHONY: build run test race bench fuzz lint deps check clean perf
 
@@ -16,12 +17,16 @@ build:
 	$(GO) build -trimpath -o $(BIN)/loadgen ./cmd/loadgen
 
 # Three demo backends and loopgate in the foreground; Ctrl-C stops all of them.
+# After an upgrade (bin/loopgate -upgrade -pidfile $(PIDFILE)) it follows the
+# process that took over, so the demo keeps running.
 run: build
 	@pids=; for i in 1 2 3; do $(BIN)/backend -port 800$$i -name backend-$$i -quiet & pids="$$pids $$!"; done; \
-	trap 'kill $$pids 2>/dev/null; wait' EXIT; trap 'exit 0' INT TERM; \
+	trap 'kill $$pids 2>/dev/null; wait' EXIT; \
+	trap 'kill $$(cat $(PIDFILE) 2>/dev/null) 2>/dev/null; exit 0' INT TERM; \
 	sleep 0.3; \
-	echo "loopgate on http://127.0.0.1:8080 (backends on :8001-8003); Ctrl-C stops all"; \
-	$(BIN)/loopgate -config $(CONFIG)
+	echo "loopgate on http://127.0.0.1:8080, dashboard http://127.0.0.1:9090/dashboard (backends on :8001-8003); Ctrl-C stops all"; \
+	$(BIN)/loopgate -config $(CONFIG) -pidfile $(PIDFILE); \
+	while pid=$$(cat $(PIDFILE) 2>/dev/null) && kill -0 $$pid 2>/dev/null; do sleep 0.5; done
 
 test:
 	$(GO) test -count=1 ./...

@@ -98,8 +98,9 @@ type Pool struct {
 	RetryBackoff time.Duration `toml:"retry_backoff"`
 
 	Passive *Passive `toml:"passive"` // passive ejection from real traffic; nil = off
-	// SlowStart ramps a backend that comes back (probes pass again, or its
-	// ejection ends) from a tenth of its weight to all of it over this long,
+	// SlowStart ramps a backend that comes back (probes pass again, its
+	// ejection ends, or the admin API adds or undrains it) from a tenth of
+	// its weight to all of it over this long,
 	// so a cold cache or JIT is not flooded at once. 0 = off (default 0).
 	SlowStart time.Duration `toml:"slow_start"`
 	// PanicMode: when no backend may take traffic (all down or ejected),

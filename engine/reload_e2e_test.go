@@ -83,3 +83,36 @@ func TestReloadRefusals(t *testing.T) {
 		t.Fatal("a refused reload changed the pool")
 	}
 }
+
+// TestReloadWithExchangeInFlight: an exchange that spans a reload pools its
+// upstream connection in the reloaded pool; when the backend later closes
+// that idle connection, the next request must not find it (regression: it
+// stayed listed and the next request wrote to a closed connection).
+func TestReloadWithExchangeInFlight(t *testing.T) {
+	ln := listenLocal(t)
+	srv := &http.Server{IdleTimeout: 50 * time.Millisecond, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(200 * time.Millisecond)
+		}
+		io.WriteString(w, "ok")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	cfg := poolOf(ln.Addr().String())
+	proxy, addr := startProxy(t, cfg)
+
+	slow := dial(t, addr)
+	slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond) // in flight
+	next := poolOf(ln.Addr().String())
+	next.Listen, next.EventLoops = "127.0.0.1:0", 1
+	next.Pools[0].Algorithm = "least_connections"
+	if err := proxy.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, slow.read("GET"), 200) // pooled in the reloaded pool
+	time.Sleep(150 * time.Millisecond)   // the backend closes it as idle
+	for range 3 {
+		wantStatus(t, dial(t, addr).roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200)
+	}
+}

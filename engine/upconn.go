@@ -475,6 +475,9 @@ func (u *upConn) toIdle() {
 		u.closeNow() // a reload removed the pool
 		return
 	}
+	// After a reload the pool has a new loopPool: the connection joins its
+	// idle list, and must be removed from that one when it closes.
+	u.lp = lp
 	if u.set != lp.set {
 		// The pool was rebuilt while this exchange ran: the connection stays
 		// if its backend is still in the new Set.

@@ -66,15 +66,7 @@ func (p *portsByDir) get(t *testing.T, dir string) string {
 	return p.m[dir]
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freePort(t *testing.T) string { return freeAddr(t) }
 
 // adminConfig writes a config file with one pool "web" of backends and
 // returns its path. extra is appended (more sections).

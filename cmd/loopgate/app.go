@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -38,6 +39,7 @@ type app struct {
 	adminAddr    net.Addr
 	mux          *http.ServeMux
 	authFailures *metrics.Counter
+	upgrades     atomic.Bool // SIGUSR2 starts an upgrade (serve's upgrader runs)
 }
 
 // newApp builds everything cfg asks for, without starting the engine. The

@@ -79,7 +79,8 @@ const (
 // what the file sets.
 func newConfig() *Config {
 	return &Config{
-		Engine:    engine.Config{SeedEndpoints: true, RequestIDHeader: defaultRequestIDHeader},
+		// reuse_port lets an upgrade's new process share the port (docs/UPGRADE.md).
+		Engine:    engine.Config{ReusePort: true, SeedEndpoints: true, RequestIDHeader: defaultRequestIDHeader},
 		AccessLog: true, Metrics: true,
 		Log:   LogConfig{Path: defaultLogPath, Format: defaultLogFormat, Buffer: defaultLogBuffer, Queue: defaultLogQueue},
 		Admin: AdminConfig{Listen: defaultAdminListen},

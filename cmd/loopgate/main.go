@@ -101,6 +101,7 @@ func serve(ctx context.Context, cfg *Config, path string, log *slog.Logger, stdo
 	}
 	defer a.stopAdmin()
 	ctx, up := watchUpgrades(ctx, a, log) // SIGUSR2; ctx also ends when a new process has taken over
+	a.upgrades.Store(true)
 	defer up.stop()
 	a.st.Start()
 	defer a.st.Stop()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 
 	"loopgate/engine"
@@ -29,8 +30,10 @@ func (a *app) reload() error {
 	ec := cfg.Engine
 	ec.Pools = st.apply(cfg.Engine.Pools, a.log)
 	ec.SeedEndpoints = ec.SeedEndpoints && cfg.Metrics
-	if what := processKeys(a.cfg, cfg); what != "" {
-		return fmt.Errorf("cannot reload %s in place: %w", what, engine.ErrNeedsRestart)
+	if keys := processKeys(a.cfg, cfg); len(keys) > 0 {
+		e := a.cfg.Engine
+		return &restartError{keys: keys,
+			upgradable: e.ReusePort && cfg.Engine.ReusePort && e.Listen == cfg.Engine.Listen}
 	}
 	if err := a.srv.Reload(ec); err != nil {
 		return err
@@ -44,31 +47,61 @@ func (a *app) reload() error {
 	return nil
 }
 
-// processKeys names the settings outside the engine that only a new process
-// applies: the access log's destination and format, the admin listener.
-func processKeys(a, b *Config) string {
+// processKeys names the settings that only a new process applies: the
+// listening socket and event loops, the access log's destination and
+// format, the admin listener.
+func processKeys(a, b *Config) []string {
 	var keys []string
-	if a.AccessLog != b.AccessLog || a.Log != b.Log {
-		keys = append(keys, "access_log")
+	x, y := a.Engine, b.Engine
+	for _, k := range []struct {
+		name    string
+		changed bool
+	}{
+		{"listen", x.Listen != y.Listen},
+		{"event_loops", x.EventLoops != y.EventLoops},
+		{"reuse_port", x.ReusePort != y.ReusePort},
+		{"read_buffer", x.ReadBufferCap != y.ReadBufferCap},
+		{"access_log", a.AccessLog != b.AccessLog || a.Log != b.Log},
+		{"metrics", a.Metrics != b.Metrics},
+		{"admin.listen", a.Admin.Listen != b.Admin.Listen},
+	} {
+		if k.changed {
+			keys = append(keys, k.name)
+		}
 	}
-	if a.Admin.Listen != b.Admin.Listen {
-		keys = append(keys, "admin.listen")
-	}
-	if a.Metrics != b.Metrics {
-		keys = append(keys, "metrics")
-	}
-	return joinKeys(keys)
+	return keys
 }
 
-func joinKeys(keys []string) string {
-	out := ""
-	for i, k := range keys {
-		if i > 0 {
-			out += ", "
-		}
-		out += k
+// restartError refuses a reload whose changes need a new process. When the
+// running process and the file both have reuse_port and the same listen
+// address, an upgrade (docs/UPGRADE.md) applies them without dropping a
+// connection.
+type restartError struct {
+	keys       []string
+	upgradable bool
+}
+
+func (e *restartError) Error() string {
+	msg := fmt.Sprintf("cannot reload %s in place: it needs a new process", strings.Join(e.keys, ", "))
+	if e.upgradable {
+		return msg + "; an upgrade applies it (loopgate -upgrade, or kill -USR2)"
 	}
-	return out
+	return msg + "; with a new listen address or reuse_port off, start a new loopgate with the new file, then stop this one"
+}
+
+func (e *restartError) Unwrap() error { return engine.ErrNeedsRestart }
+
+// reloadOrUpgrade reloads, and when the file changes what only a new process
+// can apply and an upgrade can, starts one (as SIGUSR2 does). It reports
+// whether an upgrade was started.
+func (a *app) reloadOrUpgrade() (bool, error) {
+	err := a.reload()
+	var re *restartError
+	if errors.As(err, &re) && re.upgradable && a.upgrades.Load() {
+		a.log.Info("reload: these settings need a new process; upgrading", "keys", strings.Join(re.keys, ", "))
+		return true, syscall.Kill(os.Getpid(), syscall.SIGUSR2)
+	}
+	return false, err
 }
 
 // handleSignals serves SIGUSR1 (reopen the access log, for log rotation)
@@ -86,18 +119,27 @@ func (a *app) handleSignals(sigs <-chan os.Signal) {
 				a.log.Info("access log reopened", "path", a.cfg.Log.Path)
 			}
 		case syscall.SIGHUP:
-			if err := a.reload(); err != nil {
+			upgrading, err := a.reloadOrUpgrade()
+			if err != nil {
 				a.log.Error("reload refused; the running configuration stays", "file", a.path, "err", err)
 				continue
 			}
-			a.log.Info("configuration reloaded", "file", a.path)
+			if !upgrading {
+				a.log.Info("configuration reloaded", "file", a.path)
+			}
 		}
 	}
 }
 
 // reloadHandler is POST /api/reload.
 func (a *app) reloadHandler(w http.ResponseWriter, r *http.Request) {
-	if err := a.reload(); err != nil {
+	upgrading, err := a.reloadOrUpgrade()
+	if upgrading && err == nil {
+		a.log.Info("admin: reload needs a new process; upgrading", "remote", r.RemoteAddr, "file", a.path)
+		writeJSON(w, http.StatusAccepted, map[string]any{"reloaded": false, "upgrading": true, "file": a.path})
+		return
+	}
+	if err != nil {
 		status := http.StatusBadRequest
 		if errors.Is(err, engine.ErrNeedsRestart) {
 			status = http.StatusConflict

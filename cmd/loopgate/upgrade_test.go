@@ -55,15 +55,7 @@ func buildUpgradeBinary(t *testing.T) (bin, dir string) {
 }
 
 // freeUpgradeAddr returns a 127.0.0.1 address with a port nothing listens on.
-func freeUpgradeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeUpgradeAddr(t *testing.T) string { return freeAddr(t) }
 
 // startOKBackends starts n loopback backends that answer "ok".
 func startOKBackends(t *testing.T, n int) []string {
@@ -471,5 +463,74 @@ func TestUpgradeRefusedWithoutReusePort(t *testing.T) {
 	}
 	if err := getOnce(p.addr); err != nil || !running(pid) {
 		t.Fatalf("after the refused upgrade: %v (running: %v)", err, running(pid))
+	}
+}
+
+// TestHangupReloadsOrUpgrades: SIGHUP applies a pool change in place (same
+// process), and a change only a new process can apply (the access log) by
+// an upgrade, under load with zero failures either way.
+func TestHangupReloadsOrUpgrades(t *testing.T) {
+	p := startChain(t, true)
+	l := startUpgradeLoad(p.addr)
+	defer func() {
+		select {
+		case <-l.stop:
+		default:
+			l.finish(t)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	first := p.first.Process.Pid
+	conf, err := os.ReadFile(p.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// In place: another algorithm.
+	edited := strings.Replace(string(conf), `algorithm = "round_robin"`, `algorithm = "least_connections"`, 1)
+	os.WriteFile(p.config, []byte(edited), 0o644)
+	syscall.Kill(first, syscall.SIGHUP)
+	waitLog(t, p, "configuration reloaded")
+	if pid, _, _ := readPidfile(p.pidfile); pid != first {
+		t.Fatalf("an in-place reload changed the process: pidfile %d, first %d", pid, first)
+	}
+
+	// A new process: the access log goes to a file now.
+	logPath := filepath.Join(p.dir, "access.log")
+	edited = strings.Replace(edited, "access_log = false", "access_log = true", 1) + fmt.Sprintf("\n[access_log]\npath = %q\n", logPath)
+	os.WriteFile(p.config, []byte(edited), 0o644)
+	syscall.Kill(first, syscall.SIGHUP)
+	next := p.waitPid(func(pid int) bool { return pid != first && running(pid) }, 10*time.Second)
+	if next == 0 {
+		t.Fatal("SIGHUP with an access log change started no new process")
+	}
+	if !waitExited(first, upgradeGrace) {
+		t.Fatalf("the old process %d still runs %v after the handover", first, upgradeGrace)
+	}
+	time.Sleep(300 * time.Millisecond)
+	l.finish(t)
+	if err := getOnce(p.addr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "access log lines from the new process", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return bytes.Contains(b, []byte(`"status":200`))
+	})
+}
+
+func waitLog(t *testing.T, p *chain, want string) {
+	t.Helper()
+	waitFor(t, "log line "+want, func() bool {
+		b, _ := os.ReadFile(p.log.Name())
+		return bytes.Contains(b, []byte(want))
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
