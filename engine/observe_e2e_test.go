@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -327,4 +328,63 @@ func TestAccessLogBlockedWriterDoesNotStall(t *testing.T) {
 		t.Fatalf("nothing written after the writer was released (dropped %d)", alog.Dropped())
 	}
 	alog.Close()
+}
+
+// TestLatencyMetrics: a backend that takes 20 ms shows 20 ms and a little,
+// in the total and the per-backend histograms, and in /__metrics__.
+func TestLatencyMetrics(t *testing.T) {
+	backend := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+	}))
+	cfg := poolOf(backend)
+	st := stats.New(stats.Options{})
+	cfg.Stats, cfg.SeedEndpoints = st, true
+	_, addr := startProxy(t, cfg)
+	c := dial(t, addr)
+	for range 10 {
+		wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
+	}
+	within := func(what string, d time.Duration) {
+		t.Helper()
+		if d < 20*time.Millisecond || d > 150*time.Millisecond {
+			t.Errorf("%s %v; want 20ms and a little", what, d)
+		}
+	}
+	tot := st.Total()
+	within("total p50", tot.Quantile(0.5))
+	within("total min", tot.Min)
+	within("total mean", tot.Mean())
+	within("backend mean", st.Pool("web").Backend(backend).Latency().Mean())
+	var m struct {
+		Times struct{ Average, Minimum, Maximum, P95, P99 float64 } `json:"response_times"`
+	}
+	if err := json.Unmarshal([]byte(c.roundTrip("GET", "GET /__metrics__ HTTP/1.1\r\nHost: a\r\n\r\n").body), &m); err != nil {
+		t.Fatal(err)
+	}
+	for name, ms := range map[string]float64{"average": m.Times.Average, "minimum": m.Times.Minimum, "p95": m.Times.P95, "p99": m.Times.P99} {
+		within("/__metrics__ "+name, time.Duration(ms*float64(time.Millisecond)))
+	}
+}
+
+// TestAccessLogCombined: the combined format, with the agent and referer
+// the client sent.
+func TestAccessLogCombined(t *testing.T) {
+	out := &syncBuffer{}
+	alog, err := stats.OpenAccessLog(stats.AccessLogOptions{Stdout: out, Format: "combined", Log: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := echoID(t)
+	cfg := poolOf(backend)
+	cfg.AccessLog, cfg.RequestIDHeader = alog, "X-Request-ID"
+	_, addr := startProxy(t, cfg)
+	r := dial(t, addr).roundTrip("GET", "GET /x?y=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: test/1.0 (\"q\")\r\nReferer: http://r/\r\n\r\n")
+	wantStatus(t, r, 200)
+	id := r.Header.Get("X-Request-Id")
+	line := regexp.MustCompile(`^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /x\?y=1 HTTP/1\.1" 200 \d+ "http://r/" "test/1\.0 \(\\x22q\\x22\)" rt=\d+\.\d{3} uct=\d+\.\d{3} urt=\d+\.\d{3} upstream=` +
+		regexp.QuoteMeta(backend) + ` rid=` + id + ` retries=0 reason=-\n$`)
+	waitFor(t, func() bool { return strings.Contains(out.String(), "\n") })
+	if !line.MatchString(out.String()) {
+		t.Fatalf("combined line %q does not match %s", out.String(), line)
+	}
 }
