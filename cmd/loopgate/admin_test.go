@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -470,4 +471,85 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("after a refused reload: %+v", st)
 	}
 	l.finish(t)
+}
+
+// TestMetricsOff: metrics = false (the seed's enable_metrics) turns off
+// /metrics and the seed endpoints, which then reach the backends; the
+// dashboard and /api stay.
+func TestMetricsOff(t *testing.T) {
+	b1 := startTestBackend(t, "b1", 0)
+	dir := t.TempDir()
+	path := adminConfig(t, dir, freePort(t), "round_robin", "", b1.addr)
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(data), "access_log = false", "access_log = false\nmetrics = false", 1)), 0o644)
+	r := startApp(t, path)
+	if code, _ := r.call(t, "GET", "/metrics", ""); code != 404 {
+		t.Fatalf("/metrics with metrics = false: %d; want 404", code)
+	}
+	if code, _ := r.call(t, "GET", "/api/metrics", ""); code != 200 {
+		t.Fatalf("/api/metrics: %d; want 200", code)
+	}
+	resp, err := http.Get("http://" + r.proxy + "/__metrics__")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "b1" {
+		t.Fatalf("/__metrics__ with metrics = false: %q; want the backend's answer", body)
+	}
+}
+
+// TestAccessLogReopenOnUSR1: log rotation. The file is moved away, SIGUSR1
+// makes loopgate write to a new one at the configured path.
+func TestAccessLogReopenOnUSR1(t *testing.T) {
+	b1 := startTestBackend(t, "b1", 0)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	path := adminConfig(t, dir, freePort(t), "round_robin", fmt.Sprintf("\n[access_log]\npath = %q\n", logPath), b1.addr)
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(data), "access_log = false", "access_log = true", 1)), 0o644)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, path, slog.New(slog.DiscardHandler), io.Discard, func() {}) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	get := func(p string) {
+		t.Helper()
+		var resp *http.Response
+		var err error
+		for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if resp, err = http.Get("http://" + cfg.Engine.Listen + p); err == nil || time.Now().After(end) {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	has := func(file, p string) bool {
+		b, _ := os.ReadFile(file)
+		return bytes.Contains(b, []byte(`"target":"`+p+`"`))
+	}
+	get("/before")
+	waitUntil(t, "the first line", func() bool { return has(logPath, "/before") })
+	rotated := logPath + ".1"
+	if err := os.Rename(logPath, rotated); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+	waitUntil(t, "a new file", func() bool { _, err := os.Stat(logPath); return err == nil })
+	get("/after")
+	waitUntil(t, "the line after the rotation", func() bool { return has(logPath, "/after") })
+	if has(rotated, "/after") || !has(rotated, "/before") {
+		t.Fatal("lines went to the wrong file")
+	}
 }
