@@ -204,7 +204,10 @@ func (s *Server) Steer(first int) error {
 //
 // successor must be at least this server's number of sockets (an upgrading
 // process runs at least as many event loops as the one it replaces): each
-// socket that leaves takes a slot from the successor's range.
+// socket that leaves takes a slot from the successor's range. successor 0
+// means the successor listens on another address (a reload moved the
+// listener): this server's sockets are the whole group, and after the
+// settle time they simply close.
 func (s *Server) Retire(successor int, detached func()) error {
 	fds, err := s.listeners()
 	if err != nil {
@@ -213,7 +216,7 @@ func (s *Server) Retire(successor int, detached func()) error {
 	if !s.cfg.ReusePort {
 		return errors.New("cannot hand over: reuse_port is off")
 	}
-	if successor < len(fds) {
+	if successor != 0 && successor < len(fds) {
 		return fmt.Errorf("cannot hand over to %d sockets: they must be at least our %d", successor, len(fds))
 	}
 	s.ho.mu.Lock()
@@ -315,6 +318,12 @@ func (s *Server) detachListeners() error {
 	defer unix.Close(dummy)
 	var errs []error
 	for k, fd := range fds {
+		if m == 0 { // no successor in the group (the listener moved): just close
+			if err := unix.Dup3(dummy, fd, unix.O_CLOEXEC); err != nil {
+				errs = append(errs, fmt.Errorf("cannot close listener %d: %w", fd, err))
+			}
+			continue
+		}
 		if err := detachStep(fd, k, len(fds), m, dummy); err != nil {
 			errs = append(errs, err)
 		}

@@ -32,8 +32,7 @@ func (a *app) reload() error {
 	ec.SeedEndpoints = ec.SeedEndpoints && cfg.Metrics
 	if keys := processKeys(a.cfg, cfg); len(keys) > 0 {
 		e := a.cfg.Engine
-		return &restartError{keys: keys,
-			upgradable: e.ReusePort && cfg.Engine.ReusePort && e.Listen == cfg.Engine.Listen}
+		return &restartError{keys: keys, upgradable: e.ReusePort && cfg.Engine.ReusePort}
 	}
 	if err := a.srv.Reload(ec); err != nil {
 		return err
@@ -73,9 +72,9 @@ func processKeys(a, b *Config) []string {
 }
 
 // restartError refuses a reload whose changes need a new process. When the
-// running process and the file both have reuse_port and the same listen
-// address, an upgrade (docs/UPGRADE.md) applies them without dropping a
-// connection.
+// running process and the file both have reuse_port, an upgrade
+// (docs/UPGRADE.md) applies them without dropping a connection, a new listen
+// address included.
 type restartError struct {
 	keys       []string
 	upgradable bool
@@ -86,7 +85,7 @@ func (e *restartError) Error() string {
 	if e.upgradable {
 		return msg + "; an upgrade applies it (loopgate -upgrade, or kill -USR2)"
 	}
-	return msg + "; with a new listen address or reuse_port off, start a new loopgate with the new file, then stop this one"
+	return msg + "; with reuse_port off, start a new loopgate with the new file, then stop this one"
 }
 
 func (e *restartError) Unwrap() error { return engine.ErrNeedsRestart }

@@ -43,6 +43,7 @@ const (
 	envUpgradeFD      = "LOOPGATE_UPGRADE_FD"      // the handshake socket's descriptor
 	envUpgradeParent  = "LOOPGATE_UPGRADE_PARENT"  // the parent's pid
 	envUpgradeSockets = "LOOPGATE_UPGRADE_SOCKETS" // the parent's listening sockets
+	envUpgradeListen  = "LOOPGATE_UPGRADE_LISTEN"  // the parent's [server] listen
 )
 
 // Bounds of an upgrade.
@@ -65,6 +66,10 @@ type parentLink struct {
 	pid     int
 	sockets int // the parent's listening sockets: ours come after them in the group
 	conn    net.Conn
+	// moved: our listen address differs from the parent's, so there is no
+	// group to share: we take over the traffic by its clients moving to the
+	// new address, and the parent leaves its port once it has drained.
+	moved bool
 }
 
 // setupUpgrade records the pidfile and, when this process was started by
@@ -79,7 +84,8 @@ func setupUpgrade(cfg *Config, pidfile string) error {
 		return nil
 	}
 	pidStr, socksStr := os.Getenv(envUpgradeParent), os.Getenv(envUpgradeSockets)
-	for _, k := range []string{envUpgradeFD, envUpgradeParent, envUpgradeSockets} {
+	parentListen := os.Getenv(envUpgradeListen)
+	for _, k := range []string{envUpgradeFD, envUpgradeParent, envUpgradeSockets, envUpgradeListen} {
 		os.Unsetenv(k) // not for our own successor
 	}
 	fd, err1 := strconv.Atoi(fdStr)
@@ -94,7 +100,7 @@ func setupUpgrade(cfg *Config, pidfile string) error {
 	if err != nil {
 		return fmt.Errorf("cannot take over from pid %d: no handshake socket: %w", pid, err)
 	}
-	p := &parentLink{pid: pid, sockets: socks, conn: conn}
+	p := &parentLink{pid: pid, sockets: socks, conn: conn, moved: parentListen != "" && parentListen != cfg.Engine.Listen}
 	if !cfg.Engine.ReusePort {
 		err := fmt.Errorf("cannot take over from pid %d: [server] reuse_port is false in the config; both processes must share the port", pid)
 		p.send("fail " + err.Error())
@@ -105,7 +111,7 @@ func setupUpgrade(cfg *Config, pidfile string) error {
 	if loops == 0 {
 		loops = runtime.NumCPU()
 	}
-	if loops < socks {
+	if loops < socks && !p.moved {
 		cfg.Engine.EventLoops = socks
 		upgradeSetup.note = fmt.Sprintf("event_loops raised from %d to the %d of the process taken over", loops, socks)
 	}
@@ -270,6 +276,9 @@ func (u *upgrader) takeOver() error {
 		p.send("fail " + err.Error())
 		return err
 	}
+	if p.moved {
+		return u.takeOverMoved()
+	}
 	ctx, cancel := context.WithTimeout(u.life, groupTimeout)
 	defer cancel()
 	n, err := u.srv.Listeners(ctx)
@@ -313,6 +322,29 @@ func (u *upgrader) takeOver() error {
 	if err := u.waitAlone(); err != nil {
 		u.log.Warn("upgrades are not possible for now", "err", err)
 	}
+	return nil
+}
+
+// takeOverMoved is takeOver when the listen address changed: our port is
+// ours alone (steered to our sockets as at any start), and the parent,
+// told "ready 0", serves what reaches its old port until it has drained,
+// then leaves it.
+func (u *upgrader) takeOverMoved() error {
+	p := u.parent
+	if _, err := u.steerAlone(); err != nil {
+		p.send("fail " + err.Error())
+		return err
+	}
+	if u.pidfile != "" {
+		if err := writePidfile(u.pidfile); err != nil {
+			u.log.Error("cannot write the pidfile", "err", err)
+		}
+	}
+	if err := p.send("ready 0"); err != nil {
+		u.log.Warn("cannot tell the old process", "pid", p.pid, "err", err)
+	}
+	u.log.Info("took over on a new listen address; the old process drains its port and exits",
+		"from_pid", p.pid, "listen", u.a.cfg.Engine.Listen)
 	return nil
 }
 
@@ -363,7 +395,8 @@ func (u *upgrader) upgrade() error {
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3
 	cmd.Env = append(withoutUpgradeEnv(os.Environ()),
-		envUpgradeFD+"=3", envUpgradeParent+"="+strconv.Itoa(os.Getpid()), envUpgradeSockets+"="+strconv.Itoa(n))
+		envUpgradeFD+"=3", envUpgradeParent+"="+strconv.Itoa(os.Getpid()), envUpgradeSockets+"="+strconv.Itoa(n),
+		envUpgradeListen+"="+u.a.cfg.Engine.Listen)
 	u.a.stopAdmin() // the successor binds the admin port; plain net/http cannot share it
 	err = cmd.Start()
 	theirs.Close()
@@ -463,7 +496,7 @@ func withoutUpgradeEnv(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if k != envUpgradeFD && k != envUpgradeParent && k != envUpgradeSockets {
+		if k != envUpgradeFD && k != envUpgradeParent && k != envUpgradeSockets && k != envUpgradeListen {
 			out = append(out, kv)
 		}
 	}

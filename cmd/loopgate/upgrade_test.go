@@ -534,3 +534,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestHangupMovesListener: a reload with a new listen address starts a new
+// process on it; the old one finishes what reached its address and exits.
+// Requests in flight at the move are not lost.
+func TestHangupMovesListener(t *testing.T) {
+	p := startChain(t, true)
+	l := startUpgradeLoad(p.addr)
+	defer func() {
+		select {
+		case <-l.stop:
+		default:
+			l.finish(t)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	first := p.first.Process.Pid
+	conf, _ := os.ReadFile(p.config)
+	moved := freeAddr(t)
+	os.WriteFile(p.config, []byte(strings.Replace(string(conf), p.addr, moved, 1)), 0o644)
+	syscall.Kill(first, syscall.SIGHUP)
+	next := p.waitPid(func(pid int) bool { return pid != first && running(pid) }, 10*time.Second)
+	if next == 0 {
+		t.Fatal("SIGHUP with a new listen address started no new process")
+	}
+	l.finish(t) // everything sent to the old address until now was answered
+	if err := getOnce(moved); err != nil {
+		t.Fatalf("the new address: %v", err)
+	}
+	if !waitExited(first, upgradeGrace+2*time.Second) {
+		t.Fatalf("the old process %d still runs", first)
+	}
+	if err := getOnce(moved); err != nil {
+		t.Fatalf("the new address after the old process left: %v", err)
+	}
+	if err := adminResponds(p.admin); err != nil {
+		t.Fatalf("admin after the move: %v", err)
+	}
+}
