@@ -228,7 +228,7 @@ func TestSlowStartE2E(t *testing.T) {
 	}
 	cfg := poolOf(bs[0].addr, bs[1].addr) // weight 1 each: ramping scales every weight by ten
 	cfg.Pools[0].Algorithm = "round_robin"
-	cfg.Pools[0].SlowStart = 1500 * time.Millisecond
+	cfg.Pools[0].SlowStart = 3 * time.Second // long beside the windows below, so a loaded machine's delays do not blur them
 	cfg.Pools[0].Health = &health.Config{Interval: 50 * time.Millisecond, Timeout: 30 * time.Millisecond, Rise: 1, Fall: 1, Jitter: -1}
 	_, px := startProxy(t, cfg)
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -255,7 +255,7 @@ func TestSlowStartE2E(t *testing.T) {
 		return float64(b) / float64(a+b)
 	}
 	early := share(400 * time.Millisecond)
-	time.Sleep(900 * time.Millisecond)
+	time.Sleep(2800 * time.Millisecond) // past the 3 s ramp
 	late := share(400 * time.Millisecond)
 	t.Logf("b's share: %.2f in the first 400ms of slow start, %.2f after it", early, late)
 	if early > 0.35 || late < 0.4 || early >= late {
