@@ -574,11 +574,15 @@ func (cc *clientConn) fail(status int) {
 }
 
 // exchangeDone runs when the response is complete: the connection takes the
-// next request, or closes when either side asked for it.
+// next request, or closes when either side asked for it. A retiring server
+// keeps the promise the response head made (cc.closeAfter, settled when the
+// head went out): a head sent without "Connection: close" just before the
+// server began to retire lets the client send its next request here, which is
+// answered with "Connection: close"; an idle one is closed after handoffIdle.
 func (cc *clientConn) exchangeDone() {
 	cc.up = nil
 	cc.record()
-	if cc.closeAfter || !cc.reqDone || cc.l.s.draining.Load() {
+	if s := cc.l.s; cc.closeAfter || !cc.reqDone || s.draining.Load() && !s.ho.retiring.Load() {
 		cc.closeGracefully()
 		return
 	}

@@ -268,25 +268,42 @@ func (s *Server) drainForHandoff(ctx context.Context, until time.Time, all bool)
 // dropIdleForHandoff is drainIdle for a retiring server: a client connection
 // that has sent nothing yet may be one the kernel queued just before the
 // successor steered, whose request is on its way, so it and keep-alive
-// connections are closed only after handoffIdle without a byte. Runs on the loop.
+// connections are closed only after handoffIdle without a byte, and not while
+// the socket holds bytes the loop has yet to read (a request that has just
+// arrived is answered, not closed). Idleness is measured on the coarse clock
+// the timers were armed with: monoNow would count the clock's lag at arming
+// as idleness. Runs on the loop.
 func (l *loop) dropIdleForHandoff() {
 	for t := l.timers[timerUpIdle].head; t != nil; t = l.timers[timerUpIdle].head {
 		t.stop()
 		t.owner.onTimeout(timerUpIdle)
 	}
 	old := now() - int64(handoffIdle)
-	for t := l.timers[timerClientIdle].head; t != nil && t.armed <= old; t = l.timers[timerClientIdle].head {
-		t.stop()
-		t.owner.(*clientConn).closeNow()
-	}
-	for t := l.timers[timerClientHeader].head; t != nil; {
+	for t := l.timers[timerClientIdle].head; t != nil && t.armed <= old; {
 		next := t.next
-		if cc := t.owner.(*clientConn); t.armed <= old && cc.c != nil && cc.c.InboundBuffered() == 0 {
+		if cc := t.owner.(*clientConn); cc.c == nil || !unreadInput(cc.c.Fd()) {
 			t.stop()
 			cc.closeNow()
 		}
 		t = next
 	}
+	for t := l.timers[timerClientHeader].head; t != nil; {
+		next := t.next
+		if cc := t.owner.(*clientConn); t.armed <= old && cc.c != nil && cc.c.InboundBuffered() == 0 && !unreadInput(cc.c.Fd()) {
+			t.stop()
+			cc.closeNow()
+		}
+		t = next
+	}
+}
+
+// unreadInput reports whether the socket fd holds bytes that gnet has not
+// read yet. One non-blocking MSG_PEEK: for retirement only, not the request
+// path.
+func unreadInput(fd int) bool {
+	var b [1]byte
+	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err == nil && n > 0
 }
 
 // detachListeners takes this server's sockets out of the group one at a

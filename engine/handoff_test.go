@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -408,4 +409,123 @@ func TestListenersCount(t *testing.T) {
 	if peers, err := s.GroupPeers(); err != nil || peers != 0 {
 		t.Fatalf("GroupPeers after it stopped: %d, %v; want 0", peers, err)
 	}
+}
+
+// TestRetireMidResponse: a response whose head went out without
+// "Connection: close" before the server started retiring, and whose body
+// ends after, leaves the connection open. The client was told it may send
+// its next request there, and does: that request is answered (with
+// Connection: close), not met with a close.
+func TestRetireMidResponse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	release := make(chan struct{})
+	var released sync.Once
+	unblock := func() { released.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	var first atomic.Bool
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					if first.CompareAndSwap(false, true) {
+						// The head and the first body byte, then the rest once the server retires.
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no")
+						<-release
+						io.WriteString(c, "k")
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	s := startReusePort(t, 1, ln.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.Listeners(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Steer(0); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.Close {
+		t.Fatalf("response head before the handoff: %v, %v; want one that keeps the connection", resp, err)
+	}
+
+	succ, _ := rawListener(t, s.Addr().(*net.TCPAddr).Port)
+	if err := attachSteering(succ, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retire(1, nil); err != nil {
+		t.Fatal(err)
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctx) }()
+	for !s.draining.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	unblock()
+	if body, err := io.ReadAll(resp.Body); err != nil || string(body) != "ok" {
+		t.Fatalf("body: %q, %v", body, err)
+	}
+
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("next request on the kept connection: %v; want an answer", err)
+	}
+	io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("next request on the kept connection: %d, close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	c.Close()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestUnreadInput: the peek sees bytes the kernel holds, and nothing at EOF.
+func TestUnreadInput(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	f := func(want bool) {
+		t.Helper()
+		if got := unreadInput(fds[0]); got != want {
+			t.Fatalf("unreadInput = %v; want %v", got, want)
+		}
+	}
+	f(false)
+	unix.Write(fds[1], []byte("GET"))
+	f(true)
+	f(true) // a peek leaves the bytes there
+	unix.Read(fds[0], make([]byte, 8))
+	f(false)
+	unix.Close(fds[1])
+	f(false)
 }
