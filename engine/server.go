@@ -305,9 +305,6 @@ func (s *Server) upstreamConns() (all, idle int64) {
 	return all, idle
 }
 
-// Stats is the Proxy the engine counts into.
-func (s *Server) Stats() *stats.Proxy { return s.st }
-
 // OnTraffic runs the state machine of the connection that has bytes.
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	switch x := c.Context().(type) {

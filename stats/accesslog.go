@@ -405,3 +405,7 @@ func (a *AccessLog) Close() error {
 	})
 	return a.closeErr
 }
+
+// NeedsAgent reports whether the log's format writes Referer and
+// User-Agent, so the engine copies them only then.
+func (a *AccessLog) NeedsAgent() bool { return a.opts.NeedsAgent() }

@@ -7,7 +7,3 @@ import _ "embed"
 //
 //go:embed dashboard.html
 var dashboardHTML []byte
-
-// NeedsAgent reports whether the log's format writes Referer and
-// User-Agent, so the engine copies them only then.
-func (a *AccessLog) NeedsAgent() bool { return a.opts.NeedsAgent() }

@@ -270,6 +270,16 @@ func startUpgradeLoad(addr string) *upgradeLoad {
 	return l
 }
 
+// finishOnce is finish unless it has run: a test defers it so that a
+// Fatal between start and finish still stops the load.
+func (l *upgradeLoad) finishOnce(t *testing.T) {
+	select {
+	case <-l.stop:
+	default:
+		l.finish(t)
+	}
+}
+
 // finish stops the load and fails t if any request failed.
 func (l *upgradeLoad) finish(t *testing.T) {
 	t.Helper()
@@ -292,13 +302,7 @@ func (l *upgradeLoad) finish(t *testing.T) {
 func TestUpgradeUnderLoad(t *testing.T) {
 	p := startChain(t, true)
 	l := startUpgradeLoad(p.addr)
-	defer func() {
-		select {
-		case <-l.stop:
-		default:
-			l.finish(t)
-		}
-	}()
+	defer l.finishOnce(t)
 	time.Sleep(time.Second)
 
 	// First upgrade, through the command line.
@@ -472,13 +476,7 @@ func TestUpgradeRefusedWithoutReusePort(t *testing.T) {
 func TestHangupReloadsOrUpgrades(t *testing.T) {
 	p := startChain(t, true)
 	l := startUpgradeLoad(p.addr)
-	defer func() {
-		select {
-		case <-l.stop:
-		default:
-			l.finish(t)
-		}
-	}()
+	defer l.finishOnce(t)
 	time.Sleep(300 * time.Millisecond)
 	first := p.first.Process.Pid
 	conf, err := os.ReadFile(p.config)
@@ -512,7 +510,7 @@ func TestHangupReloadsOrUpgrades(t *testing.T) {
 	if err := getOnce(p.addr); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "access log lines from the new process", func() bool {
+	waitUntil(t, "access log lines from the new process", func() bool {
 		b, _ := os.ReadFile(logPath)
 		return bytes.Contains(b, []byte(`"status":200`))
 	})
@@ -520,19 +518,10 @@ func TestHangupReloadsOrUpgrades(t *testing.T) {
 
 func waitLog(t *testing.T, p *chain, want string) {
 	t.Helper()
-	waitFor(t, "log line "+want, func() bool {
+	waitUntil(t, "log line "+want, func() bool {
 		b, _ := os.ReadFile(p.log.Name())
 		return bytes.Contains(b, []byte(want))
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // TestHangupMovesListener: a reload with a new listen address starts a new
@@ -541,13 +530,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestHangupMovesListener(t *testing.T) {
 	p := startChain(t, true)
 	l := startUpgradeLoad(p.addr)
-	defer func() {
-		select {
-		case <-l.stop:
-		default:
-			l.finish(t)
-		}
-	}()
+	defer l.finishOnce(t)
 	time.Sleep(300 * time.Millisecond)
 	first := p.first.Process.Pid
 	conf, _ := os.ReadFile(p.config)
