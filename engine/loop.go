@@ -194,9 +194,7 @@ func (l *loop) rebuild(lp *loopPool) {
 				break
 			}
 			if !kept {
-				// Popped: it is no longer in a list closeNow could look in.
-				u.state = upAwaitHead
-				l.idleConns.Add(-1)
+				u.leaveIdle(true)
 				u.closeNow()
 				continue
 			}
@@ -219,8 +217,7 @@ func (l *loop) takeIdle(lp *loopPool, i int, check bool) *upConn {
 			return nil
 		}
 		u.timer.stop()
-		u.state = upAwaitHead // out of the pool: closeNow must not look for it there
-		u.l.idleConns.Add(-1)
+		u.leaveIdle(true)
 		if !check || u.alive() {
 			return u
 		}

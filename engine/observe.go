@@ -32,6 +32,16 @@ type exchangeLog struct {
 	referer  []byte
 }
 
+// begin resets x for an exchange that starts now, keeping the capacity of
+// its buffers; wall is read only when an access log will print it.
+func (x *exchangeLog) begin(wall bool) {
+	*x = exchangeLog{open: true, t0: monoNow(), id: x.id[:0],
+		method: x.method[:0], target: x.target[:0], agent: x.agent[:0], referer: x.referer[:0]}
+	if wall {
+		x.wall = time.Now()
+	}
+}
+
 // maxRequestID bounds a client's request ID that is kept as it is; a longer
 // one is forwarded untouched but logged cut to this length.
 const maxRequestID = 128
@@ -42,10 +52,8 @@ const maxRequestID = 128
 func (cc *clientConn) beginExchange(b []byte, r *codec.Request, n int) {
 	x := &cc.log
 	l := cc.l
-	x.open, x.t0 = true, monoNow()
-	x.status, x.reason, x.bytesIn, x.bytesOut = 0, stats.ReasonNone, int64(n), 0
-	x.pooled, x.bs, x.connect, x.ttfb, x.upTime = false, nil, 0, 0, 0
-	x.id = x.id[:0]
+	x.begin(l.alog != nil)
+	x.bytesIn = int64(n)
 	if name := l.s.reqIDName; len(name) > 0 {
 		if v, ok := fieldValue(b, r.Fields(), name); ok {
 			x.id = append(x.id, v[:min(len(v), maxRequestID)]...)
@@ -58,10 +66,8 @@ func (cc *clientConn) beginExchange(b []byte, r *codec.Request, n int) {
 	if l.alog == nil {
 		return
 	}
-	x.wall = time.Now()
-	x.method = append(x.method[:0], r.MethodRaw.Bytes(b)...)
-	x.target = append(x.target[:0], r.Target.Bytes(b)...)
-	x.agent, x.referer = x.agent[:0], x.referer[:0]
+	x.method = append(x.method, r.MethodRaw.Bytes(b)...)
+	x.target = append(x.target, r.Target.Bytes(b)...)
 	if l.s.logAgent {
 		if v, ok := fieldValue(b, r.Fields(), userAgent); ok {
 			x.agent = append(x.agent, v...)
@@ -81,16 +87,9 @@ var (
 // (or never arrived): the proxy answers it itself.
 func (cc *clientConn) beginBare() {
 	x := &cc.log
-	x.open, x.t0 = true, monoNow()
-	x.status, x.reason, x.bytesIn, x.bytesOut = 0, stats.ReasonNone, 0, 0
-	x.pooled, x.bs, x.connect, x.ttfb, x.upTime = false, nil, 0, 0, 0
-	x.id = x.id[:0]
+	x.begin(cc.l.alog != nil)
 	if len(cc.l.s.reqIDName) > 0 {
 		x.id = cc.l.appendRequestID(x.id)
-	}
-	if cc.l.alog != nil {
-		x.wall = time.Now()
-		x.method, x.target, x.agent, x.referer = x.method[:0], x.target[:0], x.agent[:0], x.referer[:0]
 	}
 	if c := cc.c; c != nil {
 		x.bytesIn = int64(c.InboundBuffered())

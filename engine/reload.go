@@ -94,8 +94,7 @@ func (l *loop) adopt(g *generation) {
 				if !ok {
 					break
 				}
-				u.state = upAwaitHead // popped: closeNow must not look for it in the list
-				l.idleConns.Add(-1)
+				u.leaveIdle(true)
 				u.closeNow()
 			}
 		}
@@ -134,8 +133,8 @@ var ErrNeedsRestart = errors.New("engine: the change needs a new process")
 func (s *Server) Reload(cfg Config) error {
 	cfg = cfg.WithDefaults()
 	cur := s.gen.Load()
-	if what := restartKeys(cur.cfg, cfg); what != "" {
-		return fmt.Errorf("cannot reload %s in place: %w", what, ErrNeedsRestart)
+	if keys := RestartKeys(cur.cfg, cfg); len(keys) > 0 {
+		return fmt.Errorf("cannot reload %s in place: %w", strings.Join(keys, ", "), ErrNeedsRestart)
 	}
 	// What the process wired in stays: one metrics registry, one access log.
 	cfg.Stats, cfg.AccessLog = cur.cfg.Stats, cur.cfg.AccessLog
@@ -175,23 +174,24 @@ func (s *Server) Reload(cfg Config) error {
 	return nil
 }
 
-// restartKeys names the settings that differ between a and b and that only
-// a new process can change, or returns "".
-func restartKeys(a, b Config) string {
+// RestartKeys names the settings of b that differ from a and that only a
+// new process can apply, as their config keys; none when Reload can apply b.
+func RestartKeys(a, b Config) []string {
 	var keys []string
-	if a.Listen != b.Listen {
-		keys = append(keys, "listen")
+	for _, k := range []struct {
+		name    string
+		changed bool
+	}{
+		{"listen", a.Listen != b.Listen},
+		{"event_loops", a.EventLoops != b.EventLoops},
+		{"reuse_port", a.ReusePort != b.ReusePort},
+		{"read_buffer", a.ReadBufferCap != b.ReadBufferCap},
+	} {
+		if k.changed {
+			keys = append(keys, k.name)
+		}
 	}
-	if a.EventLoops != b.EventLoops {
-		keys = append(keys, "event_loops")
-	}
-	if a.ReusePort != b.ReusePort {
-		keys = append(keys, "reuse_port")
-	}
-	if a.ReadBufferCap != b.ReadBufferCap {
-		keys = append(keys, "read_buffer")
-	}
-	return strings.Join(keys, ", ")
+	return keys
 }
 
 // carryOver gives p, the reloaded version of old, what old knows about the

@@ -497,6 +497,18 @@ func (u *upConn) toIdle() {
 	}
 }
 
+// leaveIdle takes an idle connection out of the pool: out of its idle list
+// unless the caller has popped it already (a popped connection may sit in
+// no list its index still names), out of the idle state, so that closeNow
+// does not look for it again, and out of the loop's idle gauge.
+func (u *upConn) leaveIdle(popped bool) {
+	if !popped {
+		u.lp.idle[u.backend].Remove(u)
+	}
+	u.state = upAwaitHead
+	u.l.idleConns.Add(-1)
+}
+
 // alive reports whether a pooled connection can take a request that may not
 // be replayed.
 func (u *upConn) alive() bool { return u.c != nil && peekAlive(u.c.Fd()) }
@@ -506,8 +518,7 @@ func (u *upConn) addr() string { return u.set.Backends[u.backend].Addr }
 // closeNow closes the connection; it is never pooled again.
 func (u *upConn) closeNow() {
 	if u.state == upIdle {
-		u.lp.idle[u.backend].Remove(u)
-		u.l.idleConns.Add(-1)
+		u.leaveIdle(false)
 	}
 	u.state = upClosed
 	u.release()
@@ -544,8 +555,7 @@ func (u *upConn) onClose(error) {
 	prev := u.state
 	u.c = nil
 	if prev == upIdle {
-		u.lp.idle[u.backend].Remove(u)
-		u.l.idleConns.Add(-1)
+		u.leaveIdle(false)
 	}
 	u.state = upClosed
 	u.release()
