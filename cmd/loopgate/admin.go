@@ -169,19 +169,13 @@ func (a *app) addBackend(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "address is required (host:port)")
 		return
 	}
-	if err := a.srv.AddBackend(pool, engine.Backend{Address: b.Address, Weight: b.Weight, Backup: b.Backup}); err != nil {
+	nb := engine.Backend{Address: b.Address, Weight: b.Weight, Backup: b.Backup}
+	if err := a.srv.AddBackend(pool, nb); err != nil {
 		fail(w, statusOf(err), "%v", err)
 		return
 	}
-	a.changed(r, "backend added", "pool", pool, "backend", b.Address, "weight", weightOf(b.Weight), "backup", b.Backup)
+	a.changed(r, "backend added", "pool", pool, "backend", b.Address, "weight", nb.WeightOf(), "backup", b.Backup)
 	writeJSON(w, http.StatusCreated, a.backendView(pool, b.Address))
-}
-
-func weightOf(w *int) int {
-	if w == nil {
-		return 1
-	}
-	return *w
 }
 
 func (a *app) removeBackend(w http.ResponseWriter, r *http.Request) {
@@ -344,11 +338,12 @@ func (a *app) seedUpload(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	if err := a.srv.AddBackend(pool, engine.Backend{Address: addr, Weight: weight}); err != nil {
+	nb := engine.Backend{Address: addr, Weight: weight}
+	if err := a.srv.AddBackend(pool, nb); err != nil {
 		fail(w, statusOf(err), "%v", err)
 		return
 	}
-	a.changed(r, "backend added", "pool", pool, "backend", addr, "weight", weightOf(weight))
+	a.changed(r, "backend added", "pool", pool, "backend", addr, "weight", nb.WeightOf())
 	writeJSON(w, http.StatusCreated, map[string]any{"message": "server added", "server": addr, "pool": pool})
 }
 

@@ -62,12 +62,10 @@ func (p *portsByDir) get(t *testing.T, dir string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m[dir] == "" {
-		p.m[dir] = freePort(t)
+		p.m[dir] = freeAddr(t)
 	}
 	return p.m[dir]
 }
-
-func freePort(t *testing.T) string { return freeAddr(t) }
 
 // adminConfig writes a config file with one pool "web" of backends and
 // returns its path. extra is appended (more sections).
@@ -254,7 +252,7 @@ func TestAdminUnderLoad(t *testing.T) {
 	b2 := startTestBackend(t, "b2", 0)
 	b3 := startTestBackend(t, "b3", 0)
 	b4 := startTestBackend(t, "b4", 0)
-	r := startApp(t, adminConfig(t, t.TempDir(), freePort(t), "round_robin", "", b1.addr, b2.addr, b3.addr))
+	r := startApp(t, adminConfig(t, t.TempDir(), freeAddr(t), "round_robin", "", b1.addr, b2.addr, b3.addr))
 	l := startLoad(t, r.proxy, 6)
 	waitUntil(t, "traffic on b1", func() bool { return l.count("b1") > 3 })
 
@@ -304,7 +302,7 @@ func backendField(t *testing.T, status map[string]any, addr, field string) any {
 func TestAdminRefusesBadInput(t *testing.T) {
 	b1 := startTestBackend(t, "b1", 0)
 	b2 := startTestBackend(t, "b2", 0)
-	r := startApp(t, adminConfig(t, t.TempDir(), freePort(t), "round_robin", "", b1.addr))
+	r := startApp(t, adminConfig(t, t.TempDir(), freeAddr(t), "round_robin", "", b1.addr))
 	f := func(method, path, body string, want int, wantErr string) {
 		t.Helper()
 		code, m := r.call(t, method, path, body)
@@ -364,8 +362,8 @@ func TestAdminAuth(t *testing.T) {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
-	r := startApp(t, adminConfig(t, dir, freePort(t), "round_robin",
-		"\n[admin]\nlisten = \""+freePort(t)+"\"\ntoken_file = \""+tokenFile+"\"\n", b1.addr))
+	r := startApp(t, adminConfig(t, dir, freeAddr(t), "round_robin",
+		"\n[admin]\nlisten = \""+freeAddr(t)+"\"\ntoken_file = \""+tokenFile+"\"\n", b1.addr))
 	add := `{"address": "` + b2.addr + `"}`
 	if code, _ := r.call(t, "POST", "/api/pools/web/backends", add); code != 401 {
 		t.Fatalf("no token: %d; want 401", code)
@@ -396,7 +394,7 @@ func TestAdminChangesSurviveRestart(t *testing.T) {
 	b2 := startTestBackend(t, "b2", 0)
 	b3 := startTestBackend(t, "b3", 0)
 	dir := t.TempDir()
-	path := adminConfig(t, dir, freePort(t), "round_robin", "", b1.addr, b2.addr)
+	path := adminConfig(t, dir, freeAddr(t), "round_robin", "", b1.addr, b2.addr)
 	r := startApp(t, path)
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/api/pools/web/backends", `{"address": "` + b3.addr + `", "weight": 3}`},
@@ -441,7 +439,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	b2 := startTestBackend(t, "b2", 0)
 	b3 := startTestBackend(t, "b3", 0)
 	dir := t.TempDir()
-	listen := freePort(t)
+	listen := freeAddr(t)
 	path := adminConfig(t, dir, listen, "round_robin", "", b1.addr, b2.addr)
 	r := startApp(t, path)
 	l := startLoad(t, r.proxy, 6)
@@ -479,7 +477,7 @@ func TestReloadUnderLoad(t *testing.T) {
 func TestMetricsOff(t *testing.T) {
 	b1 := startTestBackend(t, "b1", 0)
 	dir := t.TempDir()
-	path := adminConfig(t, dir, freePort(t), "round_robin", "", b1.addr)
+	path := adminConfig(t, dir, freeAddr(t), "round_robin", "", b1.addr)
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, []byte(strings.Replace(string(data), "access_log = false", "access_log = false\nmetrics = false", 1)), 0o644)
 	r := startApp(t, path)
@@ -506,7 +504,7 @@ func TestAccessLogReopenOnUSR1(t *testing.T) {
 	b1 := startTestBackend(t, "b1", 0)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
-	path := adminConfig(t, dir, freePort(t), "round_robin", fmt.Sprintf("\n[access_log]\npath = %q\n", logPath), b1.addr)
+	path := adminConfig(t, dir, freeAddr(t), "round_robin", fmt.Sprintf("\n[access_log]\npath = %q\n", logPath), b1.addr)
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, []byte(strings.Replace(string(data), "access_log = false", "access_log = true", 1)), 0o644)
 	cfg, err := Load(path)

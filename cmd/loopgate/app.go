@@ -61,7 +61,6 @@ func newApp(cfg *Config, path string, log *slog.Logger, stdout io.Writer) (*app,
 	ec := cfg.Engine
 	ec.Pools = st.apply(cfg.Engine.Pools, log)
 	ec.Stats = a.st
-	ec.SeedEndpoints = ec.SeedEndpoints && cfg.Metrics
 	if cfg.AccessLog {
 		alog, err := stats.OpenAccessLog(stats.AccessLogOptions{
 			Path: cfg.Log.Path, Format: cfg.Log.Format, BufferSize: cfg.Log.Buffer, Queue: cfg.Log.Queue,

@@ -183,6 +183,8 @@ func parse(name string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	c.Engine = c.Engine.WithDefaults()
+	// metrics = false (the seed's enable_metrics) turns the seed endpoints off too.
+	c.Engine.SeedEndpoints = c.Engine.SeedEndpoints && c.Metrics
 	for i := range c.Engine.Pools {
 		c.Engine.Pools[i] = withPoolDefaults(c.Engine.Pools[i])
 	}

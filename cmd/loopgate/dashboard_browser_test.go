@@ -60,7 +60,7 @@ func TestDashboardBrowser(t *testing.T) {
 	defer slow.Close()
 	backends := []string{fast.Listener.Addr().String(), slow.Listener.Addr().String()}
 
-	proxyAddr, adminAddr := freeDashboardAddr(t), freeDashboardAddr(t)
+	proxyAddr, adminAddr := freeAddr(t), freeAddr(t)
 	cfg := filepath.Join(dir, "loopgate.toml")
 	toml := fmt.Sprintf(`[server]
 listen = %q
@@ -328,9 +328,6 @@ func buildDashboardBinary(t *testing.T, dir string) string {
 	}
 	return bin
 }
-
-// freeDashboardAddr returns a loopback address that was free a moment ago.
-func freeDashboardAddr(t *testing.T) string { return freeAddr(t) }
 
 // waitDashboardAdmin waits until url answers 200, or fails the test if loopgate
 // exits (closing exited, with *exitErr set) or ctx ends first.

@@ -201,6 +201,6 @@ func logConfig(log *slog.Logger, cfg *Config) {
 	log.Debug("timeouts", "timeouts", fmt.Sprintf("%+v", e.Timeouts))
 	log.Debug("flow", "high_watermark", e.Flow.HighWatermark, "low_watermark", e.Flow.LowWatermark)
 	log.Info("observability", "access_log", cfg.AccessLog, "access_log_path", cfg.Log.Path, "access_log_format", cfg.Log.Format,
-		"metrics", cfg.Metrics, "seed_endpoints", e.SeedEndpoints && cfg.Metrics, "request_id_header", e.RequestIDHeader,
+		"metrics", cfg.Metrics, "seed_endpoints", e.SeedEndpoints, "request_id_header", e.RequestIDHeader,
 		"admin", cfg.Admin.Listen)
 }

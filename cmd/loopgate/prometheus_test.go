@@ -13,7 +13,7 @@ import (
 // after known traffic, and checks the counts and the histogram.
 func TestPrometheusCanScrape(t *testing.T) {
 	b1 := startTestBackend(t, "b1", 0)
-	r := startApp(t, adminConfig(t, t.TempDir(), freePort(t), "round_robin", "", b1.addr))
+	r := startApp(t, adminConfig(t, t.TempDir(), freeAddr(t), "round_robin", "", b1.addr))
 	for range 7 {
 		resp, err := http.Get("http://" + r.proxy + "/")
 		if err != nil {

@@ -29,7 +29,6 @@ func (a *app) reload() error {
 	}
 	ec := cfg.Engine
 	ec.Pools = st.apply(cfg.Engine.Pools, a.log)
-	ec.SeedEndpoints = ec.SeedEndpoints && cfg.Metrics
 	if keys := processKeys(a.cfg, cfg); len(keys) > 0 {
 		e := a.cfg.Engine
 		return &restartError{keys: keys, upgradable: e.ReusePort && cfg.Engine.ReusePort}
@@ -50,16 +49,11 @@ func (a *app) reload() error {
 // listening socket and event loops, the access log's destination and
 // format, the admin listener.
 func processKeys(a, b *Config) []string {
-	var keys []string
-	x, y := a.Engine, b.Engine
+	keys := engine.RestartKeys(a.Engine, b.Engine)
 	for _, k := range []struct {
 		name    string
 		changed bool
 	}{
-		{"listen", x.Listen != y.Listen},
-		{"event_loops", x.EventLoops != y.EventLoops},
-		{"reuse_port", x.ReusePort != y.ReusePort},
-		{"read_buffer", x.ReadBufferCap != y.ReadBufferCap},
 		{"access_log", a.AccessLog != b.AccessLog || a.Log != b.Log},
 		{"metrics", a.Metrics != b.Metrics},
 		{"admin.listen", a.Admin.Listen != b.Admin.Listen},
@@ -200,7 +194,7 @@ func (a *app) getConfig(w http.ResponseWriter, r *http.Request) {
 		File: a.path, StateFile: statePath(c, a.path),
 		Server: serverView{Listen: e.Listen, EventLoops: e.EventLoops, ReusePort: e.ReusePort,
 			MaxConnections: e.MaxConnections, ShutdownGrace: e.ShutdownGrace.String(), AccessLog: c.AccessLog,
-			Metrics: c.Metrics, SeedEndpoints: e.SeedEndpoints && c.Metrics, RequestIDHeader: e.RequestIDHeader,
+			Metrics: c.Metrics, SeedEndpoints: e.SeedEndpoints, RequestIDHeader: e.RequestIDHeader,
 			TrustedProxies: e.TrustedProxies, Admin: c.Admin.Listen},
 		Limits: e.Limits, Timeouts: e.Timeouts, Changes: st,
 	}

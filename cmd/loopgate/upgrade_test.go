@@ -54,22 +54,12 @@ func buildUpgradeBinary(t *testing.T) (bin, dir string) {
 	return bin, dir
 }
 
-// freeUpgradeAddr returns a 127.0.0.1 address with a port nothing listens on.
-func freeUpgradeAddr(t *testing.T) string { return freeAddr(t) }
-
 // startOKBackends starts n loopback backends that answer "ok".
 func startOKBackends(t *testing.T, n int) []string {
 	t.Helper()
 	var addrs []string
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		addrs = append(addrs, ln.Addr().String())
+		addrs = append(addrs, startTestBackend(t, "ok", 0).addr)
 	}
 	return addrs
 }
@@ -92,7 +82,7 @@ func startChain(t *testing.T, reusePort bool) *chain {
 	t.Helper()
 	bin, dir := buildUpgradeBinary(t)
 	p := &chain{t: t, bin: bin, dir: dir, config: filepath.Join(dir, "config.toml"), pidfile: filepath.Join(dir, "loopgate.pid"),
-		addr: freeUpgradeAddr(t), admin: freeUpgradeAddr(t), exited: make(chan error, 1)}
+		addr: freeAddr(t), admin: freeAddr(t), exited: make(chan error, 1)}
 	if err := os.WriteFile(p.config, []byte(upgradeConfig(p.addr, p.admin, reusePort, startOKBackends(t, 3))), 0o644); err != nil {
 		t.Fatal(err)
 	}
