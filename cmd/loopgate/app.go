@@ -81,15 +81,14 @@ func newApp(cfg *Config, path string, log *slog.Logger, stdout io.Writer) (*app,
 	a.srv = srv
 	if cfg.Admin.Listen != "" {
 		a.mux = http.NewServeMux()
+		// Everything the admin API does not route goes to the read-only
+		// views of stats (/metrics, /api/status, /api/metrics, /dashboard),
+		// behind the read check: open on loopback or with public_read, the
+		// token otherwise.
 		views := stats.NewHandler(a.st, srv.Status)
-		// The read-only views of stats, behind the read check (open on
-		// loopback or with public_read; the token otherwise).
-		view := a.read(views.ServeHTTP)
-		for _, p := range []string{"/api/status", "/api/metrics", "/dashboard", "/{$}"} {
-			a.mux.HandleFunc(p, view)
-		}
-		if cfg.Metrics { // enable_metrics = false: no /metrics
-			a.mux.HandleFunc("/metrics", view)
+		a.mux.HandleFunc("/", a.read(views.ServeHTTP))
+		if !cfg.Metrics { // enable_metrics = false: no /metrics
+			a.mux.Handle("/metrics", http.NotFoundHandler())
 		}
 		a.routes()
 	}
