@@ -9,7 +9,7 @@ CONFIG   ?= config.toml
 FUZZTIME ?= 30s
 PIDFILE  ?= /tmp/loopgate.pid
 
-.PHONY: build run test race bench fuzz lint deps check clean perf
+.PHONY: build run test race bench fuzz lint deps check clean perf soak
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loopgate ./cmd/loopgate
@@ -28,11 +28,24 @@ run: build
 	$(BIN)/loopgate -config $(CONFIG) -pidfile $(PIDFILE); \
 	while pid=$$(cat $(PIDFILE) 2>/dev/null) && kill -0 $$pid 2>/dev/null; do sleep 0.5; done
 
+# The gnet patch's own tests run too: third_party/gnet is a module of its own,
+# which ./... does not reach.
+GNET_PATCH_TESTS := Pause|Resume|HalfClose|Drain|Accept|WriteErr
+
 test:
 	$(GO) test -count=1 ./...
+	cd third_party/gnet && $(GO) test -count=1 -run '$(GNET_PATCH_TESTS)' .
 
 race:
 	$(GO) test -race -count=1 ./...
+	cd third_party/gnet && $(GO) test -race -count=1 -run '$(GNET_PATCH_TESTS)' .
+
+# Randomized integrity soak of the engine (TestSoak in engine/soak_e2e_test.go; `make test`
+# runs 20s of it): DURATION=30m runs it longer, RACE=1 adds -race. Go durations add up, so
+# the test timeout "$(DURATION)15m" is DURATION plus 15 minutes.
+DURATION ?= 20s
+soak:
+	LOOPGATE_SOAK=$(DURATION) $(GO) test $(if $(RACE),-race) -count=1 -v -run '^TestSoak$$' -timeout $(DURATION)15m ./engine/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./codec/ ./upstream/ ./engine/
