@@ -5,6 +5,15 @@ import "bytes"
 // LastChunk ends a chunked body that has no trailer fields.
 const LastChunk = "0\r\n\r\n"
 
+// Chunk sizes are bounded in value and in digits: a size line is then the same number to
+// every reader, with no overflow or truncation anywhere, and one canonical spelling exists
+// for each (RFC 9112 §7.1: "recipients MUST anticipate potentially large hexadecimal
+// numerals and prevent parsing errors due to integer conversion overflows").
+const (
+	maxChunkSize   = 1 << 40 // 1 TiB in one chunk
+	maxChunkDigits = 16      // hex digits in a size, leading zeros included
+)
+
 type chunkState uint8
 
 const (
@@ -16,12 +25,51 @@ const (
 	chunkFailed                    // an error was returned; every later call returns it again
 )
 
+// chunkPiece is what the last successful Next returned.
+type chunkPiece uint8
+
+const (
+	pieceNone        chunkPiece = iota // nothing yet, or an error
+	pieceData                          // chunk data
+	pieceSize                          // a canonical chunk-size line
+	pieceSizeAlt                       // a chunk-size line with extensions, BWS or leading zeros
+	pieceDataEnd                       // the CRLF after chunk data
+	pieceTrailer                       // a trailer field line that may be forwarded
+	pieceTrailerDrop                   // a trailer field line that must not be forwarded
+	pieceEnd                           // the final CRLF
+)
+
 // Chunked tracks chunked framing (RFC 9112 §7.1) across reads: chunk-size line with
 // extensions, data, CRLF, last-chunk, trailer section, final CRLF. It validates the framing
-// so that the proxy can pass it through verbatim. The zero value is ready; Reset reuses it.
-// A Chunked belongs to one connection; it holds no pointers into the bytes it has seen.
+// and says, piece by piece, what may be forwarded as is. The zero value is ready; Reset
+// reuses it. A Chunked belongs to one connection; it holds no pointers into the bytes it has
+// seen.
+//
+// Canonical re-framing: a proxy must not forward framing that another parser could read
+// differently (RFC 9112 §11.2, request smuggling), so loopgate forwards a chunked body only
+// in canonical form. The caller walks the body with Next and, for every piece:
+//
+//   - data (data == true): forward b[:n] as is;
+//   - framing (data == false) with Canonical() true: forward b[:n] as is. These are size
+//     lines of 1 to 16 hex digits (either case) without leading zero (but the "0" of the
+//     last chunk), extension or whitespace, ending in CRLF; the CRLF after chunk data;
+//     trailer field lines allowed in a trailer; the final CRLF;
+//   - framing with Canonical() false and Size() >= 0: a size line with an extension, BWS
+//     before ";" or leading zeros. Write AppendChunkHeader(dst, int(Size())) in its place,
+//     or "0\r\n" when Size() is 0 (the last chunk). Extensions are dropped: loopgate
+//     understands none, and §7.1.1 has a recipient ignore the ones it does not recognize;
+//   - framing with Canonical() false and Size() < 0: a trailer field line that must not be
+//     forwarded, because it names a field RFC 9110 §6.5.1 keeps out of trailers (framing,
+//     connection, routing, request modifiers, authentication and cookies, response control
+//     data, content processing: Content-Length, Transfer-Encoding, Host, Set-Cookie and
+//     the like; the list is trailerDenied in chunked.go). Write nothing in its place.
+//
+// The output then has the payload and allowed trailer fields of the input, in a spelling
+// that every HTTP/1.1 parser reads the same way. The caller still bounds Payload.
 type Chunked struct {
 	state    chunkState
+	piece    chunkPiece
+	size     int64 // size of the chunk whose size line was last consumed
 	remain   int64 // data bytes left in the current chunk
 	payload  int64 // data bytes consumed so far
 	trailers int   // trailer field lines so far
@@ -34,6 +82,27 @@ func (c *Chunked) Reset() { *c = Chunked{} }
 // Done reports whether the final CRLF of the trailer section has been consumed.
 func (c *Chunked) Done() bool { return c.state == chunkDone }
 
+// Canonical reports whether the piece the last call to Next returned (with err == nil) may
+// be forwarded byte for byte; see the re-framing contract on Chunked. It is true for data,
+// and false before the first piece and after an error. It does not allocate.
+func (c *Chunked) Canonical() bool {
+	switch c.piece {
+	case pieceNone, pieceSizeAlt, pieceTrailerDrop:
+		return false
+	}
+	return true
+}
+
+// Size returns the chunk size on the chunk-size line that the last call to Next consumed
+// (0 for the last chunk), or -1 when that piece was not a chunk-size line. A size is at most
+// 2^40, so it fits an int on 64-bit platforms.
+func (c *Chunked) Size() int64 {
+	if c.piece == pieceSize || c.piece == pieceSizeAlt {
+		return c.size
+	}
+	return -1
+}
+
 // Payload returns how many data bytes Next has reported so far. The framing does not bound
 // it: the caller compares it with Limits.MaxBodyBytes for request bodies.
 func (c *Chunked) Payload() int64 { return c.payload }
@@ -43,7 +112,9 @@ func (c *Chunked) Payload() int64 { return c.payload }
 // opposed to framing (size lines, CRLFs, trailers). It returns ErrNeedMore with n == 0 when b
 // holds only part of a line it must see whole (a size line, a CRLF, a trailer line). Payload
 // comes in pieces as it arrives. After the final CRLF Done is true and Next consumes nothing
-// more. Any framing error is ErrBadChunk, and c stays failed until Reset.
+// more. Any framing error is ErrBadChunk, and c stays failed until Reset. A size over 2^40
+// or of more than 16 hex digits (leading zeros count) is such an error. After each piece,
+// Canonical and Size say how to re-frame it.
 //
 // Lines are bounded by lim.MaxChunkLine, trailer lines in number by lim.MaxHeaders and in
 // total size by lim.MaxHeadBytes; lim may be nil for DefaultLimits. It does not allocate; a
@@ -63,6 +134,7 @@ func (c *Chunked) Next(b []byte, lim *Limits) (n int, data bool, err error) {
 		}
 		c.remain -= int64(n)
 		c.payload += int64(n)
+		c.piece = pieceData
 		if c.remain == 0 {
 			c.state = chunkDataEnd
 		}
@@ -80,7 +152,7 @@ func (c *Chunked) Next(b []byte, lim *Limits) (n int, data bool, err error) {
 		if b[0] != '\r' || b[1] != '\n' {
 			return 0, false, c.fail(ErrBadChunk)
 		}
-		c.state = chunkSize
+		c.state, c.piece = chunkSize, pieceDataEnd
 		return 2, false, nil
 	case chunkTrailer:
 		n, err := c.trailerLine(b, lim)
@@ -94,7 +166,7 @@ func (c *Chunked) Next(b []byte, lim *Limits) (n int, data bool, err error) {
 // fail passes err through and, unless it is nil or ErrNeedMore, latches the failed state.
 func (c *Chunked) fail(err error) error {
 	if err != nil && err != ErrNeedMore {
-		c.state = chunkFailed
+		c.state, c.piece = chunkFailed, pieceNone
 		return ErrBadChunk
 	}
 	return err
@@ -119,24 +191,25 @@ func (c *Chunked) sizeLine(b []byte, maxLine int) (int, error) {
 		line = line[:len(line)-1]
 	}
 
-	// chunk-size = 1*HEXDIG: no sign, no "0x", bounded well below int64 overflow.
-	var size int64
+	// chunk-size = 1*HEXDIG: no sign, no "0x", at most maxChunkDigits digits and
+	// maxChunkSize. Both bounds are checked on what has arrived, so an oversized size fails
+	// before its LF. More than 16 digits wrap the accumulator, but those fail on the count.
+	var size uint64
 	i := 0
 	for ; i < len(line); i++ {
 		d := unhex[line[i]]
 		if d == 0xff {
 			break
 		}
-		if size >= maxContentLength>>4 {
-			return 0, ErrBadChunk
-		}
-		size = size<<4 | int64(d)
+		size = size<<4 | uint64(d)
 	}
-	if i == 0 && (len(line) > 0 || lf >= 0) {
+	if i == 0 && (len(line) > 0 || lf >= 0) || i > maxChunkDigits || size > maxChunkSize {
 		return 0, ErrBadChunk
 	}
-	// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ). Extensions are passed
-	// through, not interpreted, so only their octets are checked: no CTL but HTAB.
+	digits := i
+	// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ). Extensions are not
+	// interpreted and a canonical re-framing drops them, so only their octets are checked:
+	// no CTL but HTAB.
 	ws := i
 	for i < len(line) && isOWS(line[i]) {
 		i++
@@ -160,10 +233,16 @@ func (c *Chunked) sizeLine(b []byte, maxLine int) (int, error) {
 		}
 		return 0, ErrNeedMore
 	}
+	// Canonical: digits only, and no leading zero but the single "0" of the last chunk.
+	c.piece = pieceSizeAlt
+	if digits == len(line) && (line[0] != '0' || digits == 1) {
+		c.piece = pieceSize
+	}
+	c.size = int64(size)
 	if size == 0 {
 		c.state = chunkTrailer
 	} else {
-		c.state, c.remain = chunkData, size
+		c.state, c.remain = chunkData, int64(size)
 	}
 	return lf + 1, nil
 }
@@ -182,7 +261,7 @@ func (c *Chunked) trailerLine(b []byte, lim *Limits) (int, error) {
 		if b[1] != '\n' {
 			return 0, ErrBadChunk
 		}
-		c.state = chunkDone
+		c.state, c.piece = chunkDone, pieceEnd
 		return 2, nil
 	case '\n', ' ', '\t':
 		return 0, ErrBadChunk
@@ -192,7 +271,7 @@ func (c *Chunked) trailerLine(b []byte, lim *Limits) (int, error) {
 	if len(window) > maxLine+2 {
 		window = window[:maxLine+2]
 	}
-	_, _, _, next, err := scanField(window, 0)
+	nameEnd, _, _, next, err := scanField(window, 0)
 	if err == ErrNeedMore && len(b) >= maxLine+2 {
 		return 0, ErrBadChunk
 	}
@@ -204,5 +283,45 @@ func (c *Chunked) trailerLine(b []byte, lim *Limits) (int, error) {
 	if c.trailers > lim.headers() || c.trailerB > lim.headBytes() {
 		return 0, ErrBadChunk
 	}
+	c.piece = pieceTrailer
+	if trailerDropped(b[:nameEnd]) {
+		c.piece = pieceTrailerDrop
+	}
 	return next, nil
+}
+
+// trailerDenied lists, in lower case, the fields a trailer section must not carry. RFC 9110
+// §6.5.1: fields needed before the content is processed (message framing, routing,
+// authentication, request modifiers, response controls, content format) cannot be sent as
+// trailers, and §6.5.2: a recipient must not merge a trailer field into the header section
+// unless its definition allows it. Some backends merge trailers into the header fields
+// anyway, so loopgate drops these rather than let a trailer override what it checked or set
+// in the head. Other trailer fields pass:
+var trailerDenied = [...]string{
+	// message framing and the connection (RFC 9112 §6, §7; RFC 9110 §7.6.1, §6.6.2)
+	"content-length", "transfer-encoding", "trailer", "connection", "keep-alive",
+	"proxy-connection", "te", "upgrade",
+	// routing (RFC 9110 §7.2), and what loopgate itself sets in the head (RFC 7239)
+	"host", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+	// request modifiers: controls, conditionals, range (RFC 9110 §10.1, §13.1, §14.2)
+	"cache-control", "expect", "max-forwards", "pragma", "range", "if-match",
+	"if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
+	// authentication and state (RFC 9110 §11; RFC 6265)
+	"authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate",
+	"cookie", "set-cookie",
+	// response control data (RFC 9110 §6.6.1, §10.2; RFC 9111 §5)
+	"age", "date", "expires", "location", "retry-after", "vary", "warning",
+	// processing of the content (RFC 9110 §8.3, §8.4, §14.4)
+	"content-encoding", "content-type", "content-range",
+}
+
+// trailerDropped reports whether a trailer field named name must be dropped (trailerDenied).
+// Trailers are rare, so a scan of the list is cheap enough; it does not allocate.
+func trailerDropped(name []byte) bool {
+	for _, d := range trailerDenied {
+		if len(d) == len(name) && eqFold(name, d) {
+			return true
+		}
+	}
+	return false
 }

@@ -152,6 +152,49 @@ func BenchmarkChunked(b *testing.B) {
 	}
 }
 
+// benchOddChunkedBody is benchChunkedBody spelled so that every size line must be replaced:
+// leading zeros and an extension.
+var benchOddChunkedBody = bytes.ReplaceAll(benchChunkedBody, []byte("1000\r\n"), []byte("01000;e=1\r\n"))
+
+// BenchmarkChunkedReframe is the engine's re-framing loop (Next, Canonical, Size and
+// AppendChunkHeader) over 64 KiB in 4 KiB chunks: canonical as sent, and with every size
+// line replaced. Payload is not copied, only framing, as the engine writes data in place.
+func BenchmarkChunkedReframe(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{{"canonical", benchChunkedBody}, {"replaced", benchOddChunkedBody}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var c Chunked
+			out := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.body)))
+			for b.Loop() {
+				c.Reset()
+				out = out[:0]
+				for p := tc.body; !c.Done(); {
+					n, data, err := c.Next(p, &DefaultLimits)
+					if err != nil {
+						b.Fatal(err)
+					}
+					size := c.Size()
+					if !data {
+						if c.Canonical() {
+							out = append(out, p[:n]...)
+						} else if size > 0 {
+							out = AppendChunkHeader(out, int(size))
+						} else if size == 0 {
+							out = append(out, "0\r\n"...)
+						}
+					}
+					p = p[n:]
+				}
+				sink += len(out)
+			}
+		})
+	}
+}
+
 // BenchmarkParseRequestTrickle measures a 32 KiB head arriving 256 bytes per read, parsed
 // again after each read as the engine does: the cost of a client that trickles its head.
 func BenchmarkParseRequestTrickle(b *testing.B) {

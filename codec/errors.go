@@ -45,12 +45,18 @@ var (
 	ErrBadContentLength    = newError(400, "invalid or conflicting Content-Length")
 	ErrCLAndTE             = newError(400, "both Content-Length and Transfer-Encoding")
 	ErrBadTransferEncoding = newError(400, "invalid Transfer-Encoding")
-	ErrUnknownCoding       = newError(501, "unknown transfer coding")
+	ErrUnknownCoding       = newError(501, "unsupported transfer coding") // any coding but chunked (RFC 9112 §6.1)
 	ErrBadChunk            = newError(400, "malformed chunked framing")
 	ErrURITooLong          = newError(414, "request line too long")
 	ErrHeadTooLarge        = newError(431, "header section too large")
 	ErrTooManyHeaders      = newError(431, "too many header fields")
 	ErrBodyTooLarge        = newError(413, "Content-Length over the limit")
+
+	// ErrConnect answers CONNECT (RFC 9110 §9.3.6): loopgate does not tunnel, so it
+	// forwards nothing of such a request and answers 405 with an Allow field, which the
+	// caller adds (RFC 9110 §15.5.6). It is returned only for a head that is otherwise
+	// valid; a malformed CONNECT gets the 400 its defect calls for.
+	ErrConnect = newError(405, "CONNECT is not supported")
 )
 
 // ErrBadResponse is every malformed response head: the proxy answers 502.

@@ -9,7 +9,7 @@ import (
 
 func ExampleParseRequest() {
 	buf := []byte("POST /upload HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Trace\r\n" +
-		"X-Trace: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+		"X-Trace: 1\r\nTransfer-Encoding: chunked\r\n\r\n005;x=1\r\nhello\r\n0\r\nX-Sum: 1\r\nHost: evil\r\n\r\n")
 	var req codec.Request
 	n, err := codec.ParseRequest(buf, &req, &codec.DefaultLimits)
 	if err != nil {
@@ -18,18 +18,26 @@ func ExampleParseRequest() {
 	out := codec.AppendRequestHead(nil, buf, &req, &codec.Forward{ClientIP: []byte("192.0.2.1"), Proto: []byte("http")})
 	fmt.Printf("%s", bytes.ReplaceAll(out, []byte("\r\n"), []byte("\n"))) // CRLF shown as LF
 
-	// The body follows the head; its chunked framing is checked and passed through as is.
+	// The body follows the head; its chunked framing is checked and re-framed in
+	// canonical form: data and canonical pieces are copied, the rest replaced.
 	var c codec.Chunked
-	for body := buf[n:]; !c.Done(); {
-		k, data, err := c.Next(body, nil)
+	var body []byte
+	for in := buf[n:]; !c.Done(); {
+		k, data, err := c.Next(in, nil)
 		if err != nil {
 			return
 		}
-		if data {
-			fmt.Printf("payload %q\n", body[:k])
+		switch size := c.Size(); {
+		case data || c.Canonical():
+			body = append(body, in[:k]...)
+		case size > 0:
+			body = codec.AppendChunkHeader(body, int(size))
+		case size == 0:
+			body = append(body, "0\r\n"...)
 		}
-		body = body[k:]
+		in = in[k:]
 	}
+	fmt.Printf("body %q\n", body)
 	// Output:
 	// POST /upload HTTP/1.1
 	// Host: example.com
@@ -38,7 +46,7 @@ func ExampleParseRequest() {
 	// X-Forwarded-Proto: http
 	// X-Forwarded-Host: example.com
 	//
-	// payload "hello"
+	// body "5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n"
 }
 
 func ExampleAppendError() {

@@ -1,15 +1,12 @@
 package codec
 
-import (
-	"bytes"
-	"encoding/binary"
-)
+import "encoding/binary"
 
 // maxConnTokens bounds the Connection options other than close and keep-alive that one head
 // may name; more is ErrBadFieldValue. Real clients send one or two.
 const maxConnTokens = 16
 
-// maxContentLength keeps Content-Length and chunk sizes far from int64 overflow (2^62).
+// maxContentLength keeps Content-Length far from int64 overflow (2^62).
 const maxContentLength = 1 << 62
 
 // scanField parses one field line (RFC 9112 §5) that starts at b[i], a byte that is not CR,
@@ -129,15 +126,14 @@ func parseFields(b []byte, i int, h *[MaxHeaders]Field, maxFields int) (end, nh 
 
 // meta is what the fields the proxy acts on say, gathered in one pass over the stored fields.
 type meta struct {
-	cl        int64
-	clValue   Span
+	cl        int64 // the Content-Length value, when hasCL
 	hasCL     bool
 	nTE       int  // Transfer-Encoding field lines
 	codings   int  // transfer codings listed in them
 	te        Span // the last Transfer-Encoding value
 	chunked   bool // the last coding is chunked
 	sawChunk  bool
-	unknown   bool // a coding outside the registry (RFC 9112 §7)
+	other     bool // a coding other than chunked (RFC 9112 §7)
 	closeTok  bool // Connection: close
 	keepAlive bool // Connection: keep-alive
 	expect100 bool
@@ -159,21 +155,19 @@ func scanMeta(b []byte, h []Field, m *meta, http10 bool) error {
 			m.nHost++
 			m.host = f.Value
 		case kindContentLength:
-			v := f.Value.Bytes(b)
+			// RFC 9110 §8.6: repeated lines or a list of the same decimal value are what an
+			// earlier hop combining duplicates produces; a recipient may take the single
+			// value. That is safe here because the writers never forward the received
+			// lines: they write one Content-Length in canonical decimal instead.
+			n, ok := parseContentLength(f.Value.Bytes(b))
+			if !ok || m.hasCL && n != m.cl {
+				return ErrBadContentLength
+			}
 			if m.hasCL {
-				// RFC 9110 §8.6 lets a recipient accept repeated identical values; we require them
-				// byte for byte and forward only the first line, so the backend sees one value.
-				if !bytes.Equal(v, m.clValue.Bytes(b)) {
-					return ErrBadContentLength
-				}
 				f.Hop = true
 				continue
 			}
-			n, ok := parseContentLength(v)
-			if !ok {
-				return ErrBadContentLength
-			}
-			m.cl, m.clValue, m.hasCL = n, f.Value, true
+			m.cl, m.hasCL = n, true
 		case kindTransferEncoding:
 			f.Hop = true
 			m.nTE++
@@ -255,6 +249,9 @@ func scanMeta(b []byte, h []Field, m *meta, http10 bool) error {
 }
 
 // coding records one transfer coding of a Transfer-Encoding list (RFC 9112 §6.1, §7).
+// Coding names are case-insensitive (RFC 9112 §7). Whether a coding
+// other than chunked is acceptable is the caller's decision: requests refuse it (501),
+// responses pass it on.
 func (m *meta) coding(c []byte) error {
 	if !isToken(c) {
 		// Parameters are defined for no registered coding; a ";" is not worth the risk.
@@ -269,31 +266,8 @@ func (m *meta) coding(c []byte) error {
 		m.sawChunk, m.chunked = true, true
 		return nil
 	}
-	m.chunked = false
-	switch len(c) {
-	case 4:
-		if eqFold(c, "gzip") {
-			return nil
-		}
-	case 6:
-		if eqFold(c, "x-gzip") {
-			return nil
-		}
-	case 7:
-		if eqFold(c, "deflate") {
-			return nil
-		}
-	case 8:
-		if eqFold(c, "compress") {
-			return nil
-		}
-	case 10:
-		if eqFold(c, "x-compress") {
-			return nil
-		}
-	}
 	// "identity" is not a transfer coding since RFC 7230; it lands here too.
-	m.unknown = true
+	m.chunked, m.other = false, true
 	return nil
 }
 
@@ -327,19 +301,42 @@ func isToken(b []byte) bool {
 	return true
 }
 
-// parseContentLength parses 1*DIGIT (RFC 9110 §8.6): no sign, no spaces, no list.
+// parseContentLength parses a Content-Length value (RFC 9110 §8.6): 1*DIGIT without sign
+// or spaces, or a comma-separated list whose elements are all the same decimal value
+// ("5, 5", "5,05"), which §8.6 lets a recipient read as that value. Empty list elements are
+// refused: Content-Length is not a list field, the list form is tolerated only as the trace
+// of combined duplicates. Values are bounded by maxContentLength.
 func parseContentLength(v []byte) (int64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' || n > maxContentLength/10 {
+	n := int64(-1)
+	for i := 0; ; {
+		j := i
+		var x int64
+		for j < len(v) && isDigit(v[j]) {
+			if x > maxContentLength/10 {
+				return 0, false
+			}
+			x = x*10 + int64(v[j]-'0')
+			j++
+		}
+		if j == i || n >= 0 && x != n {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		n = x
+		for j < len(v) && isOWS(v[j]) {
+			j++
+		}
+		if j == len(v) {
+			return n, true
+		}
+		if v[j] != ',' {
+			return 0, false
+		}
+		j++
+		for j < len(v) && isOWS(v[j]) {
+			j++
+		}
+		i = j
 	}
-	return n, true
 }
 
 func validHost(v []byte) bool {

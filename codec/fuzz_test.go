@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"testing"
 )
 
@@ -25,6 +27,16 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"))
 	f.Add([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
 	f.Add([]byte("GET http://u@h:1/ HTTP/1.0\r\n\r\n"))
+	for _, s := range canonicalRequests {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte("GET /#x HTTP/1.1\r\nHost: a\r\n\r\n"))
+	f.Add([]byte("GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n"))
+	f.Add([]byte("GET mailto:a@b HTTP/1.1\r\nHost: a\r\n\r\n"))
+	f.Add([]byte("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"))
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n"))
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.3\r\nHost: a\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Request
 		n, err := ParseRequest(b, &r, nil)
@@ -73,9 +85,36 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil || n3 != len(out) {
 			t.Fatalf("writer output does not re-parse: err=%v\n%q\n%q", err, b[:n], out)
 		}
-		if r3.Method != r.Method || !bytes.Equal(r3.Target.Bytes(out), r.Target.Bytes(b)) || r3.Body != r.Body ||
-			r3.BodyLen != r.BodyLen || r.HasHost && !bytes.Equal(r3.Host.Bytes(out), r.Host.Bytes(b)) {
+		target := wantOrigin(string(r.MethodRaw.Bytes(b)), string(r.Target.Bytes(b)))
+		if r3.Method != r.Method || string(r3.Target.Bytes(out)) != target || r3.Authority.Len != 0 ||
+			r3.Body != r.Body || r3.BodyLen != r.BodyLen || r3.Minor != 1 ||
+			!bytes.Equal(r3.EffectiveHost(out), r.EffectiveHost(b)) {
 			t.Fatalf("writer output re-parses differently:\n%q\n%q", b[:n], out)
+		}
+		// Canonical framing fields: one Content-Length in plain decimal, Transfer-Encoding
+		// exactly "chunked".
+		for _, f := range r3.Fields() {
+			v := string(f.Value.Bytes(out))
+			switch f.kind {
+			case kindContentLength:
+				if f.Hop || v != strconv.FormatInt(r.BodyLen, 10) {
+					t.Fatalf("Content-Length forwarded as %q (hop %v)\n%q", v, f.Hop, out)
+				}
+			case kindTransferEncoding:
+				if v != "chunked" {
+					t.Fatalf("Transfer-Encoding forwarded as %q\n%q", v, out)
+				}
+			}
+		}
+		// Whenever net/http takes what we forward, it reads what we parsed.
+		if req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(out))); err == nil {
+			cl := r.BodyLen
+			if r.Body == BodyChunked {
+				cl = -1
+			}
+			if req.RequestURI != target || req.ContentLength != cl || req.Host != string(r.EffectiveHost(b)) {
+				t.Fatalf("net/http reads %q as %s host=%q cl=%d\n%q", out, req.RequestURI, req.Host, req.ContentLength, b[:n])
+			}
 		}
 	})
 }
@@ -89,6 +128,10 @@ func FuzzParseResponse(f *testing.F) {
 	}
 	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), uint8(MethodGet))
 	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\n"), uint8(MethodConnect))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), uint8(MethodGet))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: GZIP,,Chunked\r\n\r\n"), uint8(MethodGet))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 007, 7\r\n\r\n"), uint8(MethodHead))
+	f.Add([]byte("HTTP/1.5 200 OK\r\nTransfer-Encoding: br\r\n\r\n"), uint8(MethodGet))
 	f.Fuzz(func(t *testing.T, b []byte, mb uint8) {
 		m := Method(mb % (uint8(MethodPatch) + 1))
 		var r Response
@@ -133,8 +176,22 @@ func FuzzParseResponse(f *testing.F) {
 		if err != nil || n3 != len(out) {
 			t.Fatalf("writer output does not re-parse: err=%v\n%q\n%q", err, b[:n], out)
 		}
-		if r3.Status != r.Status || r3.Body != r.Body || r3.BodyLen != r.BodyLen || r3.Close != r.Close {
+		if r3.Status != r.Status || r3.Body != r.Body || r3.BodyLen != r.BodyLen || r3.Close != r.Close ||
+			r3.clen != r.clen || r3.OtherCodings != r.OtherCodings && rf.Chunked {
 			t.Fatalf("writer output re-parses differently:\n%q\n%q\n%+v", b[:n], out, r3)
+		}
+		// To an HTTP/1.0 client: never Transfer-Encoding (RFC 9112 §6.1), the same length.
+		out = AppendResponseHead(out[:0], b, &r, ResponseFraming{HTTP10: true, Close: true})
+		if n3, err = ParseResponse(out, &r3, m, &reparseLimits); err != nil || n3 != len(out) {
+			t.Fatalf("HTTP/1.0 output does not re-parse: err=%v\n%q\n%q", err, b[:n], out)
+		}
+		for _, f := range r3.Fields() {
+			if f.kind == kindTransferEncoding {
+				t.Fatalf("Transfer-Encoding sent to an HTTP/1.0 client:\n%q\n%q", b[:n], out)
+			}
+		}
+		if r3.clen != r.clen || r.Body == BodyLength && (r3.Body != BodyLength || r3.BodyLen != r.BodyLen) {
+			t.Fatalf("HTTP/1.0 output frames differently:\n%q\n%q", b[:n], out)
 		}
 	})
 }
@@ -146,6 +203,14 @@ func FuzzChunked(f *testing.F) {
 	f.Add([]byte("5\nhello\r\n0\r\n\r\n"), uint8(1))
 	f.Add([]byte("-1\r\n"), uint8(1))
 	f.Add([]byte("0\r\nX: a\r\n b\r\n\r\n"), uint8(2))
+	f.Add([]byte("0005 ;a=\"b\"\r\nhello\r\n000;x\r\nHost: x\r\nX-Sum: 1\r\n\r\n"), uint8(4))
+	f.Add([]byte("10000000001\r\n"), uint8(1))
+	f.Add([]byte("00000000000000001\r\nx\r\n0\r\n\r\n"), uint8(1))
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 8 {
+		body, _, _ := randomChunkedBody(rng)
+		f.Add(body, uint8(rng.IntN(256)))
+	}
 	f.Fuzz(func(t *testing.T, b []byte, step uint8) {
 		var c Chunked
 		whole, n, err := decodeChunked(&c, b, nil, func() int { return len(b) })
@@ -171,6 +236,22 @@ func FuzzChunked(f *testing.F) {
 		// places but rejects BWS before ";" and floods of extension bytes).
 		if want, err := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(b[:n]))); err == nil && !bytes.Equal(want, whole) {
 			t.Fatalf("payload %q; httputil %q", whole, want)
+		}
+		// Re-framed as the engine does, whole or in pieces, it is canonical, a fixed point,
+		// and Go's chunked reader always takes it, with the same payload.
+		out, n3, err := reframe(b, nil, func() int { return len(b) })
+		if err != nil || n3 != n {
+			t.Fatalf("reframe: n=%d err=%v", n3, err)
+		}
+		if outK, _, err := reframe(b, nil, func() int { return k }); err != nil || !bytes.Equal(outK, out) {
+			t.Fatalf("reframe in pieces of %d: %q, %v; whole %q", k, outK, err, out)
+		}
+		checkCanonicalFraming(t, out)
+		if again, _, err := reframe(out, nil, func() int { return len(out) }); err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("re-framing %q gives %q, %v", out, again, err)
+		}
+		if got, err := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(out))); err != nil || !bytes.Equal(got, whole) {
+			t.Fatalf("httputil on re-framed %q: %q, %v; want %q", out, got, err, whole)
 		}
 	})
 }

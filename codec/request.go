@@ -22,14 +22,18 @@ const http2Preface = "PRI * HTTP/2.0"
 type Request struct {
 	Method    Method
 	MethodRaw Span
-	Target    Span
-	Minor     uint8    // HTTP/1.<Minor>: 0 or 1
+	Target    Span     // the request-target as received (RFC 9112 §3.2)
+	Minor     uint8    // HTTP/1.<Minor>: 0 or 1; 1.2 to 1.9 are read as 1 (RFC 9110 §6.2)
 	Body      BodyKind // BodyNone, BodyLength or BodyChunked (RFC 9112 §6.3)
 	BodyLen   int64    // for BodyLength; always > 0 there
 	Close     bool     // the client wants the connection closed after this exchange (RFC 9112 §9.3)
 	Expect100 bool     // "Expect: 100-continue" in an HTTP/1.1 request
 	Host      Span     // value of the single Host field
 	HasHost   bool
+	// Authority is the authority of an absolute-form target ("GET http://a.example/x"),
+	// never empty then; its Len is 0 for every other form. It is the host the request is
+	// for and replaces Host upstream (RFC 9112 §3.2.2); see EffectiveHost.
+	Authority Span
 	TE        Span // Transfer-Encoding value when exactly one such field line was sent
 	Headers   [MaxHeaders]Field
 	NHeaders  int
@@ -38,11 +42,26 @@ type Request struct {
 // Reset clears r for reuse. It zeroes NHeaders but leaves the Headers array alone, so it is cheap.
 func (r *Request) Reset() {
 	r.Method = MethodOther
-	r.MethodRaw, r.Target, r.Host, r.TE = Span{}, Span{}, Span{}, Span{}
+	r.MethodRaw, r.Target, r.Host, r.TE, r.Authority = Span{}, Span{}, Span{}, Span{}, Span{}
 	r.Minor = 0
 	r.Body, r.BodyLen = BodyNone, 0
 	r.Close, r.Expect100, r.HasHost = false, false, false
 	r.NHeaders = 0
+}
+
+// EffectiveHost returns the host the request is for, inside b, the buffer r was parsed from:
+// the authority of an absolute-form target, whatever Host says (RFC 9112 §3.2.2: a proxy
+// ignores the received Host then), else the Host value, else nil (an HTTP/1.0 request without
+// Host). It is what AppendRequestHead sends as Host and X-Forwarded-Host, so routing and
+// logging should use it rather than Host. It does not copy or allocate.
+func (r *Request) EffectiveHost(b []byte) []byte {
+	switch {
+	case r.Authority.Len > 0:
+		return r.Authority.Bytes(b)
+	case r.HasHost:
+		return r.Host.Bytes(b)
+	}
+	return nil
 }
 
 // Fields returns the parsed fields, hop-by-hop ones included. It does not copy.
@@ -169,8 +188,12 @@ func parseRequest(b []byte, r *Request, lim *Limits) (int, error) {
 		return 0, err
 	}
 	r.Minor = minor
-	if err := checkTarget(r.Target.Bytes(b), r.Method); err != nil {
+	as, ae, err := checkTarget(r.Target.Bytes(b), r.Method)
+	if err != nil {
 		return 0, err
+	}
+	if ae > as {
+		r.Authority = span(ts+as, ts+ae)
 	}
 
 	end, nh, err := parseFields(b, lf+1, &r.Headers, lim.headers())
@@ -206,11 +229,15 @@ func parseRequest(b []byte, r *Request, lim *Limits) (int, error) {
 		if minor == 0 {
 			return 0, ErrBadTransferEncoding
 		}
-		if m.unknown {
-			return 0, ErrUnknownCoding
-		}
 		if !m.chunked {
+			// §6.3 rule 4: chunked not final means the length cannot be determined; 400
+			// whatever the other codings are ("chunked, identity", "gzip").
 			return 0, ErrBadTransferEncoding
+		}
+		if m.other {
+			// §6.1: a coding the server does not understand is 501. loopgate decodes
+			// none but chunked, and forwards only "Transfer-Encoding: chunked".
+			return 0, ErrUnknownCoding
 		}
 		r.Body = BodyChunked
 		if m.nTE == 1 {
@@ -228,6 +255,11 @@ func parseRequest(b []byte, r *Request, lim *Limits) (int, error) {
 	} else {
 		r.Close = m.closeTok
 		r.Expect100 = m.expect100
+	}
+	if r.Method == MethodConnect {
+		// Last, so that a malformed CONNECT still gets its 400. Nothing of a CONNECT is
+		// forwarded until loopgate implements tunnels.
+		return 0, ErrConnect
 	}
 	return end, nil
 }
@@ -256,8 +288,10 @@ func badLineByte(c byte, other error) error {
 	return other
 }
 
-// requestVersion parses HTTP-version (RFC 9112 §2.3). A well-formed version other than
-// 1.0 or 1.1 is 505 (RFC 9110 §15.6.6); anything else is 400.
+// requestVersion parses HTTP-version (RFC 9112 §2.3). HTTP/1.2 to HTTP/1.9 are read as
+// HTTP/1.1: RFC 9110 §6.2 has a recipient process a higher minor version of a major version
+// it implements as the highest minor version it supports. Any other well-formed version is
+// 505 (RFC 9110 §15.6.6); anything else is 400.
 func requestVersion(v []byte) (uint8, error) {
 	if len(v) == 0 || bytes.IndexByte(v, ' ') >= 0 {
 		return 0, ErrBadRequestLine
@@ -265,49 +299,62 @@ func requestVersion(v []byte) (uint8, error) {
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || !isDigit(v[5]) || v[6] != '.' || !isDigit(v[7]) {
 		return 0, ErrBadVersion
 	}
-	if v[5] != '1' || v[7] > '1' {
+	if v[5] != '1' {
 		return 0, ErrVersion
 	}
-	return v[7] - '0', nil
+	return min(v[7]-'0', 1), nil
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// checkTarget checks the request-target form against the method (RFC 9112 §3.2):
-// origin-form "/...", absolute-form "scheme:...", authority-form for CONNECT only,
-// asterisk-form for OPTIONS only.
-func checkTarget(t []byte, m Method) error {
+// checkTarget checks the request-target form against the method (RFC 9112 §3.2): origin-form
+// "/...", absolute-form "http://authority..." or "https://...", authority-form for CONNECT
+// only, asterisk-form for OPTIONS only. For absolute-form it returns the authority as
+// t[as:ae]. The octets were checked by the request-line scan: no CTL, SP, "#" or byte over
+// 0x7e (see cTarget).
+func checkTarget(t []byte, m Method) (as, ae int, err error) {
 	switch {
 	case m == MethodConnect:
+		// RFC 9112 §3.2.3: host and port, nothing else.
 		if !validHost(t) || bytes.IndexByte(t, ':') < 0 {
-			return ErrBadTarget
+			return 0, 0, ErrBadTarget
 		}
 	case t[0] == '/':
 	case len(t) == 1 && t[0] == '*':
 		if m != MethodOptions {
-			return ErrBadTarget
+			return 0, 0, ErrBadTarget
 		}
 	default:
-		if schemeLen(t) == 0 {
-			return ErrBadTarget
-		}
+		return absoluteAuthority(t)
 	}
-	return nil
+	return 0, 0, nil
 }
 
-// schemeLen returns the length of the scheme of an absolute-form target including its ':'
-// (RFC 3986 §3.1), or 0 when t does not start with one.
-func schemeLen(t []byte) int {
-	if len(t) == 0 || lower[t[0]] < 'a' || lower[t[0]] > 'z' {
-		return 0
+// absoluteAuthority returns the authority of the absolute-form target t as t[as:ae]
+// (RFC 9112 §3.2.2). Only "http" and "https" (in any case: RFC 3986 §3.1) with a non-empty
+// authority are accepted: those are the only schemes a proxy for an HTTP origin can serve,
+// and anything else ("foo:bar", "http:/x", "mailto:a@b") would be forwarded as a target the
+// backend reads in its own way. Userinfo is refused (RFC 9110 §4.2.4: senders must not
+// generate it in http(s) URIs and a recipient should treat it as an error; it is a classic
+// way to disguise the real host), and so is an empty host (RFC 9110 §4.2.1: a recipient
+// must reject it).
+func absoluteAuthority(t []byte) (as, ae int, err error) {
+	switch {
+	case len(t) >= 7 && eqFold(t[:7], "http://"):
+		as = 7
+	case len(t) >= 8 && eqFold(t[:8], "https://"):
+		as = 8
+	default:
+		return 0, 0, ErrBadTarget
 	}
-	for i := 1; i < len(t); i++ {
-		if t[i] == ':' {
-			return i + 1
-		}
-		if class[t[i]]&cScheme == 0 {
-			return 0
-		}
+	ae = as
+	for ae < len(t) && t[ae] != '/' && t[ae] != '?' {
+		ae++
 	}
-	return 0
+	a := t[as:ae]
+	// validHost has no "@", so userinfo fails here too.
+	if len(a) == 0 || a[0] == ':' || !validHost(a) {
+		return 0, 0, ErrBadTarget
+	}
+	return as, ae, nil
 }

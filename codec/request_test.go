@@ -22,10 +22,15 @@ var validRequests = []string{
 	"POST /p?q=1 HTTP/1.1\r\nHost: a:8080\r\nContent-Length: 12\r\nConnection: close\r\n\r\n",
 	"PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
 	"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
-	"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
 	"GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n",
+	"GET HTTPS://evil.example:8443?q HTTP/1.1\r\nHost: good.example\r\n\r\n",
+	"OPTIONS http://a.example HTTP/1.1\r\nHost: a.example\r\n\r\n",
+	"GET / HTTP/1.7\r\nHost: a\r\n\r\n",
+	"PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0010\r\n\r\n",
+	"PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nContent-Length: 05\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,,CHUNKED,\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: 5\r\nUpgrade: h2c\r\nTE: trailers\r\n\r\n",
-	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: Chunked\r\n\r\n",
 	"GET / HTTP/1.0\r\nConnection: keep-alive\r\nA: \t v \xff\t\r\nB:\r\n\r\n",
 	browserGet,
 }
@@ -142,6 +147,30 @@ func TestParseRequestErrors(t *testing.T) {
 	f("GET * HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
 	f("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
 	f("CONNECT a.example HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	// RFC 9112 §3.2: no fragment, and a URI is ASCII; both fail before the line ends.
+	f("GET /?a=b#frag HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET /# HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET #", ErrBadTarget)
+	f("GET http://a/#x HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET /\x80", ErrBadTarget)
+	f("GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET http://\xe4.example/ HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	// Absolute-form: http or https with a non-empty authority, no userinfo (RFC 9112 §3.2.2).
+	f("GET foo:bar HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET http:/x HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET http:x HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET mailto:a@b HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET ftp://a/x HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET httpx://a/x HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n", ErrBadTarget)
+	f("GET http://u:p@h/ HTTP/1.1\r\nHost: h\r\n\r\n", ErrBadTarget)
+	f("GET http:// HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET https://?q HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET http://:80/ HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget) // RFC 9110 §4.2.1: empty host
+	f("GET http://a\\b/ HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("GET http://a\"b/ HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
 	f("GET / HTTP/1.x\r\nHost: a\r\n\r\n", ErrBadVersion)
 	f("GET / HTTX/1.1\r\nHost: a\r\n\r\n", ErrBadVersion)
 	f("GET / http/1.1\r\nHost: a\r\n\r\n", ErrBadVersion)
@@ -149,7 +178,6 @@ func TestParseRequestErrors(t *testing.T) {
 	f("GET / HTTP/1\r\nHost: a\r\n\r\n", ErrBadVersion)
 	f("GET / HTTP/1.1\r\r\nHost: a\r\n\r\n", ErrBadVersion)
 	f("GET / HTTP/2.0\r\nHost: a\r\n\r\n", ErrVersion)
-	f("GET / HTTP/1.2\r\nHost: a\r\n\r\n", ErrVersion)
 	f("GET / HTTP/0.9\r\nHost: a\r\n\r\n", ErrVersion)
 	f("GET / HTTP/3.0\r\nHost: a\r\n\r\n", ErrVersion)
 	f("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", ErrHTTP2Preface)
@@ -207,14 +235,15 @@ func TestParseRequestAccepted(t *testing.T) {
 	f("GET / HTTP/1.1\r\nHost:\r\n\r\n")                             // empty Host is valid
 	f("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n")                  // IP literal
 	f("GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\n\r\n")         // obs-text in values
-	f("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n")                // obs-text in target
 	f("GET / HTTP/1.1\r\nHost: a\r\nX:\r\n\r\n")                     // empty value
 	f("GET / HTTP/1.1\r\nHost: a\r\nX: a\tb  c\r\n\r\n")             // HTAB and SP inside
 	f("\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")           // four leading empty lines
 	f("GET https://a:1/x?y HTTP/1.1\r\nHost: a:1\r\n\r\n")           // absolute-form
-	f("GET /?a=b#frag HTTP/1.1\r\nHost: a\r\n\r\n")                  // anything visible in a target
+	f("GET HtTp://a HTTP/1.1\r\nHost: b\r\n\r\n")                    // scheme in any case, empty path
+	f("GET http://[::1]:8080/x HTTP/1.0\r\n\r\n")                    // IP literal authority
+	f("GET //a/x HTTP/1.1\r\nHost: a\r\n\r\n")                       // origin-form whose path starts with //
+	f("GET /a{b}|c^d\"e\\f`g<h>[i] HTTP/1.1\r\nHost: a\r\n\r\n")     // any VCHAR but "#" in a target
 	f("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")                       // asterisk-form
-	f("CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n")       // authority-form
 	f("GET / HTTP/1.1\r\nHost: a\r\nConnection: ,, close ,\r\n\r\n") // empty list elements
 }
 
@@ -264,10 +293,22 @@ func TestParseRequestContentLength(t *testing.T) {
 	f("Content-Length: 007\r\n", BodyLength, 7, nil)
 	f("Content-Length:  5 \r\n", BodyLength, 5, nil)
 	f("Content-Length: 4611686018427387903\r\n", BodyLength, 1<<62-1, nil)
-	f("Content-Length: 5\r\nContent-Length: 5\r\n", BodyLength, 5, nil) // identical repeats accepted
+	f("Content-Length: 0010\r\n", BodyLength, 10, nil)
+	f("Content-Length: 000000000000000000000000000000000000005\r\n", BodyLength, 5, nil)
+	// RFC 9110 §8.6: repeats of the same decimal value, in lines or as a list, are that
+	// value; AppendRequestHead forwards it once, canonical.
+	f("Content-Length: 5\r\nContent-Length: 5\r\n", BodyLength, 5, nil)
+	f("Content-Length: 5\r\nContent-Length: 05\r\n", BodyLength, 5, nil)
+	f("Content-Length: 5, 5\r\n", BodyLength, 5, nil)
+	f("Content-Length: 5,5 ,\t05\r\nContent-Length: 5\r\n", BodyLength, 5, nil)
+	f("Content-Length: 0, 0\r\n", BodyNone, 0, nil)
 	f("Content-Length: 5\r\nContent-Length: 6\r\n", 0, 0, ErrBadContentLength)
-	f("Content-Length: 5\r\nContent-Length: 05\r\n", 0, 0, ErrBadContentLength) // must be byte-identical
-	f("Content-Length: 5, 5\r\n", 0, 0, ErrBadContentLength)                    // list form rejected
+	f("Content-Length: 5, 6\r\n", 0, 0, ErrBadContentLength)
+	f("Content-Length: 5,\r\n", 0, 0, ErrBadContentLength) // no empty elements: not a list field
+	f("Content-Length: ,5\r\n", 0, 0, ErrBadContentLength)
+	f("Content-Length: 5,,5\r\n", 0, 0, ErrBadContentLength)
+	f("Content-Length: 5;5\r\n", 0, 0, ErrBadContentLength)
+	f("Content-Length: 5, 99999999999999999999\r\n", 0, 0, ErrBadContentLength)
 	f("Content-Length: +5\r\n", 0, 0, ErrBadContentLength)
 	f("Content-Length: -5\r\n", 0, 0, ErrBadContentLength)
 	f("Content-Length: 5 5\r\n", 0, 0, ErrBadContentLength)
@@ -289,32 +330,143 @@ func TestParseRequestTransferEncoding(t *testing.T) {
 		}
 	}
 	f("Transfer-Encoding: chunked\r\n", nil)
-	f("Transfer-Encoding: CHUNKED\r\n", nil)
-	f("Transfer-Encoding: gzip, chunked\r\n", nil)
-	f("Transfer-Encoding: x-gzip,deflate , compress,x-compress, chunked\r\n", nil)
-	f("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", nil)
+	f("Transfer-Encoding: CHUNKED\r\n", nil) // coding names are case-insensitive (RFC 9112 §7)
+	f("Transfer-Encoding: Chunked\r\n", nil)
+	f("Transfer-Encoding: chunked,\r\n", nil) // empty list elements (RFC 9110 §5.6.1)
+	f("Transfer-Encoding: ,,chunked\r\n", nil)
 	f("Transfer-Encoding: , chunked,\r\n", nil)
+	f("Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n", nil)
+	// RFC 9112 §6.3 rule 4: chunked not final is 400, whatever else is listed.
 	f("Transfer-Encoding: gzip\r\n", ErrBadTransferEncoding)
+	f("Transfer-Encoding: identity\r\n", ErrBadTransferEncoding)
+	f("Transfer-Encoding: br\r\n", ErrBadTransferEncoding)
+	f("Transfer-Encoding: xchunked\r\n", ErrBadTransferEncoding)
 	f("Transfer-Encoding: chunked, gzip\r\n", ErrBadTransferEncoding)
+	f("Transfer-Encoding: chunked, identity\r\n", ErrBadTransferEncoding)
+	f("Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", ErrBadTransferEncoding)
+	f("Transfer-Encoding: chunked, br\r\n", ErrBadTransferEncoding)
+	// RFC 9112 §6.1: chunked at most once.
 	f("Transfer-Encoding: chunked, chunked\r\n", ErrBadTransferEncoding)
 	f("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", ErrBadTransferEncoding)
+	f("Transfer-Encoding: gzip, chunked, chunked\r\n", ErrBadTransferEncoding)
+	// Syntax.
 	f("Transfer-Encoding:\r\n", ErrBadTransferEncoding)
+	f("Transfer-Encoding: ,\r\n", ErrBadTransferEncoding)
 	f("Transfer-Encoding: chunked;q=1\r\n", ErrBadTransferEncoding)
 	f("Transfer-Encoding: \"chunked\"\r\n", ErrBadTransferEncoding)
-	f("Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", ErrUnknownCoding)
-	f("Transfer-Encoding: identity\r\n", ErrUnknownCoding)
+	f("Transfer-Encoding: chun ked\r\n", ErrBadTransferEncoding)
+	// RFC 9112 §6.1: a coding the server does not implement is 501; loopgate implements
+	// only chunked.
+	f("Transfer-Encoding: gzip, chunked\r\n", ErrUnknownCoding)
+	f("Transfer-Encoding: identity, chunked\r\n", ErrUnknownCoding)
 	f("Transfer-Encoding: br, chunked\r\n", ErrUnknownCoding)
-	f("Transfer-Encoding: xchunked\r\n", ErrUnknownCoding)
+	f("Transfer-Encoding: x-gzip,deflate , compress,x-compress, chunked\r\n", ErrUnknownCoding)
+	f("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", ErrUnknownCoding)
 
 	// RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
 	_, _, err := parseReq(t, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")
 	if !errors.Is(err, ErrBadTransferEncoding) {
 		t.Fatalf("TE in HTTP/1.0: err=%v", err)
 	}
-	b := []byte("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
+	b := []byte("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , Chunked\r\n\r\n")
 	var r Request
-	if _, err := ParseRequest(b, &r, nil); err != nil || string(r.TE.Bytes(b)) != "gzip, chunked" {
+	if _, err := ParseRequest(b, &r, nil); err != nil || string(r.TE.Bytes(b)) != ", Chunked" {
 		t.Fatalf("TE span %q err=%v", r.TE.Bytes(b), err)
+	}
+}
+
+func TestParseRequestVersion(t *testing.T) {
+	f := func(version string, wantMinor uint8, wantErr error) {
+		t.Helper()
+		r, _, err := parseReq(t, "GET / "+version+"\r\nHost: a\r\n\r\n")
+		if !errors.Is(err, wantErr) || err == nil && r.Minor != wantMinor {
+			t.Fatalf("%q: minor=%d err=%v; want minor=%d err=%v", version, r.Minor, err, wantMinor, wantErr)
+		}
+	}
+	f("HTTP/1.0", 0, nil)
+	f("HTTP/1.1", 1, nil)
+	// RFC 9110 §6.2: a higher minor version is handled as the highest one supported.
+	for c := '2'; c <= '9'; c++ {
+		f("HTTP/1."+string(c), 1, nil)
+	}
+	f("HTTP/0.9", 0, ErrVersion)
+	f("HTTP/0.0", 0, ErrVersion)
+	f("HTTP/2.0", 0, ErrVersion)
+	f("HTTP/3.0", 0, ErrVersion)
+	f("HTTP/9.9", 0, ErrVersion)
+	f("HTTP/1.10", 0, ErrBadVersion)
+	f("HTTP/01.1", 0, ErrBadVersion)
+	f("HTTP/1", 0, ErrBadVersion)
+	f("HTTP/1.", 0, ErrBadVersion)
+	f("HTTP/1.a", 0, ErrBadVersion)
+	f("HTTP/2", 0, ErrBadVersion)
+	f("HTTPS/1.1", 0, ErrBadVersion)
+
+	// HTTP/1.2 keeps the connection open like HTTP/1.1 and needs a Host.
+	r, _, err := parseReq(t, "GET / HTTP/1.2\r\n\r\n")
+	if !errors.Is(err, ErrMissingHost) {
+		t.Fatalf("HTTP/1.2 without Host: err=%v", err)
+	}
+	if r, _, err = parseReq(t, "GET / HTTP/1.2\r\nHost: a\r\n\r\n"); err != nil || r.Close {
+		t.Fatalf("HTTP/1.2: close=%v err=%v", r.Close, err)
+	}
+}
+
+func TestParseRequestAbsoluteForm(t *testing.T) {
+	f := func(in, wantAuthority, wantHost string) {
+		t.Helper()
+		b := []byte(in)
+		var r Request
+		if _, err := ParseRequest(b, &r, nil); err != nil {
+			t.Fatalf("ParseRequest(%q): %v", in, err)
+		}
+		if got := string(r.Authority.Bytes(b)); got != wantAuthority {
+			t.Fatalf("%q: Authority=%q; want %q", in, got, wantAuthority)
+		}
+		if got := r.EffectiveHost(b); string(got) != wantHost || (got == nil) != (wantHost == "" && !r.HasHost) {
+			t.Fatalf("%q: EffectiveHost=%q; want %q", in, got, wantHost)
+		}
+	}
+	f("GET http://evil.example/x?q HTTP/1.1\r\nHost: good.example\r\n\r\n", "evil.example", "evil.example")
+	f("GET https://a.example:8443 HTTP/1.1\r\nHost: a.example:8443\r\n\r\n", "a.example:8443", "a.example:8443")
+	f("GET HTTP://A.Example?x HTTP/1.1\r\nHost: b\r\n\r\n", "A.Example", "A.Example")
+	f("GET http://[2001:db8::1]:80/ HTTP/1.0\r\n\r\n", "[2001:db8::1]:80", "[2001:db8::1]:80")
+	f("GET /x HTTP/1.1\r\nHost: good.example\r\n\r\n", "", "good.example")
+	f("GET /x HTTP/1.1\r\nHost:\r\n\r\n", "", "")
+	f("GET /x HTTP/1.0\r\n\r\n", "", "")
+	f("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "", "a")
+	// Host is still checked as RFC 9112 §3.2 requires, even though it is replaced.
+	_, _, err := parseReq(t, "GET http://a/ HTTP/1.1\r\n\r\n")
+	if !errors.Is(err, ErrMissingHost) {
+		t.Fatalf("absolute-form without Host: err=%v", err)
+	}
+	if _, _, err = parseReq(t, "GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"); !errors.Is(err, ErrDuplicateHost) {
+		t.Fatalf("absolute-form with two Hosts: err=%v", err)
+	}
+}
+
+// TestParseRequestConnect: CONNECT is refused with 405 once its head is known to be valid;
+// a malformed one gets its 400 (RFC 9110 §9.3.6, §15.5.6).
+func TestParseRequestConnect(t *testing.T) {
+	f := func(in string, want error) {
+		t.Helper()
+		r, n, err := parseReq(t, in)
+		if !errors.Is(err, want) || n != 0 || r.NHeaders != 0 {
+			t.Fatalf("ParseRequest(%q): n=%d err=%v; want %v", in, n, err, want)
+		}
+	}
+	f("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", ErrConnect)
+	f("CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n", ErrConnect)
+	f("CONNECT a.example:443 HTTP/1.0\r\n\r\n", ErrConnect)
+	f("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n", ErrNeedMore)
+	f("CONNECT a.example:443 HTTP/1.1\r\n\r\n", ErrMissingHost)
+	f("CONNECT a.example:443 HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", ErrCLAndTE)
+	f("CONNECT a.example HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("CONNECT http://a.example:443/ HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget)
+	f("connect a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n", ErrBadTarget) // MethodOther: not authority-form
+	var e *Error
+	if !errors.As(error(ErrConnect), &e) || e.Status != 405 {
+		t.Fatal("ErrConnect status")
 	}
 }
 
@@ -430,6 +582,9 @@ func TestErrorValues(t *testing.T) {
 		}
 	}
 	f(ErrBadRequestLine, 400)
+	f(ErrBadTransferEncoding, 400)
+	f(ErrBadTarget, 400)
+	f(ErrConnect, 405)
 	f(ErrVersion, 505)
 	f(ErrUnknownCoding, 501)
 	f(ErrURITooLong, 414)
@@ -450,7 +605,7 @@ func TestErrorValues(t *testing.T) {
 func sameRequest(a, b *Request) bool {
 	if a.Method != b.Method || a.MethodRaw != b.MethodRaw || a.Target != b.Target || a.Minor != b.Minor ||
 		a.Body != b.Body || a.BodyLen != b.BodyLen || a.Close != b.Close || a.Expect100 != b.Expect100 ||
-		a.Host != b.Host || a.HasHost != b.HasHost || a.TE != b.TE || a.NHeaders != b.NHeaders {
+		a.Host != b.Host || a.HasHost != b.HasHost || a.Authority != b.Authority || a.TE != b.TE || a.NHeaders != b.NHeaders {
 		return false
 	}
 	return equalFields(a.Fields(), b.Fields())
@@ -522,6 +677,9 @@ func TestParseRequestReuse(t *testing.T) {
 		"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, x-a\r\nX-A: 1\r\nX: \x00\r\n\r\n",
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 		"GET / HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nA: b\r\n",
+		"GET http://u@a.example/x HTTP/1.1\r\nHost: a\r\n\r\n",
+		"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nX: 1\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
 	}
 	var r Request
 	for _, in := range validRequests {

@@ -14,17 +14,23 @@ type Response struct {
 	// Close reports that the backend connection cannot be reused after this response:
 	// "Connection: close", HTTP/1.0 without keep-alive, a close-delimited body, 101, or a
 	// 2xx answer to CONNECT (the proxy does not tunnel).
-	Close    bool
-	TE       Span // Transfer-Encoding value when exactly one such field line was sent
-	Headers  [MaxHeaders]Field
-	NHeaders int
+	Close bool
+	TE    Span // Transfer-Encoding value when exactly one such field line was sent
+	// OtherCodings reports that Transfer-Encoding lists codings other than chunked
+	// ("gzip, chunked", or "gzip" on a close-delimited body). The proxy decodes none of
+	// them: they pass to an HTTP/1.1 client, and an HTTP/1.0 client, which cannot receive
+	// Transfer-Encoding (RFC 9112 §6.1), must get a 502 instead of a body it cannot decode.
+	OtherCodings bool
+	Headers      [MaxHeaders]Field
+	NHeaders     int
+	clen         int64 // the Content-Length value, if the field was sent
 }
 
 // Reset clears r for reuse. It zeroes NHeaders but leaves the Headers array alone, so it is cheap.
 func (r *Response) Reset() {
 	r.Status, r.Reason, r.Minor = 0, Span{}, 0
 	r.Body, r.BodyLen, r.Close = BodyNone, 0, false
-	r.TE = Span{}
+	r.TE, r.OtherCodings, r.clen = Span{}, false, 0
 	r.NHeaders = 0
 }
 
@@ -85,13 +91,14 @@ func parseResponse(b []byte, r *Response, method Method, lim *Limits) (int, erro
 		return 0, ErrBadResponse
 	}
 	// RFC 9112 §4: HTTP-version SP 3DIGIT SP [ reason-phrase ]. A missing SP after an empty
-	// reason is tolerated, as most clients do.
+	// reason is tolerated, as most clients do. HTTP/1.2 to 1.9 are read as 1.1 (RFC 9110
+	// §6.2), as for requests.
 	line := b[:lf-1]
-	if len(line) < 12 || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+	if len(line) < 12 || !isDigit(line[7]) || line[8] != ' ' ||
 		!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) {
 		return 0, ErrBadResponse
 	}
-	r.Minor = line[7] - '0'
+	r.Minor = min(line[7]-'0', 1)
 	r.Status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
 	if r.Status < 100 || r.Status > 599 {
 		// RFC 9110 §15: values outside 100..599 are invalid.
@@ -124,9 +131,16 @@ func parseResponse(b []byte, r *Response, method Method, lim *Limits) (int, erro
 		// RFC 9112 §6.1: CL with TE is a smuggling signature; TE in HTTP/1.0 is faulty framing.
 		return 0, ErrBadResponse
 	}
+	if m.sawChunk && !m.chunked {
+		// Chunked, then another coding, on a close-delimited body (RFC 9112 §6.3 rule 4) is
+		// legal but cannot be forwarded in canonical form: re-chunking it for the client
+		// would apply chunked twice (§6.1). No server sends it; refuse it.
+		return 0, ErrBadResponse
+	}
 	if m.nTE == 1 {
 		r.TE = m.te
 	}
+	r.OtherCodings, r.clen = m.other, m.cl
 
 	// RFC 9112 §6.3, in order.
 	tunnel := false

@@ -20,6 +20,8 @@ var validResponses = []string{
 	"HTTP/1.1 500 Internal \xffServer\tError\r\nContent-Length: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n",
 	"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 10\r\n\r\n",
 	"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+	"HTTP/1.2 200 OK\r\nTransfer-Encoding: GZIP,, chunked\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 005\r\n\r\n",
 }
 
 func TestParseResponseFraming(t *testing.T) {
@@ -57,6 +59,43 @@ func TestParseResponseFraming(t *testing.T) {
 	f("HTTP/1.1 599 Whatever\r\nContent-Length: 1\r\n\r\n", MethodGet, 599, BodyLength, 1, false)
 	f("HTTP/1.1 200\r\nContent-Length: 1\r\n\r\n", MethodGet, 200, BodyLength, 1, false)
 	f("HTTP/1.1 200 \r\nContent-Length: 1\r\n\r\n", MethodGet, 200, BodyLength, 1, false)
+	f("HTTP/1.1 200 OK\r\nContent-Length: 1,1\r\n\r\n", MethodGet, 200, BodyLength, 1, false) // RFC 9110 §8.6
+	f("HTTP/1.1 200 OK\r\nContent-Length: 007\r\nContent-Length: 7\r\n\r\n", MethodGet, 200, BodyLength, 7, false)
+	f("HTTP/1.2 200 OK\r\nContent-Length: 1\r\n\r\n", MethodGet, 200, BodyLength, 1, false) // RFC 9110 §6.2: as 1.1
+	f("HTTP/1.9 200 OK\r\n\r\n", MethodGet, 200, BodyClose, 0, true)
+}
+
+func TestParseResponseCodings(t *testing.T) {
+	f := func(te string, wantKind BodyKind, wantOther bool) {
+		t.Helper()
+		in := "HTTP/1.1 200 OK\r\n" + te + "\r\n"
+		var r Response
+		if _, err := ParseResponse([]byte(in), &r, MethodGet, nil); err != nil || r.Body != wantKind || r.OtherCodings != wantOther {
+			t.Fatalf("%q: kind=%d other=%v err=%v; want kind=%d other=%v", te, r.Body, r.OtherCodings, err, wantKind, wantOther)
+		}
+	}
+	f("Transfer-Encoding: chunked\r\n", BodyChunked, false)
+	f("Transfer-Encoding: ,Chunked,\r\n", BodyChunked, false)
+	f("Transfer-Encoding: gzip, chunked\r\n", BodyChunked, true)
+	f("Transfer-Encoding: br\r\nTransfer-Encoding: chunked\r\n", BodyChunked, true)
+	f("Transfer-Encoding: gzip\r\n", BodyClose, true)
+	f("Transfer-Encoding: identity\r\n", BodyClose, true)
+	f("Content-Length: 3\r\n", BodyLength, false)
+	f("", BodyClose, false)
+}
+
+func TestParseResponseVersion(t *testing.T) {
+	f := func(in string, wantMinor uint8) {
+		t.Helper()
+		var r Response
+		if _, err := ParseResponse([]byte(in), &r, MethodGet, nil); err != nil || r.Minor != wantMinor {
+			t.Fatalf("%q: minor=%d err=%v; want %d", in, r.Minor, err, wantMinor)
+		}
+	}
+	f("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0)
+	f("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1)
+	f("HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n", 1)
+	f("HTTP/1.9 200 OK\r\nContent-Length: 0\r\n\r\n", 1)
 }
 
 func TestParseResponseReason(t *testing.T) {
@@ -82,8 +121,9 @@ func TestParseResponseErrors(t *testing.T) {
 			t.Fatalf("ParseResponse(%q): n=%d err=%v; want ErrBadResponse", in, n, err)
 		}
 	}
-	f("HTTP/1.2 200 OK\r\n\r\n")
 	f("HTTP/2.0 200 OK\r\n\r\n")
+	f("HTTP/1.x 200 OK\r\n\r\n")
+	f("HTTP/1.10 200 OK\r\n\r\n")
 	f("HTTP/1.1 200 OK\n\r\n")
 	f("HTTP/1.1 200 OK\r\nA: b\n\r\n")
 	f("http/1.1 200 OK\r\n\r\n")
@@ -106,7 +146,11 @@ func TestParseResponseErrors(t *testing.T) {
 	f("HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\n")
 	f("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n")
 	f("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n")
-	f("HTTP/1.1 200 OK\r\nContent-Length: 1,1\r\n\r\n")
+	f("HTTP/1.1 200 OK\r\nContent-Length: 1,2\r\n\r\n")
+	f("HTTP/1.1 200 OK\r\nContent-Length: 1,\r\n\r\n")
+	// Chunked not final on a close-delimited body cannot be re-chunked canonically.
+	f("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")
+	f("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n")
 	f("HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n")
 	f("HTTP/1.1 200 OK\r\nA : b\r\n\r\n")
 	f("HTTP/1.1 200 OK\r\nA@: b\r\n\r\n")
@@ -142,7 +186,8 @@ func TestParseResponseHop(t *testing.T) {
 
 func sameResponse(a, b *Response) bool {
 	return a.Status == b.Status && a.Reason == b.Reason && a.Minor == b.Minor && a.Body == b.Body &&
-		a.BodyLen == b.BodyLen && a.Close == b.Close && a.TE == b.TE && equalFields(a.Fields(), b.Fields())
+		a.BodyLen == b.BodyLen && a.Close == b.Close && a.TE == b.TE && a.OtherCodings == b.OtherCodings &&
+		a.clen == b.clen && equalFields(a.Fields(), b.Fields())
 }
 
 func TestParseResponseSplit(t *testing.T) {

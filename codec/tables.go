@@ -4,21 +4,23 @@ package codec
 const (
 	cToken  = 1 << iota // tchar (RFC 9110 §5.6.2)
 	cValue              // field-value octet other than CR/LF: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5)
-	cTarget             // request-target octet: VCHAR and obs-text, no SP or CTL (RFC 9112 §3.2)
+	cTarget             // request-target octet: VCHAR but "#" (see below)
 	cHost               // Host value octet: reg-name, IP-literal and port characters (RFC 3986 §3.2.2)
-	cScheme             // scheme octet after the first (RFC 3986 §3.1)
 )
 
 var class = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
 		isAlnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 		if isAlnum {
-			t[c] |= cToken | cHost | cScheme
+			t[c] |= cToken | cHost
 		}
 		if c == '\t' || 0x20 <= c && c != 0x7f {
 			t[c] |= cValue
 		}
-		if 0x20 < c && c != 0x7f {
+		// RFC 9112 §3.2: the request-target is a URI reference without fragment, so "#"
+		// never belongs in it, and URIs are ASCII (RFC 3986 §2): raw octets over 0x7e,
+		// like CTLs and SP, are something each backend would read its own way.
+		if 0x20 < c && c < 0x7f && c != '#' {
 			t[c] |= cTarget
 		}
 	}
@@ -27,9 +29,6 @@ var class = func() (t [256]uint8) {
 	}
 	for _, c := range []byte("-._~!$&'()*+,;=:[]%") {
 		t[c] |= cHost
-	}
-	for _, c := range []byte("+-.") {
-		t[c] |= cScheme
 	}
 	return t
 }()

@@ -13,9 +13,15 @@ type Forward struct {
 
 // ResponseFraming is how the proxy frames the response it sends the client.
 type ResponseFraming struct {
-	Chunked   bool // send Transfer-Encoding ending in chunked (passed through, or re-chunked)
+	Chunked   bool // send Transfer-Encoding ending in chunked (the body is re-framed, or re-chunked)
 	Close     bool // send "Connection: close"
 	KeepAlive bool // send "Connection: keep-alive" (an HTTP/1.0 client kept alive); Close wins
+	// HTTP10 says the client speaks HTTP/1.0: no Transfer-Encoding is sent at all, since an
+	// HTTP/1.0 recipient cannot know it (RFC 9112 §6.1: a server must not send it to a
+	// client that is not HTTP/1.1 or later). The caller de-chunks a chunked body and must
+	// refuse (502) one with Response.OtherCodings, which it cannot decode. Chunked must be
+	// false with it.
+	HTTP10 bool
 	// Extra holds complete field lines the proxy adds ("Name: value\r\n" each),
 	// such as a stickiness Set-Cookie; they are appended after the backend's fields.
 	Extra []byte
@@ -23,42 +29,58 @@ type ResponseFraming struct {
 
 // AppendRequestHead appends to dst the head to send upstream for r, parsed from b, and
 // returns the extended slice. It applies the rewrite plan while copying; r is not modified.
+// Everything that decides how the backend frames or routes the request is regenerated in
+// canonical form rather than copied, so that the backend reads exactly what ParseRequest
+// read (RFC 9112 §11.2), however lenient its own parser:
 //
-// The request line keeps method and target and speaks HTTP/1.1, the proxy's own version
-// (RFC 9110 §6.2). Fields follow in their order, repeats kept, minus hop-by-hop ones
-// (RFC 9110 §7.6.1: Connection and the fields it names, Keep-Alive, Proxy-Connection, TE,
-// Transfer-Encoding, Upgrade, anything with Hop set) and minus X-Forwarded-For/-Proto/-Host.
-// Then, in this order: "Host:" when the request had none (an HTTP/1.0 client; RFC 9112 §3.2
-// requires one in 1.1: the authority of an absolute-form target, else empty);
-// "Transfer-Encoding: <the original coding list>" for a chunked body, whose framing the
-// caller forwards verbatim; "X-Forwarded-For: <existing values>, <ClientIP>";
-// "X-Forwarded-Proto: <Proto>"; "X-Forwarded-Host: <Host>" when Host is not empty; CRLF.
-// With fw == nil the X-Forwarded-* fields pass through untouched and none are added.
+//   - The request line keeps the method and speaks HTTP/1.1, the proxy's own version
+//     (RFC 9110 §6.2). An absolute-form target goes out in origin-form: its path and query,
+//     "/" for an empty path, and "*" for OPTIONS with neither (RFC 9112 §3.2.2, §3.2.4).
+//     Other targets are copied.
+//   - Host carries EffectiveHost: for an absolute-form target its authority replaces the
+//     client's Host value (RFC 9112 §3.2.2: a proxy must generate Host from the target).
+//   - Content-Length is written once, in canonical decimal ("0010" and "5, 5" leave as
+//     "10" and "5"), where the first received line was; repeats are dropped.
+//   - A chunked body is announced by exactly "Transfer-Encoding: chunked", the only coding
+//     ParseRequest accepts; the caller re-frames the body with Chunked.
 //
-// It allocates only when dst lacks capacity; 2*head + len(ClientIP) + len(Proto) + 256 bytes
-// always suffice.
+// Fields follow in their order, repeats kept, minus hop-by-hop ones (RFC 9110 §7.6.1:
+// Connection and the fields it names, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding,
+// Upgrade, anything with Hop set) and minus X-Forwarded-For/-Proto/-Host. Then, in this
+// order: "Host:" when the request had none (an HTTP/1.0 client; RFC 9112 §3.2 requires one
+// in 1.1: the authority of an absolute-form target, else empty);
+// "Transfer-Encoding: chunked" for a chunked body; "X-Forwarded-For: <existing values>,
+// <ClientIP>"; "X-Forwarded-Proto: <Proto>"; "X-Forwarded-Host: <EffectiveHost>" when that is
+// not empty; fw.Extra; CRLF. With fw == nil the X-Forwarded-* fields pass through untouched
+// and none are added.
+//
+// It allocates only when dst lacks capacity; 2*head + len(ClientIP) + len(Proto) +
+// len(Extra) + 256 bytes always suffice.
 func AppendRequestHead(dst, b []byte, r *Request, fw *Forward) []byte {
 	dst = append(dst, r.MethodRaw.Bytes(b)...)
 	dst = append(dst, ' ')
-	dst = append(dst, r.Target.Bytes(b)...)
+	dst = appendTarget(dst, b, r)
 	dst = append(dst, " HTTP/1.1\r\n"...)
+	host := r.EffectiveHost(b)
 	h := r.Headers[:r.NHeaders]
 	for i := range h {
 		f := &h[i]
-		if f.Hop || fw != nil && f.kind >= kindXForwardedFor {
-			continue
+		switch {
+		case f.Hop:
+		case f.kind == kindHost:
+			dst = appendField(dst, f.Name.Bytes(b), host)
+		case f.kind == kindContentLength:
+			dst = appendContentLength(dst, r.BodyLen)
+		case f.kind >= kindXForwardedFor && fw != nil:
+		default:
+			dst = appendField(dst, f.Name.Bytes(b), f.Value.Bytes(b))
 		}
-		dst = appendField(dst, f.Name.Bytes(b), f.Value.Bytes(b))
 	}
 	if !r.HasHost {
-		dst = append(dst, "Host: "...)
-		dst = append(dst, targetAuthority(r.Target.Bytes(b))...)
-		dst = append(dst, "\r\n"...)
+		dst = appendField(dst, []byte("Host"), host)
 	}
 	if r.Body == BodyChunked {
-		dst = append(dst, "Transfer-Encoding: "...)
-		dst, _ = appendJoined(dst, b, h, kindTransferEncoding, false)
-		dst = append(dst, "\r\n"...)
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if fw != nil {
 		start := len(dst)
@@ -80,27 +102,49 @@ func AppendRequestHead(dst, b []byte, r *Request, fw *Forward) []byte {
 		if len(fw.Proto) > 0 {
 			dst = appendField(dst, []byte("X-Forwarded-Proto"), fw.Proto)
 		}
-		if r.Host.Len > 0 {
-			dst = appendField(dst, []byte("X-Forwarded-Host"), r.Host.Bytes(b))
+		if len(host) > 0 {
+			dst = appendField(dst, []byte("X-Forwarded-Host"), host)
 		}
 		dst = append(dst, fw.Extra...)
 	}
 	return append(dst, "\r\n"...)
 }
 
+// appendTarget appends the request-target to send upstream: origin-form for an
+// absolute-form target (RFC 9112 §3.2.2, §3.2.4), else the target as received.
+func appendTarget(dst, b []byte, r *Request) []byte {
+	if r.Authority.Len == 0 {
+		return append(dst, r.Target.Bytes(b)...)
+	}
+	p := b[r.Authority.Off+r.Authority.Len : r.Target.Off+r.Target.Len] // path-abempty [ "?" query ]
+	switch {
+	case len(p) == 0 && r.Method == MethodOptions:
+		return append(dst, '*')
+	case len(p) == 0 || p[0] == '?':
+		dst = append(dst, '/')
+	}
+	return append(dst, p...)
+}
+
 // AppendResponseHead appends to dst the head to send the client for r, parsed from b, and
 // returns the extended slice. r is not modified.
 //
 // The status line is "HTTP/1.1 <status> <reason as received>". Fields follow in order minus
-// hop-by-hop ones (as for AppendRequestHead, Transfer-Encoding included), and minus
-// Content-Length when rf.Chunked (RFC 9112 §6.2). Then the framing of rf:
-// "Transfer-Encoding:" with the backend's coding list, ", chunked" added when the body was not
-// chunked already, or just "chunked" (a close-delimited body whose codings other than chunked
-// must survive keeps them without rf.Chunked too); "Connection: close" or
-// "Connection: keep-alive"; CRLF.
+// hop-by-hop ones (as for AppendRequestHead, Transfer-Encoding included); Content-Length is
+// written once in canonical decimal where the first received line was (RFC 9110 §8.6), or
+// not at all when rf.Chunked (RFC 9112 §6.2). Then the framing of rf: with rf.HTTP10 no
+// Transfer-Encoding at all; with rf.Chunked "Transfer-Encoding:" with the backend's codings
+// other than chunked, lower case, in order, and "chunked" last; for a close-delimited body
+// with codings other than chunked, the codings alone, which must survive (RFC 9112 §6.3
+// rule 4); "Connection: close" or "Connection: keep-alive"; rf.Extra; CRLF. The caller
+// re-frames a chunked body with Chunked.
 //
-// It allocates only when dst lacks capacity.
+// It allocates only when dst lacks capacity. rf.HTTP10 with rf.Chunked panics: that
+// framing cannot be sent.
 func AppendResponseHead(dst, b []byte, r *Response, rf ResponseFraming) []byte {
+	if rf.HTTP10 && rf.Chunked {
+		panic("BUG: chunked framing for an HTTP/1.0 client")
+	}
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = appendStatus(dst, r.Status)
 	dst = append(dst, ' ')
@@ -109,33 +153,30 @@ func AppendResponseHead(dst, b []byte, r *Response, rf ResponseFraming) []byte {
 	h := r.Headers[:r.NHeaders]
 	for i := range h {
 		f := &h[i]
-		if f.Hop || rf.Chunked && f.kind == kindContentLength {
+		if f.Hop {
+			continue
+		}
+		if f.kind == kindContentLength {
+			if !rf.Chunked {
+				dst = appendContentLength(dst, r.clen)
+			}
 			continue
 		}
 		dst = appendField(dst, f.Name.Bytes(b), f.Value.Bytes(b))
 	}
 	switch {
+	case rf.HTTP10:
 	case rf.Chunked:
 		dst = append(dst, "Transfer-Encoding: "...)
 		var some bool
-		dst, some = appendJoined(dst, b, h, kindTransferEncoding, false)
-		if r.Body != BodyChunked {
-			if some {
-				dst = append(dst, ", "...)
-			}
-			dst = append(dst, "chunked"...)
+		if dst, some = appendCodings(dst, b, h); some {
+			dst = append(dst, ", "...)
 		}
-		dst = append(dst, "\r\n"...)
-	case r.Body == BodyClose:
-		start := len(dst)
+		dst = append(dst, "chunked\r\n"...)
+	case r.Body == BodyClose && r.OtherCodings:
 		dst = append(dst, "Transfer-Encoding: "...)
-		var some bool
-		dst, some = appendJoined(dst, b, h, kindTransferEncoding, false)
-		if some {
-			dst = append(dst, "\r\n"...)
-		} else {
-			dst = dst[:start]
-		}
+		dst, _ = appendCodings(dst, b, h)
+		dst = append(dst, "\r\n"...)
 	}
 	switch {
 	case rf.Close:
@@ -285,6 +326,46 @@ func appendField(dst, name, value []byte) []byte {
 	return append(dst, "\r\n"...)
 }
 
+// appendContentLength appends "Content-Length: <n>" in canonical decimal (RFC 9110 §8.6).
+func appendContentLength(dst []byte, n int64) []byte {
+	dst = append(dst, "Content-Length: "...)
+	dst = strconv.AppendInt(dst, n, 10)
+	return append(dst, "\r\n"...)
+}
+
+// appendCodings appends the transfer codings of the Transfer-Encoding fields of h other than
+// chunked, in order, in lower case (coding names are case-insensitive, RFC 9112 §7), joined
+// by ", ", without the empty list elements a recipient must ignore (RFC 9110 §5.6.1.2). It
+// reports whether it appended anything.
+func appendCodings(dst, b []byte, h []Field) ([]byte, bool) {
+	some := false
+	for i := range h {
+		f := &h[i]
+		if f.kind != kindTransferEncoding {
+			continue
+		}
+		v := f.Value.Bytes(b)
+		for j := 0; ; {
+			s, e, next := nextElem(v, j)
+			if s == e {
+				break
+			}
+			j = next
+			if eqFold(v[s:e], "chunked") {
+				continue
+			}
+			if some {
+				dst = append(dst, ", "...)
+			}
+			for _, c := range v[s:e] {
+				dst = append(dst, lower[c])
+			}
+			some = true
+		}
+	}
+	return dst, some
+}
+
 // appendJoined appends the non-empty values of the fields of kind k, joined by ", " (a list
 // field's lines combine that way, RFC 9110 §5.3), skipping Hop fields if skipHop. It reports
 // whether it appended anything.
@@ -302,30 +383,4 @@ func appendJoined(dst, b []byte, h []Field, k fieldKind, skipHop bool) ([]byte, 
 		some = true
 	}
 	return dst, some
-}
-
-// targetAuthority returns the authority of an absolute-form target without userinfo
-// (RFC 9112 §3.2.2), or nil when there is none or it is not a valid Host value.
-func targetAuthority(t []byte) []byte {
-	n := schemeLen(t)
-	if n == 0 || len(t) < n+2 || t[n] != '/' || t[n+1] != '/' {
-		return nil
-	}
-	a := t[n+2:]
-	for i, c := range a {
-		if c == '/' || c == '?' || c == '#' {
-			a = a[:i]
-			break
-		}
-	}
-	for i := len(a) - 1; i >= 0; i-- {
-		if a[i] == '@' {
-			a = a[i+1:]
-			break
-		}
-	}
-	if !validHost(a) {
-		return nil
-	}
-	return a
 }

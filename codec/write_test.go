@@ -75,11 +75,16 @@ func TestAppendRequestHead(t *testing.T) {
 		&testForward, "X-Forwarded-For: 192.0.2.7")
 	f("repeated", "GET / HTTP/1.1\r\nAccept: a\r\nHost: h\r\nCookie: 1\r\nAccept: b\r\nCookie: 2\r\nCookie: 3\r\n\r\n", &testForward)
 	f("chunked", chunkPost, &testForward, "Transfer-Encoding: chunked")
-	f("chunked_codings", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nX: 1\r\ntransfer-encoding: chunked\r\n\r\n",
-		&testForward, "Transfer-Encoding: gzip, chunked")
+	f("chunked_list", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\nX: 1\r\ntransfer-encoding: CHUNKED,\r\n\r\n",
+		&testForward, "Transfer-Encoding: chunked")
 	f("content_length", "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n", &testForward)
 	f("http10", "GET / HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n", &testForward, "Host: ")
-	f("http10_absolute", "GET http://user@a.example:81/x?y HTTP/1.0\r\n\r\n", &testForward, "Host: a.example:81")
+	f("http10_absolute", "GET http://a.example:81/x?y HTTP/1.0\r\n\r\n", &testForward, "Host: a.example:81",
+		"X-Forwarded-Host: a.example:81")
+	f("absolute", "GET http://evil.example/x?q HTTP/1.1\r\nHost: good.example\r\nX-Forwarded-Host: spoof\r\n\r\n",
+		&testForward, "Host: evil.example", "X-Forwarded-Host: evil.example")
+	f("content_length_canonical", "PUT /x HTTP/1.1\r\nHost: a\r\ncontent-length: 0010\r\nX: 1\r\nContent-Length: 10, 010\r\n\r\n",
+		&testForward, "Content-Length: 10")
 	f("empty_host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", &testForward)
 	f("nil_forward", "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n", nil,
 		"X-Forwarded-For: 10.0.0.1", "X-Forwarded-Proto: https")
@@ -102,6 +107,55 @@ func TestAppendRequestHeadExact(t *testing.T) {
 	}
 }
 
+// TestAppendRequestHeadCanonical checks that what decides the backend's framing and routing
+// leaves in one canonical spelling, whatever spelling came in.
+func TestAppendRequestHeadCanonical(t *testing.T) {
+	f := func(in, want string) {
+		t.Helper()
+		b := []byte(in)
+		var r Request
+		if _, err := ParseRequest(b, &r, nil); err != nil {
+			t.Fatalf("ParseRequest(%q): %v", in, err)
+		}
+		if got := string(AppendRequestHead(nil, b, &r, nil)); got != want {
+			t.Fatalf("AppendRequestHead(%q):\n got %q\nwant %q", in, got, want)
+		}
+	}
+	// Content-Length: one line, canonical decimal, where the first one was (RFC 9110 §8.6).
+	f("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 0010\r\nX: 1\r\n\r\n",
+		"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nX: 1\r\n\r\n")
+	f("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+		"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+	f("PUT / HTTP/1.1\r\nHost: a\r\nCONTENT-LENGTH:  5 \r\nX: 1\r\ncontent-length: 05\r\n\r\n",
+		"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\n\r\n")
+	f("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 000\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+	f("POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\nContent-Length: 3\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n")
+	// Transfer-Encoding: exactly "chunked", the one coding accepted.
+	f("POST / HTTP/1.1\r\nTransfer-Encoding: CHUNKED\r\nHost: a\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+	f("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,,Chunked , \r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+	f("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked,\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+	// Absolute-form: origin-form target, the authority as Host (RFC 9112 §3.2.2, §3.2.4).
+	f("GET http://evil.example/x?q HTTP/1.1\r\nHost: good.example\r\n\r\n",
+		"GET /x?q HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+	f("GET HTTPS://a.example:8443 HTTP/1.1\r\nhost: b\r\nX: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nhost: a.example:8443\r\nX: 1\r\n\r\n")
+	f("GET http://a?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", "GET /?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
+	f("GET http://a//x HTTP/1.1\r\nHost: a\r\n\r\n", "GET //x HTTP/1.1\r\nHost: a\r\n\r\n")
+	f("OPTIONS http://a HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+	f("OPTIONS http://a?x HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS /?x HTTP/1.1\r\nHost: a\r\n\r\n")
+	f("OPTIONS http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS / HTTP/1.1\r\nHost: a\r\n\r\n")
+	f("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+	f("GET http://[::1]:8080/p HTTP/1.0\r\n\r\n", "GET /p HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n")
+	f("GET /p HTTP/1.0\r\n\r\n", "GET /p HTTP/1.1\r\nHost: \r\n\r\n")
+	// HTTP/1.2 is read as, and forwarded as, HTTP/1.1 (RFC 9110 §6.2).
+	f("GET / HTTP/1.2\r\nHost: a\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+}
+
 func TestAppendResponseHead(t *testing.T) {
 	f := func(name, in string, m Method, rf ResponseFraming, wantLines ...string) {
 		t.Helper()
@@ -121,6 +175,15 @@ func TestAppendResponseHead(t *testing.T) {
 		if n, err := ParseResponse(got, &r2, m, nil); err != nil || n != len(got) {
 			t.Fatalf("%s: output does not re-parse: err=%v\n%s", name, err, got)
 		}
+		for _, fl := range r2.Fields() {
+			// RFC 9112 §6.1: never Transfer-Encoding to an HTTP/1.0 client.
+			if rf.HTTP10 && fl.kind == kindTransferEncoding {
+				t.Fatalf("%s: Transfer-Encoding sent to an HTTP/1.0 client\n%s", name, got)
+			}
+		}
+		if (rf.Chunked || r.Body == BodyClose && !rf.HTTP10) && r2.OtherCodings != r.OtherCodings {
+			t.Fatalf("%s: codings lost\n%s", name, got)
+		}
 	}
 	f("length", simpleResp, MethodGet, ResponseFraming{}, "Content-Length: 5")
 	f("length_close", simpleResp, MethodGet, ResponseFraming{Close: true}, "Connection: close")
@@ -133,6 +196,16 @@ func TestAppendResponseHead(t *testing.T) {
 		ResponseFraming{Chunked: true}, "Transfer-Encoding: chunked")
 	f("chunked_codings", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", MethodGet,
 		ResponseFraming{Chunked: true}, "Transfer-Encoding: gzip, chunked")
+	f("chunked_codings_canonical", "HTTP/1.1 200 OK\r\nTransfer-Encoding: GZIP ,, br\r\nX: 1\r\ntransfer-encoding: Chunked,\r\n\r\n",
+		MethodGet, ResponseFraming{Chunked: true}, "Transfer-Encoding: gzip, br, chunked")
+	f("http10_dechunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: 1\r\n\r\n", MethodGet,
+		ResponseFraming{HTTP10: true, Close: true}, "X: 1", "Connection: close")
+	f("http10_close_codings", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", MethodGet,
+		ResponseFraming{HTTP10: true, Close: true}, "Connection: close")
+	f("http10_length", "HTTP/1.1 200 OK\r\nContent-Length: 007\r\n\r\n", MethodGet,
+		ResponseFraming{HTTP10: true, KeepAlive: true}, "Content-Length: 7", "Connection: keep-alive")
+	f("length_canonical", "HTTP/1.1 200 OK\r\nContent-Length: 0010\r\nX: 1\r\ncontent-length: 10, 10\r\n\r\n", MethodGet,
+		ResponseFraming{}, "Content-Length: 10")
 	f("rechunk", "HTTP/1.1 200 OK\r\nConnection: close\r\nX-A: 1\r\n\r\n", MethodGet,
 		ResponseFraming{Chunked: true}, "Transfer-Encoding: chunked")
 	f("rechunk_codings", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", MethodGet,
@@ -144,6 +217,8 @@ func TestAppendResponseHead(t *testing.T) {
 		"Proxy-Connection: close\r\nTE: x\r\nSet-Cookie: a\r\nSet-Cookie: b\r\nContent-Length: 0\r\n\r\n", MethodGet, ResponseFraming{})
 	f("empty_reason", "HTTP/1.1 204\r\n\r\n", MethodGet, ResponseFraming{})
 	f("head", "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", MethodHead, ResponseFraming{}, "Content-Length: 1234")
+	f("head_canonical", "HTTP/1.1 200 OK\r\nContent-Length: 01234\r\n\r\n", MethodHead, ResponseFraming{}, "Content-Length: 1234")
+	f("not_modified", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5,5\r\n\r\n", MethodGet, ResponseFraming{}, "Content-Length: 5")
 }
 
 func TestAppendError(t *testing.T) {
@@ -210,6 +285,9 @@ func TestWriterInvariants(t *testing.T) {
 	f("AppendChunkHeader(0)", func() { AppendChunkHeader(nil, 0) })
 	f("AppendError(99)", func() { AppendError(nil, 99, false, 0) })
 	f("AppendError(1000)", func() { AppendError(nil, 1000, false, 0) })
+	f("AppendResponseHead(HTTP10 and Chunked)", func() {
+		AppendResponseHead(nil, []byte(simpleResp), &Response{Status: 200}, ResponseFraming{HTTP10: true, Chunked: true})
+	})
 	for code := 100; code < 600; code++ {
 		// RFC 9110 §15.5.14-15 renamed 413 and 414; net/http keeps the older phrases.
 		if s := StatusText(code); s != "" && s != http.StatusText(code) && code != 413 && code != 414 {

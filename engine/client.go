@@ -34,7 +34,7 @@ const (
 type clientConn struct {
 	timer
 	l       *loop
-	c       gnet.Conn // nil while detached for flow control
+	c       gnet.Conn
 	state   clientState
 	ip      []byte // for X-Forwarded-For, formatted once at accept
 	ipKey   uint64 // hash of ip, for ip_hash and hash_key = "ip"
@@ -67,12 +67,12 @@ type clientConn struct {
 	arrived    int64  // when the request's head was parsed, for the retry deadline
 	retry      []byte // rewritten head of a request that may be replayed on a fresh connection
 
-	held     []byte // input saved across a detach, consumed before new input
-	heldOff  int
-	detached detach
-	closed   bool
-	lastOut  int  // bytes queued to the client at the last flush check
-	serving  bool // inside serve: re-entrant calls leave the work to its loop
+	allow     string // the Allow field of a 405 answer
+	closed    bool
+	shutWrite bool // closing: our side is shut down, lingering
+	refused   bool // over max_connections: answered 503, not counted as a client
+	lastOut   int  // closing: bytes queued when the flush last made progress
+	serving   bool // inside serve: re-entrant calls leave the work to its loop
 
 	log exchangeLog // what metrics and the access log learn about the exchange
 }
@@ -80,7 +80,6 @@ type clientConn struct {
 func newClient(l *loop, c gnet.Conn) *clientConn {
 	cc := &clientConn{l: l, c: c}
 	cc.owner = cc
-	cc.detached.fd = -1
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.ip = []byte(a.IP.String())
 		if ap, ok := netip.AddrFromSlice(a.IP); ok {
@@ -94,41 +93,34 @@ func newClient(l *loop, c gnet.Conn) *clientConn {
 }
 
 func (cc *clientConn) onTraffic() gnet.Action {
+	if cc.closed {
+		cc.c.Discard(-1)
+		return gnet.None
+	}
 	if cc.state == clientClosing {
 		cc.c.Discard(-1) // lingering: the answer is out, input is ignored
+		if cc.c.ReadEOF() && cc.shutWrite {
+			cc.closeNow()
+		}
 		return gnet.None
 	}
 	cc.serve()
-	return cc.limitInput()
+	return gnet.None
 }
 
-// input returns the unconsumed request bytes: those saved across a detach
-// first, then what gnet holds. They are valid until consume or the callback's end.
+// input returns the unconsumed request bytes gnet holds (read now or earlier
+// and left there). They are valid until consume or the callback's end.
 func (cc *clientConn) input() []byte {
-	if cc.heldOff < len(cc.held) {
-		return cc.held[cc.heldOff:]
-	}
-	if cc.c == nil {
-		return nil
-	}
 	b, _ := cc.c.Peek(-1)
 	return b
 }
 
-func (cc *clientConn) consume(n int) {
-	if cc.heldOff < len(cc.held) {
-		if cc.heldOff += n; cc.heldOff == len(cc.held) {
-			cc.held, cc.heldOff = cc.held[:0], 0
-		}
-		return
-	}
-	cc.c.Discard(n)
-}
+func (cc *clientConn) consume(n int) { cc.c.Discard(n) }
 
-// serve advances the request side as far as the input allows. Writes to an
-// upstream can fail and end the exchange from inside serve (gnet closes a
-// conn synchronously when a write fails); such re-entrant calls only change
-// state, and this loop carries on from the new state.
+// serve advances the request side as far as the input allows, then bounds
+// what waits unread (flow.go) and handles the client's end of input. Writes
+// and closes can end the exchange from inside serve; such re-entrant calls
+// only change state, and this loop carries on from the new state.
 func (cc *clientConn) serve() {
 	if cc.serving {
 		return
@@ -147,21 +139,35 @@ func (cc *clientConn) serve() {
 			break // clientDialing, clientWaiting, clientClosing: input waits
 		}
 	}
-	if !cc.closed && cc.c == nil && !cc.detached.closing && cc.wantsInput() {
-		cc.reattach()
+	if cc.closed {
+		return
 	}
+	if cc.c.ReadEOF() {
+		cc.endOfInput()
+	}
+	cc.bound()
 }
 
-// wantsInput reports whether a detached client should be read again.
-func (cc *clientConn) wantsInput() bool {
+// endOfInput handles a client that has shut its sending side (its FIN). It
+// may still read: RFC 9112 §9.6 lets a client half-close after its request,
+// and HAProxy and nginx answer it. What is already in hand is served first.
+func (cc *clientConn) endOfInput() {
 	switch cc.state {
 	case clientReadHead:
-		return true
+		// serve took every complete request: what is left, if anything, is
+		// a head that can never end. Close once the last answer is out.
+		cc.closeGracefully()
 	case clientReadBody:
-		u := cc.up
-		return u != nil && u.c != nil && u.c.OutboundBuffered() < cc.l.cfg.Flow.LowWatermark
+		if len(cc.input()) > 0 {
+			return // paused behind a slow backend; the rest is still to forward
+		}
+		// The body will never be complete: the backend must not take it
+		// for a whole request (guarantee 2), so its connection closes.
+		cc.log.reason = stats.ReasonClientGone
+		cc.closeNow()
+	case clientDialing, clientWaiting, clientBackoff:
+		cc.closeAfter = true // answer this request, then close
 	}
-	return false
 }
 
 // readHead parses the next request head and starts its exchange. It reports
@@ -236,6 +242,9 @@ func (cc *clientConn) reject(err error) {
 	if e, ok := err.(*codec.Error); ok {
 		status = e.Status
 	}
+	if err == codec.ErrConnect {
+		cc.allow = allowProxied // nothing of a CONNECT is forwarded until tunnels exist
+	}
 	cc.l.s.log.Debug("request rejected", "client", string(cc.ip), "status", status, "reason", err.Error())
 	if !cc.log.open {
 		cc.beginBare()
@@ -260,15 +269,16 @@ func (cc *clientConn) answer(status int, close bool) {
 		cc.log.reason = reasonFor(status)
 	}
 	cc.log.status = status
-	if cc.c != nil {
+	if !cc.closed {
 		l := cc.l
 		l.extra = cc.appendIDField(l.extra[:0])
 		if status == 405 {
-			l.extra = append(l.extra, "Allow: GET, HEAD\r\n"...) // RFC 9110 §15.5.6; only seed endpoints answer 405
+			// RFC 9110 §15.5.6: a 405 lists the methods the target takes.
+			l.extra = append(append(append(l.extra, "Allow: "...), cc.allow...), "\r\n"...)
 		}
 		l.scratch = codec.AppendErrorExtra(l.scratch[:0], status, close, retryAfter, l.extra)
 		cc.log.bytesOut += int64(len(l.scratch))
-		cc.c.Write(l.scratch)
+		_, _ = cc.c.Write(l.scratch) // a client that is gone is closed below or by its read side
 	}
 	cc.record()
 	if close {
@@ -377,11 +387,18 @@ func (cc *clientConn) choose(lp *loopPool, b []byte, r *codec.Request) (int, ups
 
 var protoHTTP = []byte("http")
 
+// allowProxied is the Allow field of a 405 for CONNECT: every method the
+// proxy forwards.
+const allowProxied = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH"
+
 // send writes the rewritten head on u and moves to the body or to waiting.
+// A failed write is not acted on here: gnet keeps reading u, so a response
+// the backend sent before it failed is still delivered, and u's read side
+// ends the exchange (onClose) otherwise.
 func (cc *clientConn) send(u *upConn, head []byte) {
 	cc.up, u.cc = u, cc
 	u.state = upAwaitHead
-	u.gotBytes = false
+	u.gotBytes, u.interim = false, 0
 	u.start = time.Now()
 	cc.log.bs, cc.log.reason = u.bs, stats.ReasonNone
 	cc.log.connect, cc.log.ttfb, cc.log.upTime = u.connectTime, 0, 0
@@ -393,47 +410,38 @@ func (cc *clientConn) send(u *upConn, head []byte) {
 		cc.state = clientReadBody
 		cc.l.arm(&cc.timer, timerClientBody)
 	}
-	u.c.Write(head) // on error gnet closes u and u.onClose takes over
+	_, _ = u.c.Write(head)
 }
 
 // forwardBody writes the request body bytes that have arrived to the
-// upstream. It reports whether the state machine moved on.
+// upstream, re-framing a chunked body canonically (walkChunks). It reports
+// whether the state machine moved on.
 func (cc *clientConn) forwardBody() bool {
 	u := cc.up
 	if u == nil || u.c == nil {
 		return false
 	}
-	hw := cc.l.cfg.Flow.HighWatermark
-	if u.c.OutboundBuffered() > hw {
-		cc.pause()
+	if u.c.OutboundBuffered() > cc.l.cfg.Flow.HighWatermark {
+		cc.pauseUpload(u)
 		return false
 	}
 	b := cc.input()
 	if len(b) == 0 {
 		return false
 	}
-	n := 0
+	n, out := 0, b
 	switch cc.body {
 	case codec.BodyLength:
 		n = int(min(int64(len(b)), cc.remaining))
+		out = b[:n]
 		cc.remaining -= int64(n)
 		cc.reqDone = cc.remaining == 0
 	case codec.BodyChunked:
-		lim := &cc.l.cfg.Limits
-		for n < len(b) && !cc.chunk.Done() {
-			k, data, err := cc.chunk.Next(b[n:], lim)
-			if err == codec.ErrNeedMore {
-				break
-			}
-			if err != nil {
-				cc.failBody(err)
-				return false
-			}
-			if data && lim.MaxBodyBytes > 0 && cc.chunk.Payload() > lim.MaxBodyBytes {
-				cc.failBody(codec.ErrBodyTooLarge)
-				return false
-			}
-			n += k
+		var err error
+		n, out, err = cc.l.walkChunks(b, &cc.chunk, false, cc.l.cfg.Limits.MaxBodyBytes)
+		if err != nil {
+			cc.failBody(err)
+			return false
 		}
 		cc.reqDone = cc.chunk.Done()
 	}
@@ -442,19 +450,13 @@ func (cc *clientConn) forwardBody() bool {
 	}
 	cc.timer.touch(now())
 	cc.log.bytesIn += int64(n)
-	u.c.Write(b[:n])
-	if cc.closed {
-		return false
+	if len(out) > 0 {
+		_, _ = u.c.Write(out) // on failure u's read side ends the exchange, as in send
 	}
 	cc.consume(n)
-	if cc.up != u {
-		return true // the write failed and the exchange ended; go on from the new state
-	}
 	if cc.reqDone {
 		cc.timer.stop()
-		if cc.state == clientReadBody {
-			cc.state = clientWaiting
-		}
+		cc.state = clientWaiting
 		if u.state == upAwaitHead {
 			cc.l.arm(&u.timer, timerUpResponse)
 		}
@@ -548,26 +550,45 @@ func (cc *clientConn) mayRetry(head []byte, sent bool) bool {
 // large after its head was sent: the upstream connection cannot be reused,
 // and the client gets the error if no response has started.
 func (cc *clientConn) failBody(err error) {
-	if u := cc.up; u != nil {
-		cc.up, u.cc = nil, nil
-		u.done(false)
-		u.closeNow()
-	}
+	cc.unlink()
 	if cc.respStarted {
-		cc.closeNow()
+		cc.closeGracefully() // cut, as in fail
 		return
 	}
 	cc.reject(err)
 }
 
-// fail answers status for an exchange whose upstream failed, or cuts the
-// connection if part of the response is already out.
+// unlink ends the current exchange's tie to its upstream connection, which
+// is closed so that nothing it still sends can reach this client. One being
+// dialed is kept: it joins the pool when the dial completes.
+func (cc *clientConn) unlink() {
+	u := cc.up
+	if u == nil {
+		return
+	}
+	cc.up, u.cc = nil, nil
+	u.done(false)
+	if u.state != upDialing {
+		u.closeNow()
+	}
+}
+
+// fail answers status for an exchange that failed, or cuts the connection if
+// part of the response is already out: what is queued is still flushed (it
+// may end earlier, complete responses to pipelined requests), then the
+// connection closes, so the client sees this response end short of its
+// framing (guarantee 3).
 func (cc *clientConn) fail(status int) {
 	if cc.closed {
 		return
 	}
-	if cc.respStarted || cc.l.s.cutting.Load() {
+	cc.unlink()
+	if cc.l.s.cutting.Load() {
 		cc.closeNow()
+		return
+	}
+	if cc.respStarted {
+		cc.closeGracefully()
 		return
 	}
 	cc.answer(status, !cc.reqDone)
@@ -598,87 +619,85 @@ func (cc *clientConn) next() {
 }
 
 // write sends response bytes to the client. It reports false when the client
-// is gone (gnet closes a connection whose write fails).
+// is gone: a failed write closes it.
 func (cc *clientConn) write(p []byte) bool {
-	if cc.closed || cc.c == nil {
+	if cc.closed {
 		return false
 	}
 	cc.respStarted = true
 	cc.log.bytesOut += int64(len(p))
-	cc.c.Write(p)
-	return !cc.closed
+	if _, err := cc.c.Write(p); err != nil {
+		cc.closeNow()
+		return false
+	}
+	return true
 }
 
 func (cc *clientConn) writev(bs [][]byte) bool {
-	if cc.closed || cc.c == nil {
+	if cc.closed {
 		return false
 	}
 	cc.respStarted = true
 	for _, b := range bs {
 		cc.log.bytesOut += int64(len(b))
 	}
-	cc.c.Writev(bs)
-	return !cc.closed
+	if _, err := cc.c.Writev(bs); err != nil {
+		cc.closeNow()
+		return false
+	}
+	return true
 }
 
 // closeGracefully flushes what is queued (bounded by body_progress, as any
-// body), then half-closes and lingers until the client closes or the linger
-// timer ends.
+// body), then half-closes and lingers, discarding input, until the client
+// closes or the linger timer ends (nginx's lingering close: the client reads
+// our answer instead of a reset caused by input we left unread).
 func (cc *clientConn) closeGracefully() {
 	if cc.closed || cc.state == clientClosing {
 		return
 	}
 	cc.state = clientClosing
-	if cc.c == nil {
+	cc.unlink()
+	cc.l.unwait(cc)
+	cc.c.Discard(-1)
+	cc.resumeRead()
+	if cc.c.OutboundBuffered() == 0 {
+		cc.flushed()
+		return
+	}
+	cc.lastOut = cc.c.OutboundBuffered()
+	cc.c.NotifyDrain(0)
+	cc.l.arm(&cc.timer, timerClientBody)
+}
+
+// flushed half-closes a closing client whose last answer is out, then
+// lingers; a client that has already ended its input is closed at once.
+func (cc *clientConn) flushed() {
+	if cc.shutWrite {
+		return
+	}
+	cc.shutWrite = true
+	unix.Shutdown(cc.c.Fd(), unix.SHUT_WR)
+	if cc.c.ReadEOF() {
 		cc.closeNow()
 		return
 	}
-	cc.lastOut = -1
-	if !cc.drained() {
-		cc.l.arm(&cc.timer, timerClientBody)
-		cc.l.wait(cc)
-	}
+	cc.l.arm(&cc.timer, timerLinger)
 }
 
-// drained is the waiter check of a client: a closing client half-closes once
-// its last response is flushed; a paused one resumes once its upstream drains.
+// drained is the waiter check of a client backing off before a retry.
 func (cc *clientConn) drained() bool {
-	if cc.closed {
+	if cc.closed || cc.state != clientBackoff {
 		return true
 	}
-	switch cc.state {
-	case clientClosing:
-		if cc.c == nil {
-			return false
-		}
-		if out := cc.c.OutboundBuffered(); out > 0 {
-			if out < cc.lastOut {
-				cc.timer.touch(now())
-			}
-			cc.lastOut = out
-			return false
-		}
-		unix.Shutdown(cc.c.Fd(), unix.SHUT_WR)
-		cc.l.arm(&cc.timer, timerLinger)
-		return true
-	case clientReadBody:
-		u := cc.up
-		if u == nil || u.c == nil || u.c.OutboundBuffered() >= cc.l.cfg.Flow.LowWatermark {
-			return false
-		}
-		cc.resume()
-		return true
-	case clientBackoff:
-		if monoNow() < cc.retryAt {
-			return false
-		}
-		head := cc.head
-		if cc.retrySent {
-			head = cc.retry
-		}
-		cc.redispatch(cc.retryAvoid, head)
-		return true
+	if monoNow() < cc.retryAt {
+		return false
 	}
+	head := cc.head
+	if cc.retrySent {
+		head = cc.retry
+	}
+	cc.redispatch(cc.retryAvoid, head)
 	return true
 }
 
@@ -687,15 +706,16 @@ func (cc *clientConn) closeNow() {
 	if cc.closed {
 		return
 	}
-	if cc.c != nil {
-		cc.c.Close()
-		return
-	}
-	cc.onClose(nil)
+	cc.shut()
+	_ = cc.c.Close()
 }
 
 func (cc *clientConn) onTimeout(k timerKind) {
 	if cc.state == clientClosing {
+		if k == timerClientBody && progressed(cc.c.OutboundBuffered(), &cc.lastOut) {
+			cc.l.arm(&cc.timer, timerClientBody) // still reading its last answer
+			return
+		}
 		cc.closeNow()
 		return
 	}
@@ -704,28 +724,33 @@ func (cc *clientConn) onTimeout(k timerKind) {
 		cc.l.s.log.Debug("client header timeout", "client", string(cc.ip))
 		cc.answer(408, true)
 	case timerClientBody:
+		// Armed only while the client is the side expected to send: a
+		// backend that stops reading the upload runs the upstream's send
+		// timer instead (flow.go).
 		cc.l.s.log.Debug("client body timeout", "client", string(cc.ip))
+		cc.log.reason = stats.ReasonTimeout
 		cc.fail(408)
 	default: // keep-alive idle, or the end of lingering
 		cc.closeNow()
 	}
 }
 
-func (cc *clientConn) onClose(error) {
-	if cc.detached.closing {
-		cc.detached.closing = false
-		cc.c = nil
-		return
-	}
+// onClose runs when gnet has closed the connection: the client closed or
+// reset it, or the engine closed it.
+func (cc *clientConn) onClose(error) { cc.shut() }
+
+// shut is the single end of a client connection's life: counted once,
+// logged if an exchange was cut, its upstream closed.
+func (cc *clientConn) shut() {
 	if cc.closed {
 		return
 	}
 	cc.closed = true
-	cc.c = nil
 	cc.timer.stop()
 	cc.l.unwait(cc)
-	cc.detached.release()
-	cc.l.s.clients.Add(-1)
+	if !cc.refused {
+		cc.l.s.clients.Add(-1)
+	}
 	if cc.log.open {
 		// Cut: by us after an upstream failure mid-response (reason set),
 		// or by the client before its answer was complete.
@@ -734,11 +759,5 @@ func (cc *clientConn) onClose(error) {
 		}
 		cc.record()
 	}
-	if u := cc.up; u != nil {
-		cc.up, u.cc = nil, nil
-		u.done(false)
-		if u.state != upDialing {
-			u.closeNow() // the response has nobody to go to
-		}
-	}
+	cc.unlink()
 }

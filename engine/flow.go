@@ -1,197 +1,151 @@
 package engine
 
 import (
-	"context"
-	"net"
-	"os"
-
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 )
 
-// Flow control. gnet reads every readable socket into an unbounded buffer and
-// cannot pause reading, so the engine pauses a fast sender by taking its
-// socket away from gnet: it keeps a dup of the descriptor and lets gnet close
-// its own. The kernel then applies TCP back-pressure to the sender. When the
-// slow peer has drained below the low watermark (checked on the fast tick),
-// the socket is enrolled into the same loop again and reading resumes where it
-// stopped. docs/ARCHITECTURE.md has the whole picture.
+// Flow control (docs/ARCHITECTURE.md). gnet here carries loopgate's patch
+// (third_party/gnet) that lets a connection stop reading: PauseRead takes
+// read interest off the poller, so the kernel's receive buffer fills and TCP
+// stops the sender, and bytes gnet has already read stay in its input buffer
+// until the engine consumes them. NotifyDrain asks for one OnDrain call when
+// a connection's queued output has shrunk below a mark.
+//
+// The rule, in both directions: after writing to a receiver, if its queued
+// output is above the high watermark, pause the sender and ask for OnDrain
+// at the low watermark; OnDrain resumes the sender and consumes what it had
+// already read. A connection whose input waits unconsumed for another reason
+// (pipelined requests behind a response, a body while the upstream is being
+// dialed) is paused while it waits, so per connection the engine holds at
+// most one read buffer of input and the high watermark (plus one read) of
+// output in each direction.
 
-// detach is the flow-control state of one connection.
-type detach struct {
-	fd          int  // our dup of the socket while detached, else -1
-	closing     bool // gnet is closing its conn because we detached it
-	reattaching bool // enrolled again; waiting for OnOpen
-}
-
-func (d *detach) release() {
-	if d.fd >= 0 {
-		unix.Close(d.fd)
-		d.fd = -1
+// pauseClient stops reading the client while its upload waits for the
+// upstream to drain. The stall is now the backend's: the client's body timer
+// stops and the upstream's send timer runs instead.
+func (cc *clientConn) pauseUpload(u *upConn) {
+	cc.pauseRead()
+	u.c.NotifyDrain(cc.l.cfg.Flow.LowWatermark)
+	cc.timer.stop()
+	if u.state == upAwaitHead && u.list != &cc.l.timers[timerUpSend] {
+		u.lastOut = u.c.OutboundBuffered()
+		cc.l.arm(&u.timer, timerUpSend)
 	}
 }
 
-// take dups the socket of c so that gnet's close leaves it open. The caller
-// then returns gnet.Close from c's callback (a synchronous close, so no more
-// bytes are read after the ones the caller saved).
-func (d *detach) take(c gnet.Conn) bool {
-	fd, err := c.Dup()
-	if err != nil {
-		return false
+// resumeUpload is OnDrain of the upstream of a paused upload.
+func (cc *clientConn) resumeUpload(u *upConn) {
+	if u.state == upAwaitHead && u.list == &cc.l.timers[timerUpSend] {
+		u.timer.stop()
 	}
-	d.fd, d.closing = fd, true
-	return true
-}
-
-// enroll hands the detached socket back to loop l with owner as its context.
-func (d *detach) enroll(l *loop, owner any) error {
-	f := os.NewFile(uintptr(d.fd), "")
-	d.fd = -1
-	nc, err := net.FileConn(f) // dups; f's descriptor is ours to close
-	f.Close()
-	if err != nil {
-		return err
+	if cc.state == clientReadBody {
+		cc.l.arm(&cc.timer, timerClientBody)
 	}
-	if _, err = l.el.Enroll(gnet.NewContext(context.Background(), owner), nc); err != nil {
-		nc.Close()
-		return err
-	}
-	d.reattaching = true
-	return nil
-}
-
-// pause stops forwarding the request body while the upstream's outbound
-// buffer is above the high watermark; drained resumes it.
-func (cc *clientConn) pause() { cc.l.wait(cc) }
-
-// resume continues a paused upload.
-func (cc *clientConn) resume() {
-	if cc.c == nil {
-		cc.reattach()
-		return
-	}
+	cc.resumeRead()
 	cc.serve()
 }
 
-// limitInput bounds what gnet buffers for a client whose input the engine is
-// not consuming. A paused upload is detached as soon as input waits (its
-// upstream is already above the high watermark); a dial in flight or pipelined
-// requests behind a slow response past the high watermark. If the socket cannot
-// be detached (a response is still queued to it), past four times the high
-// watermark the client is cut off: it sends without reading.
-func (cc *clientConn) limitInput() gnet.Action {
-	if cc.closed || cc.c == nil || cc.state == clientClosing {
-		return gnet.None
+// pauseRead and resumeRead change the client's read interest only when it
+// must change, so that the request path makes no extra system call.
+func (cc *clientConn) pauseRead() {
+	if !cc.c.ReadPaused() {
+		_ = cc.c.PauseRead()
 	}
-	in := cc.c.InboundBuffered()
-	hw := cc.l.cfg.Flow.HighWatermark
-	paused := cc.state == clientReadBody && cc.l.isWaiting(cc)
-	if in == 0 || in <= hw && !paused {
-		return gnet.None
+}
+
+func (cc *clientConn) resumeRead() {
+	if cc.c.ReadPaused() && !cc.c.ReadEOF() {
+		_ = cc.c.ResumeRead()
 	}
-	if cc.c.OutboundBuffered() == 0 && cc.heldOff == len(cc.held) {
-		b, _ := cc.c.Peek(-1)
-		cc.held = append(cc.held[:0], b...)
-		cc.heldOff = 0
-		cc.c.Discard(-1)
-		if cc.detached.take(cc.c) {
-			if cc.state == clientReadBody {
-				cc.l.wait(cc)
-			}
-			return gnet.Close
+}
+
+// bound pauses a client whose input waits while the engine does not consume
+// it, and resumes one that may be read again. It runs after every pass of
+// serve.
+func (cc *clientConn) bound() {
+	if cc.closed {
+		return
+	}
+	switch cc.state {
+	case clientReadHead:
+		cc.resumeRead()
+	case clientReadBody:
+		// Paused only while the upstream is above the high watermark
+		// (pauseUpload, until OnDrain of the upstream).
+		if u := cc.up; u == nil || u.c == nil || u.c.OutboundBuffered() <= cc.l.cfg.Flow.HighWatermark {
+			cc.resumeRead()
+		}
+	case clientClosing:
+		cc.resumeRead() // lingering: read and discard until the client closes
+	default:
+		// dialing, waiting for the response, backing off: the input is the
+		// next request or an early body; it waits in gnet's buffer.
+		if cc.c.InboundBuffered() > 0 {
+			cc.pauseRead()
 		}
 	}
-	if in > 4*hw {
-		cc.l.s.log.Debug("client sends without reading; closing", "client", string(cc.ip))
-		cc.closeNow()
+}
+
+// pauseResponse stops reading the upstream while the client drains the
+// response; OnDrain of the client resumes it.
+func (u *upConn) pauseResponse(cc *clientConn) {
+	if !u.c.ReadPaused() {
+		_ = u.c.PauseRead()
+	}
+	u.paused = true
+	u.lastOut = cc.c.OutboundBuffered()
+	cc.c.NotifyDrain(u.l.cfg.Flow.LowWatermark)
+}
+
+// progressed is asked when a flow-control timer runs out: OnDrain comes only
+// at the low watermark, so a slow but steady reader is seen here, by its
+// queue having shrunk since the last look. It then records the new length
+// and the timer starts over.
+func progressed(queued int, last *int) bool {
+	if queued < *last {
+		*last = queued
+		return true
+	}
+	return false
+}
+
+// OnDrain runs when a connection's queued output has fallen below the mark
+// the engine asked for: whatever waited for it goes on.
+func (s *Server) OnDrain(c gnet.Conn) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		x.onDrain()
+	case *upConn:
+		x.onDrain()
 	}
 	return gnet.None
 }
 
-// reattach enrolls a detached client again, once it should be read.
-func (cc *clientConn) reattach() {
-	if cc.closed || cc.c != nil || cc.detached.reattaching || cc.detached.closing {
-		return
-	}
-	if cc.detached.fd < 0 {
-		return
-	}
-	if err := cc.detached.enroll(cc.l, cc); err != nil {
-		cc.l.s.log.Debug("cannot re-attach client", "client", string(cc.ip), "err", err)
-		cc.onClose(err)
-	}
-}
-
-// onReattach runs in OnOpen when a detached client is back on the loop.
-func (cc *clientConn) onReattach(c gnet.Conn) {
-	cc.c = c
-	cc.detached.reattaching = false
+// onDrain of a client: a closing client half-closes once flushed; a response
+// paused for it reads on.
+func (cc *clientConn) onDrain() {
 	if cc.closed {
-		c.Close()
 		return
 	}
-	if u := cc.up; u != nil && (u.state == upAwaitHead || u.state == upBody) {
-		u.pump() // a response may have been waiting for the client
+	if cc.state == clientClosing {
+		cc.flushed()
+		return
 	}
-	cc.serve()
+	u := cc.up
+	if u == nil || u.c == nil || u.state != upBody || !u.c.ReadPaused() {
+		return
+	}
+	u.timer.touch(now()) // the client is reading: that is progress
+	u.paused = false
+	_ = u.c.ResumeRead()
+	u.pump()
 }
 
-// pause detaches the upstream while the client's outbound buffer is above the
-// high watermark. Everything read so far has been forwarded or saved.
-func (u *upConn) pause() gnet.Action {
-	if b := u.input(); len(b) > 0 && u.heldOff == len(u.held) {
-		u.held = append(u.held[:0], b...)
-		u.heldOff = 0
-		u.c.Discard(-1)
-	}
-	if !u.detached.take(u.c) {
-		return gnet.None
-	}
-	u.lastOut = u.cc.c.OutboundBuffered()
-	u.l.wait(u)
-	return gnet.Close
-}
-
-// drained is the waiter check of a paused upstream: it re-attaches once the
-// client has drained below the low watermark.
-func (u *upConn) drained() bool {
+// onDrain of an upstream: the upload paused for it reads on.
+func (u *upConn) onDrain() {
 	cc := u.cc
-	if cc == nil || cc.closed || u.state == upClosed {
-		u.detached.release()
-		return true
+	if cc == nil || cc.closed || cc.up != u {
+		return
 	}
-	if u.detached.closing || cc.c == nil {
-		return false
-	}
-	out := cc.c.OutboundBuffered()
-	if out < u.lastOut {
-		u.timer.touch(now()) // the client is reading: that is progress
-	}
-	u.lastOut = out
-	if out >= u.l.cfg.Flow.LowWatermark {
-		return false
-	}
-	if u.heldOff < len(u.held) {
-		u.pump() // saved bytes go first; pump may pause again
-		if u.state == upClosed || u.cc == nil {
-			return true
-		}
-		if cc.c != nil && cc.c.OutboundBuffered() >= u.l.cfg.Flow.LowWatermark {
-			return false
-		}
-	}
-	if err := u.detached.enroll(u.l, u); err != nil {
-		u.l.s.log.Debug("cannot re-attach upstream", "backend", u.addr(), "err", err)
-		u.abort(502)
-	}
-	return true
-}
-
-func (l *loop) isWaiting(w waiter) bool {
-	for _, x := range l.waiters {
-		if x == w {
-			return true
-		}
-	}
-	return false
+	cc.resumeUpload(u)
 }

@@ -281,7 +281,7 @@ func (l *loop) dropIdleForHandoff() {
 	old := now() - int64(handoffIdle)
 	for t := l.timers[timerClientIdle].head; t != nil && t.armed <= old; {
 		next := t.next
-		if cc := t.owner.(*clientConn); cc.c == nil || !unreadInput(cc.c.Fd()) {
+		if cc := t.owner.(*clientConn); cc.closed || !unreadInput(cc.c.Fd()) {
 			t.stop()
 			cc.closeNow()
 		}
@@ -289,7 +289,7 @@ func (l *loop) dropIdleForHandoff() {
 	}
 	for t := l.timers[timerClientHeader].head; t != nil; {
 		next := t.next
-		if cc := t.owner.(*clientConn); t.armed <= old && cc.c != nil && cc.c.InboundBuffered() == 0 && !unreadInput(cc.c.Fd()) {
+		if cc := t.owner.(*clientConn); t.armed <= old && !cc.closed && cc.c.InboundBuffered() == 0 && !unreadInput(cc.c.Fd()) {
 			t.stop()
 			cc.closeNow()
 		}

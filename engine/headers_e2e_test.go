@@ -70,10 +70,11 @@ func TestHopByHopRequestE2E(t *testing.T) {
 			t.Errorf("body %q", body)
 		}
 	})
-	t.Run("transfer-encoding-codings-kept", func(t *testing.T) {
-		_, fs, _ := received(t, c, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-		if te := strings.Join(values(fs, "Transfer-Encoding"), ", "); te != "gzip, chunked" {
-			t.Errorf("backend got Transfer-Encoding %q, want gzip, chunked", te)
+	t.Run("transfer-encoding-regenerated", func(t *testing.T) {
+		// Only chunked is accepted, and it goes out as exactly that (issue 11).
+		_, fs, _ := received(t, c, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\nTransfer-Encoding: ,\r\n\r\n0\r\n\r\n")
+		if te := strings.Join(values(fs, "Transfer-Encoding"), ", "); te != "chunked" {
+			t.Errorf("backend got Transfer-Encoding %q, want chunked", te)
 		}
 	})
 	t.Run("connection-cannot-drop-host-or-length", func(t *testing.T) {

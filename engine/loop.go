@@ -32,9 +32,10 @@ type loop struct {
 	resp codec.Response
 
 	scratch []byte    // rewritten heads are appended here, then written at once
+	reframe []byte    // chunked framing re-written canonically (walkChunks)
 	iov     [3][]byte // Writev argument, kept here so the call does not allocate
 
-	waiters  []waiter // exchanges paused for flow control; clients flushing before close
+	waiters  []waiter // clients waiting out a retry's backoff
 	waitSnap []waiter // sweepWaiters' copy of waiters
 	waiting  atomic.Bool
 
@@ -73,8 +74,8 @@ type loopPool struct {
 // save up a storm.
 const maxRetryTokens = 1000
 
-// waiter is a connection waiting for its peer's outbound buffer to drain.
-// drained runs on every fast tick and reports whether it is done waiting.
+// waiter is a client waiting out a retry's backoff. drained runs on every
+// fast tick and reports whether it is done waiting.
 type waiter interface{ drained() bool }
 
 func newLoop(s *Server, el gnet.EventLoop, seed uint64) *loop {
@@ -232,6 +233,7 @@ func (l *loop) dial(cc *clientConn, lp *loopPool, i int) *upConn {
 	u := newUpConn(l, lp, i)
 	u.cc = cc
 	cc.up = u
+	l.arm(&u.timer, timerUpConnect)
 	addr := lp.set.Backends[i].Addr
 	timeout := l.cfg.Timeouts.UpstreamConnect
 	go func() {
@@ -269,7 +271,7 @@ func (l *loop) drainIdle() {
 	}
 	for t := l.timers[timerClientHeader].head; t != nil; {
 		next := t.next
-		if cc := t.owner.(*clientConn); cc.c != nil && cc.c.InboundBuffered() == 0 {
+		if cc := t.owner.(*clientConn); !cc.closed && cc.c.InboundBuffered() == 0 {
 			t.stop()
 			cc.closeNow()
 		}
@@ -284,4 +286,13 @@ func peekAlive(fd int) bool {
 	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 	_ = n
 	return err == unix.EAGAIN
+}
+
+func (l *loop) isWaiting(w waiter) bool {
+	for _, x := range l.waiters {
+		if x == w {
+			return true
+		}
+	}
+	return false
 }

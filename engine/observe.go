@@ -239,6 +239,7 @@ func seedEndpoint(target []byte) seedKind {
 // the request path does not).
 func (cc *clientConn) serveSeed(k seedKind) {
 	if cc.method != codec.MethodGet && cc.method != codec.MethodHead {
+		cc.allow = "GET, HEAD"
 		cc.answer(405, false)
 		return
 	}
@@ -283,8 +284,8 @@ func (cc *clientConn) answerBody(status int, body []byte) {
 	l.scratch = h
 	cc.log.status = status
 	cc.log.bytesOut += int64(len(h))
-	if cc.c != nil {
-		cc.c.Write(h)
+	if !cc.closed {
+		_, _ = cc.c.Write(h)
 	}
 	cc.record()
 	if close {

@@ -67,6 +67,8 @@ func (l *loop) adopt(g *generation) {
 		timerUpBody:       int64(t.BodyProgress),
 		timerUpIdle:       int64(t.UpstreamIdle),
 		timerLinger:       int64(lingerTimeout),
+		timerUpConnect:    int64(t.UpstreamConnect),
+		timerUpSend:       int64(t.BodyProgress),
 	} {
 		l.timers[k].d = d
 	}

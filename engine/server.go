@@ -13,7 +13,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
-	"loopgate/codec"
 	"loopgate/stats"
 )
 
@@ -45,8 +44,9 @@ type Server struct {
 	reqIDName []byte       // cfg.RequestIDHeader
 	logAgent  bool         // the access log format wants User-Agent and Referer
 
-	clients atomic.Int64 // open client connections (detached ones included)
-	fast    atomic.Int32 // loops with exchanges waiting on a peer to drain
+	clients      atomic.Int64 // open client connections
+	acceptLogged atomic.Int64 // monoNow of the last accept failure logged
+	fast         atomic.Int32 // loops with exchanges waiting on a peer to drain
 }
 
 // New checks cfg, fills in defaults and returns a Server ready to Run.
@@ -114,6 +114,12 @@ func (s *Server) Run() error {
 		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),
+		// loopgate's gnet patch (third_party/gnet): a peer's FIN ends its
+		// input without closing the connection, a failed write ends only
+		// the output, and accept errors such as EMFILE back off instead of
+		// stopping the engine.
+		gnet.WithHalfClose(true),
+		gnet.WithAcceptErrorHook(s.acceptFailed),
 	}
 	if s.cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(s.cfg.EventLoops))
@@ -225,15 +231,15 @@ func (s *Server) forEachLoop(f func(*loop)) {
 	}
 }
 
-// Tick periods: timeouts need a coarse clock; an exchange paused for flow
-// control needs to notice quickly that its slow peer has drained.
+// Tick periods: timeouts need a coarse clock; a retry waiting out its
+// backoff needs a finer one.
 const (
 	slowTick = 50 * time.Millisecond
 	fastTick = 2 * time.Millisecond
 )
 
 // tick advances the coarse clock and asks every loop to sweep its timers and
-// its paused exchanges. It is the engine's only goroutine that runs for the
+// its retries in backoff. It is the engine's only goroutine that runs for the
 // life of the server.
 func (s *Server) tick() {
 	var lastSweep time.Time
@@ -263,15 +269,11 @@ func (s *Server) tick() {
 }
 
 // OnOpen binds a new connection to its state. An accepted client has no
-// context yet; an upstream or re-attached connection carries the state the
-// engine gave it when enrolling.
+// context yet; an upstream connection carries the state the engine gave it
+// when enrolling.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	switch x := c.Context().(type) {
-	case *upConn:
-		x.onOpen(c)
-		return nil, gnet.None
-	case *clientConn:
-		x.onReattach(c)
+	if u, ok := c.Context().(*upConn); ok {
+		u.onOpen(c)
 		return nil, gnet.None
 	}
 	l := s.loopFor(c.EventLoop())
@@ -279,21 +281,32 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	l.sync()
-	if s.clients.Add(1) > int64(l.cfg.MaxConnections) {
+	over := s.clients.Add(1) > int64(l.cfg.MaxConnections)
+	cc := newClient(l, c)
+	if over {
+		// Over max_connections: a 503 and a lingering close, so the client
+		// reads the answer rather than a reset caused by its unread request.
+		// It is not counted as a client while it lingers.
 		s.clients.Add(-1)
-		out := codec.AppendError(nil, 503, true, 1)
-		l.rec = stats.Record{Time: time.Now(), Status: 503, BytesOut: int64(len(out)), Reason: stats.ReasonLimit}
-		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-			l.rec.ClientIP = []byte(a.IP.String())
-		}
-		s.st.Done(&l.rec)
-		if l.alog != nil {
-			l.alog.Append(&l.rec)
-		}
-		return out, gnet.Close
+		cc.refused = true
+		cc.beginBare()
+		cc.log.reason = stats.ReasonLimit
+		cc.answer(503, true)
 	}
-	newClient(l, c)
 	return nil, gnet.None
+}
+
+// acceptFailed is gnet's report of a failed accept (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM): the listener backs off for a moment and existing
+// connections are served meanwhile. Counted always, logged at most once a
+// second. Runs on a loop.
+func (s *Server) acceptFailed(err error) {
+	s.st.AcceptErrors.Inc()
+	t := monoNow()
+	if last := s.acceptLogged.Load(); t-last >= int64(time.Second) && s.acceptLogged.CompareAndSwap(last, t) {
+		s.log.Warn("cannot accept connections; backing off", "err", err,
+			"hint", "raise the descriptor limit (ulimit -n) or lower max_connections")
+	}
 }
 
 // upstreamConns sums the loops' upstream connection gauges.

@@ -33,6 +33,8 @@ const (
 	timerUpBody                        // response body arriving (or waiting for a slow client to drain)
 	timerUpIdle                        // pooled keep-alive connection
 	timerLinger                        // closing client: flushing and discarding input
+	timerUpConnect                     // dial in flight (the dialer has its own timeout; this one is the loop's)
+	timerUpSend                        // upload paused because the backend stopped reading it
 	numTimerKinds
 )
 

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -28,7 +30,7 @@ type upConn struct {
 	timer
 	l       *loop
 	lp      *loopPool
-	c       gnet.Conn     // nil while dialing or detached
+	c       gnet.Conn     // nil while dialing
 	set     *upstream.Set // the Set backend indexes into
 	backend int
 	state   upState
@@ -46,11 +48,9 @@ type upConn struct {
 	gotBytes  bool // response bytes arrived for the current request
 	broken    bool // framing was violated: never pool it
 	headOut   bool // the client's response head waits in l.scratch for the first body bytes
-
-	held     []byte // input saved across a detach
-	heldOff  int
-	detached detach
-	lastOut  int // client bytes queued at the last drain check, to see progress
+	paused    bool // reading stopped while the client drains the response (flow.go)
+	lastOut   int  // bytes queued to the slower peer when the exchange last made progress (flow.go)
+	interim   int  // 1xx responses relayed for the current request
 
 	bs          *stats.BackendStats // the backend's handles (stable per address)
 	connectTime time.Duration       // how long the dial took; taken by the first exchange
@@ -60,20 +60,18 @@ type upConn struct {
 func newUpConn(l *loop, lp *loopPool, i int) *upConn {
 	u := &upConn{l: l, lp: lp, set: lp.set, backend: i, bs: lp.st.stats[i], live: true}
 	u.owner = u
-	u.detached.fd = -1
 	l.upConns.Add(1)
 	return u
 }
 
-// onOpen runs when a dialed (or re-attached) connection joins the loop.
+// onOpen runs when a dialed connection joins the loop.
 func (u *upConn) onOpen(c gnet.Conn) {
 	u.c = c
-	if u.detached.reattaching {
-		u.detached.reattaching = false
-		u.l.arm(&u.timer, timerUpBody)
-		u.pump()
+	if u.state != upDialing {
+		_ = c.Close() // the loop gave up on this dial (timerUpConnect)
 		return
 	}
+	u.timer.stop()
 	cc := u.cc
 	if cc == nil || cc.closed {
 		u.cc = nil
@@ -88,11 +86,26 @@ func (u *upConn) onOpen(c gnet.Conn) {
 
 // dialFailed runs on the loop when the dial or the enrollment failed.
 func (u *upConn) dialFailed(err error) {
+	if u.state != upDialing {
+		return // the connect timer ran out first
+	}
 	u.state = upClosed
+	u.timer.stop()
 	u.release()
 	cc := u.cc
 	u.cc = nil
 	u.l.s.log.Debug("cannot connect to backend", "backend", u.addr(), "err", err)
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		// The kernel refused us a descriptor: a local shortage, not the
+		// backend's fault, and no other backend would fare better.
+		if cc != nil && cc.up == u {
+			cc.up = nil
+			u.done(false)
+			cc.log.reason = stats.ReasonLimit
+			cc.fail(503)
+		}
+		return
+	}
 	u.outcome(true, "connect failed", 0)
 	if cc != nil && cc.up == u {
 		cc.up = nil
@@ -166,57 +179,52 @@ func (u *upConn) release() {
 
 func (u *upConn) onTraffic() gnet.Action {
 	if u.state == upIdle || u.state == upClosed || u.cc == nil {
-		// Bytes nobody asked for: the backend broke framing. Never reuse it.
+		// Bytes (or an end) nobody asked for: the backend broke framing or
+		// closed an idle connection. Never reuse it; nothing of it is read.
 		u.closeNow()
 		return gnet.Close
 	}
-	return u.pump()
+	u.pump()
+	return gnet.None
 }
 
-// input and consume mirror the client's: saved bytes first, then gnet's.
 func (u *upConn) input() []byte {
-	if u.heldOff < len(u.held) {
-		return u.held[u.heldOff:]
-	}
-	if u.c == nil {
-		return nil
-	}
 	b, _ := u.c.Peek(-1)
 	return b
 }
 
-func (u *upConn) consume(n int) {
-	if u.heldOff < len(u.held) {
-		if u.heldOff += n; u.heldOff == len(u.held) {
-			u.held, u.heldOff = u.held[:0], 0
-		}
+func (u *upConn) consume(n int) { u.c.Discard(n) }
+
+// pump moves the response forward as far as the input and the client allow,
+// then handles the backend's end of output once everything before it is
+// consumed.
+func (u *upConn) pump() {
+	u.advance()
+	if u.cc == nil || u.state == upClosed || !u.c.ReadEOF() {
 		return
 	}
-	u.c.Discard(n)
+	if u.state == upBody && u.paused {
+		return // bytes before the end wait for the client; onDrain pumps again
+	}
+	u.lost(u.state, true)
 }
 
-// pump moves the response forward as far as the input and the client allow.
-func (u *upConn) pump() gnet.Action {
+func (u *upConn) advance() {
 	for {
 		cc := u.cc
 		if cc == nil || cc.closed || u.state == upClosed {
-			return gnet.None
-		}
-		if cc.c == nil {
-			// The client is detached (its upload was paused): bring it back
-			// first; the response waits in our buffer meanwhile.
-			cc.reattach()
-			return gnet.None
+			return
 		}
 		switch u.state {
 		case upAwaitHead:
 			if !u.readHead() {
-				return gnet.None
+				return
 			}
 		case upBody:
-			return u.forwardBody()
+			u.forwardBody()
+			return
 		default:
-			return gnet.None
+			return
 		}
 	}
 }
@@ -249,13 +257,21 @@ func (u *upConn) readHead() bool {
 			u.abort(502)
 			return false
 		}
+		if u.interim++; u.interim > maxInterim {
+			u.l.s.log.Debug("too many interim responses", "backend", u.addr())
+			u.outcome(true, "invalid response", 0)
+			u.abort(502)
+			return false
+		}
 		// RFC 9110 §15.2: relay 1xx to HTTP/1.1 clients; HTTP/1.0 cannot take them.
 		if cc.minor == 1 {
 			l.scratch = codec.AppendResponseHead(l.scratch[:0], b, r, codec.ResponseFraming{})
 			u.consume(n)
 			cc.log.bytesOut += int64(len(l.scratch))
-			cc.c.Write(l.scratch)
-			cc.respStarted = false // a 1xx is not the answer
+			if _, err := cc.c.Write(l.scratch); err != nil {
+				cc.closeNow()
+				return false
+			}
 		} else {
 			u.consume(n)
 		}
@@ -278,6 +294,13 @@ func (u *upConn) readHead() bool {
 	// Framing towards the client (RFC 9112 §6): HTTP/1.1 clients keep the
 	// connection, with a close-delimited body re-chunked; HTTP/1.0 clients
 	// get chunked bodies de-chunked and close-delimited.
+	if cc.minor == 0 && r.OtherCodings && r.Body != codec.BodyNone {
+		// RFC 9112 §6.1: no Transfer-Encoding for an HTTP/1.0 client, and
+		// loopgate decodes no coding but chunked.
+		u.l.s.log.Debug("transfer-coded response for an HTTP/1.0 client", "backend", u.addr())
+		u.abort(502)
+		return false
+	}
 	u.body, u.remaining = r.Body, r.BodyLen
 	u.chunk.Reset()
 	u.dechunk, u.rechunk = false, false
@@ -296,6 +319,7 @@ func (u *upConn) readHead() bool {
 	cc.closeAfter = closeAfter
 	rf.Close = closeAfter
 	rf.KeepAlive = !closeAfter && cc.minor == 0
+	rf.HTTP10 = cc.minor == 0
 	rf.Extra = cc.setCookie
 	if name := l.s.reqIDName; len(name) > 0 {
 		if _, ok := fieldValue(b, r.Headers[:r.NHeaders], name); !ok {
@@ -337,7 +361,7 @@ func (u *upConn) emit(p []byte) bool {
 
 // forwardBody relays the response body that has arrived, then pauses the
 // upstream when the client is not keeping up.
-func (u *upConn) forwardBody() gnet.Action {
+func (u *upConn) forwardBody() {
 	b := u.input()
 	cc := u.cc
 	n, done := 0, false
@@ -347,28 +371,18 @@ func (u *upConn) forwardBody() gnet.Action {
 		u.remaining -= int64(n)
 		done = u.remaining == 0
 		if n > 0 && !u.emit(b[:n]) {
-			return gnet.None
+			return
 		}
 	case codec.BodyChunked:
-		lim := &u.l.cfg.Limits
-		for n < len(b) && !u.chunk.Done() {
-			k, data, err := u.chunk.Next(b[n:], lim)
-			if err == codec.ErrNeedMore {
-				break
-			}
-			if err != nil {
-				u.l.s.log.Debug("invalid chunked response", "backend", u.addr(), "err", err)
-				u.abort(502)
-				return gnet.None
-			}
-			if u.dechunk && data && !u.emit(b[n:n+k]) {
-				return gnet.None
-			}
-			n += k
+		k, out, err := u.l.walkChunks(b, &u.chunk, u.dechunk, 0)
+		if err != nil {
+			u.l.s.log.Debug("invalid chunked response", "backend", u.addr(), "err", err)
+			u.abort(502)
+			return
 		}
-		done = u.chunk.Done()
-		if !u.dechunk && n > 0 && !u.emit(b[:n]) {
-			return gnet.None
+		n, done = k, u.chunk.Done()
+		if len(out) > 0 && !u.emit(out) {
+			return
 		}
 	case codec.BodyClose:
 		n = len(b)
@@ -384,44 +398,45 @@ func (u *upConn) forwardBody() gnet.Action {
 				ok := cc.writev(l.iov[:])
 				l.iov = [3][]byte{}
 				if !ok {
-					return gnet.None
+					return
 				}
 			} else if !u.emit(b) {
-				return gnet.None
+				return
 			}
 		}
 	}
 	if u.headOut && !u.emit(nil) {
-		return gnet.None
+		return
 	}
 	if n > 0 {
 		u.consume(n)
 		u.timer.touch(now())
 	}
 	if done {
-		if len(u.input()) > 0 {
-			u.broken = true // bytes past the end of the response
-		}
 		u.finish()
-		return gnet.None
+		return
 	}
-	if cc.c != nil && cc.c.OutboundBuffered() > u.l.cfg.Flow.HighWatermark {
-		return u.pause()
+	if cc.c.OutboundBuffered() > u.l.cfg.Flow.HighWatermark {
+		u.pauseResponse(cc)
 	}
-	return gnet.None
 }
 
 var crlf = []byte("\r\n")
 
-// finish completes the exchange: the connection goes back to the pool when
-// both messages ended cleanly, and the client moves on.
+// finish completes the exchange: the connection goes back to the pool only
+// if both messages ended cleanly and exactly (guarantee 1: the response ended
+// at the end of everything read from it, gnet's buffer included, the request
+// was written whole, and the backend neither closed nor failed), and the
+// client moves on.
 func (u *upConn) finish() {
 	cc := u.cc
 	u.cc = nil
 	u.timer.stop()
 	cc.log.upTime = time.Since(u.start)
 	u.done(true)
-	if !u.broken && !u.respClose && cc.reqDone && u.c != nil && u.heldOff == len(u.held) {
+	c := u.c
+	if !u.broken && !u.respClose && cc.reqDone && c != nil && c.InboundBuffered() == 0 &&
+		c.OutboundBuffered() == 0 && !c.ReadEOF() && c.WriteErr() == nil {
 		u.toIdle()
 	} else {
 		u.closeNow()
@@ -429,17 +444,22 @@ func (u *upConn) finish() {
 	cc.exchangeDone()
 }
 
-// onEOF ends a close-delimited body: the backend closing is its end.
+// onEOF ends a close-delimited body: the backend closing cleanly (its FIN,
+// not a reset) is its end.
 func (u *upConn) onEOF() {
 	cc := u.cc
-	u.cc = nil
-	cc.log.upTime = time.Since(u.start)
-	u.done(true)
 	if u.headOut {
 		u.emit(nil) // an empty close-delimited body
 	}
 	if u.rechunk {
 		cc.write(lastChunk)
+	}
+	u.cc = nil
+	u.closeNow()
+	cc.log.upTime = time.Since(u.start)
+	u.done(true)
+	if cc.closed {
+		return
 	}
 	cc.exchangeDone()
 }
@@ -488,6 +508,10 @@ func (u *upConn) toIdle() {
 		}
 		u.set, u.backend = lp.set, j
 	}
+	if u.paused || u.c.ReadPaused() {
+		u.paused = false
+		_ = u.c.ResumeRead() // an idle connection must see stray bytes and its end
+	}
 	u.state = upIdle
 	u.l.idleConns.Add(1)
 	u.reused = true
@@ -513,6 +537,12 @@ func (u *upConn) leaveIdle(popped bool) {
 // be replayed.
 func (u *upConn) alive() bool { return u.c != nil && peekAlive(u.c.Fd()) }
 
+// maxInterim bounds the 1xx responses relayed for one request: a backend
+// that sends more is broken or hostile (502).
+const maxInterim = 32
+
+var errConnectTimeout = errors.New("connect timeout")
+
 func (u *upConn) addr() string { return u.set.Backends[u.backend].Addr }
 
 // closeNow closes the connection; it is never pooled again.
@@ -523,10 +553,8 @@ func (u *upConn) closeNow() {
 	u.state = upClosed
 	u.release()
 	u.timer.stop()
-	u.l.unwait(u)
-	u.detached.release()
 	if u.c != nil {
-		u.c.Close()
+		_ = u.c.Close()
 	}
 }
 
@@ -537,21 +565,32 @@ func (u *upConn) onTimeout(k timerKind) {
 		u.outcome(true, "response timeout", 0)
 		u.abort(504)
 	case timerUpBody:
+		if cc := u.cc; u.paused && cc != nil && !cc.closed && progressed(cc.c.OutboundBuffered(), &u.lastOut) {
+			u.l.arm(&u.timer, timerUpBody) // a slow client, but reading
+			return
+		}
 		u.l.s.log.Debug("upstream body timeout", "backend", u.addr())
 		u.abort(504)
+	case timerUpSend:
+		if progressed(u.c.OutboundBuffered(), &u.lastOut) {
+			u.l.arm(&u.timer, timerUpSend) // a slow backend, but reading
+			return
+		}
+		// The backend stopped reading the request body: the stall is its
+		// own, not the client's (whose body timer stopped when the upload paused).
+		u.l.s.log.Debug("upstream stopped reading the request body", "backend", u.addr())
+		u.outcome(true, "stopped reading", 0)
+		u.abort(504)
+	case timerUpConnect:
+		u.dialFailed(errConnectTimeout)
 	default: // timerUpIdle
 		u.closeNow()
 	}
 }
 
-// onClose runs when gnet closed the connection: the backend closed it, a
-// write failed, or the engine closed or detached it.
+// onClose runs when gnet closed the connection: the backend reset it, or
+// the engine closed it. (Its clean end, a FIN, arrives as ReadEOF in pump.)
 func (u *upConn) onClose(error) {
-	if u.detached.closing {
-		u.detached.closing = false
-		u.c = nil
-		return
-	}
 	prev := u.state
 	u.c = nil
 	if prev == upIdle {
@@ -560,12 +599,16 @@ func (u *upConn) onClose(error) {
 	u.state = upClosed
 	u.release()
 	u.timer.stop()
-	u.l.unwait(u)
-	u.detached.release()
-	cc := u.cc
-	if cc == nil || cc.up != u {
-		return
+	if cc := u.cc; cc != nil && cc.up == u {
+		u.lost(prev, false)
 	}
+}
+
+// lost ends the exchange on u when the backend's side ended before the
+// response did: cleanly (eof, its FIN) or not (a reset, a failed read).
+func (u *upConn) lost(prev upState, eof bool) {
+	cc := u.cc
+	u.closeNow()
 	switch {
 	case prev == upAwaitHead && !u.gotBytes && u.reused && len(cc.retry) > 0:
 		// A pooled connection the backend had already closed: the request
@@ -582,13 +625,16 @@ func (u *upConn) onClose(error) {
 		u.done(false)
 		u.l.s.log.Debug("backend closed before responding; retrying", "backend", u.addr())
 		cc.retryAfter(u.backend, cc.retry, 502, true)
-	case prev == upBody && u.body == codec.BodyClose:
+	case prev == upBody && u.body == codec.BodyClose && eof:
 		u.onEOF()
 	case prev == upAwaitHead:
 		u.l.s.log.Debug("backend closed before responding", "backend", u.addr())
 		u.outcome(true, "closed before responding", 0)
 		u.abort(502)
 	default:
+		u.l.s.log.Debug("backend connection ended mid-response", "backend", u.addr(), "eof", eof, "state", prev)
+		// Guarantee 3: a response cut by a reset, or by an end before its
+		// framing said, is never framed as complete; abort cuts the client.
 		u.abort(502)
 	}
 }

@@ -22,6 +22,10 @@ type Proxy struct {
 	mu    sync.Mutex // guards pools (cold)
 	pools map[string]*PoolStats
 
+	// AcceptErrors counts failed accepts (EMFILE and the like): the
+	// listener backs off and existing connections are served meanwhile.
+	AcceptErrors *metrics.Counter // loopgate_accept_errors_total
+
 	requests *metrics.Counter // loopgate_requests_total, no labels: every exchange
 	errors   atomic.Uint64    // status >= 500 or a cut response
 	codes    [600]atomic.Uint64
@@ -89,6 +93,7 @@ func New(o Options) *Proxy {
 	// The unlabeled total shares its family with the per-backend series;
 	// registering it in the set keeps the family in one group.
 	p.requests = p.set.NewCounter(`loopgate_requests_total`)
+	p.AcceptErrors = p.set.NewCounter(`loopgate_accept_errors_total`)
 	for r := ReasonParse; r < numReasons; r++ {
 		p.byReason[r] = p.set.NewCounter(`loopgate_errors_total{reason="` + r.String() + `"}`)
 	}
