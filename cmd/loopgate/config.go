@@ -33,6 +33,14 @@ type Config struct {
 	Metrics   bool
 	Log       LogConfig   // [access_log]
 	Admin     AdminConfig // [admin]
+
+	// maxConnAuto is set when the file leaves max_connections unset (or 0):
+	// budgetConnections then sizes Engine.MaxConnections from the descriptor
+	// limit, and until it does Engine.MaxConnections holds the engine's
+	// default. maxConnAt locates the key (or where it would go) for the
+	// warning when max_connections does not fit (descriptors.go).
+	maxConnAuto bool
+	maxConnAt   *Error
 }
 
 // LogConfig is the [access_log] section: where and how the access log is
@@ -118,6 +126,9 @@ var (
 	ErrValue     = errors.New("invalid value")
 	ErrMissing   = errors.New("missing key")
 	ErrDuplicate = errors.New("duplicate")
+	// ErrDescriptors is a warning, not an error: max_connections does not
+	// fit in the file descriptor limit (descriptors.go).
+	ErrDescriptors = errors.New("too few file descriptors")
 )
 
 // Error is one problem in a config file, located by line and key:
@@ -125,20 +136,27 @@ var (
 //	config.toml:14: pool[0].backend[1].address: cannot parse "127.0.0.1": missing port
 //
 // Key is empty for syntax errors, where the parser knows the line but not
-// which key it was in.
+// which key it was in. A warning says so after the key:
+//
+//	config.toml:19: server.max_connections: warning: 1000 connections need ...
 type Error struct {
-	File string
-	Line int // 1-based
-	Key  string
-	Kind error // one of the Err* kinds above
-	Msg  string
+	File    string
+	Line    int // 1-based
+	Key     string
+	Kind    error // one of the Err* kinds above
+	Msg     string
+	Warning bool // loopgate runs anyway and -check exits 0
 }
 
 func (e *Error) Error() string {
-	if e.Key == "" {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	msg := e.Msg
+	if e.Warning {
+		msg = "warning: " + msg
 	}
-	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg)
+	if e.Key == "" {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, msg)
 }
 
 func (e *Error) Unwrap() error { return e.Kind }
@@ -182,6 +200,12 @@ func parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
+	key := "server.max_connections"
+	if src.json {
+		key = "max_connections"
+	}
+	c.maxConnAuto = c.Engine.MaxConnections == 0 // WithDefaults fills it; main sizes it (budgetConnections)
+	c.maxConnAt = &Error{File: name, Line: src.lineOf(key), Key: key}
 	c.Engine = c.Engine.WithDefaults()
 	// metrics = false (the seed's enable_metrics) turns the seed endpoints off too.
 	c.Engine.SeedEndpoints = c.Engine.SeedEndpoints && c.Metrics

@@ -61,6 +61,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *check {
+		// The hard limit: the one a started loopgate raises its own to.
+		if _, hard, err := nofile(); err != nil {
+			fmt.Fprintln(stderr, err)
+		} else if w := budgetConnections(cfg, hard); w != nil {
+			fmt.Fprintln(stderr, w) // a warning: the config is still OK
+		}
 		fmt.Fprintf(stdout, "config OK: %s\n", *path)
 		return 0
 	}
@@ -74,6 +80,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	soft, hard, err := raiseNofile()
+	if err != nil {
+		log.Warn("cannot raise the file descriptor limit; going on with it", "err", err)
+	}
+	if hard > 0 {
+		log.Info("file descriptor limit", "soft", soft, "hard", hard)
+	}
+	applyBudget(log, cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, *path, log, stdout, stop); err != nil {

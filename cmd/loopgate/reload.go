@@ -33,6 +33,8 @@ func (a *app) reload() error {
 		e := a.cfg.Engine
 		return &restartError{keys: keys, upgradable: e.ReusePort && cfg.Engine.ReusePort}
 	}
+	applyBudget(a.log, cfg) // auto max_connections, or a warning, as at start
+	ec.MaxConnections = cfg.Engine.MaxConnections
 	if err := a.srv.Reload(ec); err != nil {
 		return err
 	}
