@@ -246,13 +246,7 @@ func hostileRows() []hostileRow {
 func bytesAfter(name, method, extra, answer string) hostileRow {
 	return hostileRow{
 		name: name,
-		bad: func(c net.Conn, br *bufio.Reader) {
-			if readHead(c, br) == "" {
-				return
-			}
-			io.WriteString(c, answer)
-			serveHonest(c, br)
-		},
+		bad:  answerThenHonest(answer),
 		attack: func(t *testing.T, px string) {
 			c := dial(t, px)
 			c.capture()
@@ -449,13 +443,7 @@ func cutResponse(name string, reset bool, answer, partial string) hostileRow {
 func invalidResponse(name, answer string) hostileRow {
 	return hostileRow{
 		name: name,
-		bad: func(c net.Conn, br *bufio.Reader) {
-			if readHead(c, br) == "" {
-				return
-			}
-			io.WriteString(c, answer)
-			serveHonest(c, br)
-		},
+		bad:  answerThenHonest(answer),
 		attack: func(t *testing.T, px string) {
 			c := dial(t, px)
 			c.capture()
@@ -585,5 +573,17 @@ func TestHostileTinyChunksUploadE2E(t *testing.T) {
 	r = dial(t, px).roundTrip("POST", "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
 	if want := fmt.Sprintf("3 %s <nil>", sha256Hex([]byte("abc"))); r.StatusCode != 200 || r.body != want {
 		t.Fatalf("second client: %d %q, want %q", r.StatusCode, r.body, want)
+	}
+}
+
+// answerThenHonest is a backend that writes answer to the first request on a
+// connection, whatever it is, and then serves that connection honestly.
+func answerThenHonest(answer string) func(net.Conn, *bufio.Reader) {
+	return func(c net.Conn, br *bufio.Reader) {
+		if readHead(c, br) == "" {
+			return
+		}
+		io.WriteString(c, answer)
+		serveHonest(c, br)
 	}
 }
