@@ -20,7 +20,7 @@ import (
 // most one read buffer of input and the high watermark (plus one read) of
 // output in each direction.
 
-// pauseClient stops reading the client while its upload waits for the
+// pauseUpload stops reading the client while its upload waits for the
 // upstream to drain. The stall is now the backend's: the client's body timer
 // stops and the upstream's send timer runs instead.
 func (cc *clientConn) pauseUpload(u *upConn) {
