@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"time"
 
 	"loopgate/codec"
@@ -14,7 +15,7 @@ import (
 // no files. Zero values mean the documented defaults (see WithDefaults).
 type Config struct {
 	Listen         string        `toml:"listen"`          // (default "0.0.0.0:8080")
-	EventLoops     int           `toml:"event_loops"`     // 0 = one per core (default 0)
+	EventLoops     int           `toml:"event_loops"`     // 0 = one per GOMAXPROCS, see Loops (default 0)
 	ReusePort      bool          `toml:"reuse_port"`      // SO_REUSEPORT on the listener (default false)
 	ReadBufferCap  int           `toml:"read_buffer"`     // bytes read per syscall per loop (default 65536)
 	MaxConnections int           `toml:"max_connections"` // client connections; over it new ones get 503 and close (default 10000)
@@ -213,6 +214,19 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Pools = pools
 	return c
+}
+
+// Loops is the number of event loops c runs: EventLoops, or with 0 one per
+// P the Go runtime may run at once (GOMAXPROCS, which Go 1.25+ derives from a
+// container's CPU limit), not one per core: two loops sharing one P take
+// turns in the scheduler's 10 ms slices, and their latency shows it (issue 15).
+// At most gnet's 256.
+func (c Config) Loops() int {
+	n := c.EventLoops
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return min(n, gnetMaxLoops)
 }
 
 // WeightOf returns the configured weight of b, or 1 when it is not set.

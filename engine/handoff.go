@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -122,16 +121,12 @@ func (s *Server) Listeners(ctx context.Context) (int, error) {
 }
 
 // loopCount is the number of listening sockets gnet binds: one per event loop
-// with reuse_port (gnet's determineEventLoops), else one.
+// with reuse_port, else one.
 func (s *Server) loopCount() int {
 	if !s.cfg.ReusePort {
 		return 1
 	}
-	n := s.cfg.EventLoops
-	if n <= 0 {
-		n = runtime.NumCPU()
-	}
-	return min(n, gnetMaxLoops)
+	return s.cfg.Loops()
 }
 
 // listeners returns the sockets Listeners found.

@@ -108,7 +108,8 @@ func (s *Server) Run() error {
 		}
 	}()
 	opts := []gnet.Option{
-		gnet.WithMulticore(s.cfg.EventLoops == 0),
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops()),
 		gnet.WithReusePort(s.cfg.ReusePort),
 		gnet.WithReuseAddr(true), // restart while old connections sit in TIME_WAIT
 		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
@@ -120,9 +121,6 @@ func (s *Server) Run() error {
 		// stopping the engine.
 		gnet.WithHalfClose(true),
 		gnet.WithAcceptErrorHook(s.acceptFailed),
-	}
-	if s.cfg.EventLoops > 0 {
-		opts = append(opts, gnet.WithNumEventLoop(s.cfg.EventLoops))
 	}
 	err := gnet.Run(s, "tcp://"+s.cfg.Listen, opts...)
 	// The loops have stopped: hand their last access log lines to the

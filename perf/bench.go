@@ -487,14 +487,18 @@ func (b *bench) startProxies(ctx context.Context) {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		conf := filepath.Join(b.dir, name+".conf")
 		var text string
-		var argv []string
+		var argv, env []string
 		switch name {
 		case proxyLoopgate, proxyLoopgateAll:
+			// One worker against one HAProxy thread and one nginx worker:
+			// one loop on one P, so the Go runtime gets no second core
+			// either (issue 15). The "all" row runs the default.
 			loops := 1
-			info.Setup = "1 event loop"
+			info.Setup = "1 event loop, GOMAXPROCS=1"
+			env = []string{"GOMAXPROCS=1"}
 			if name == proxyLoopgateAll {
-				loops = 0
-				info.Setup = fmt.Sprintf("%d event loops (one per core)", runtime.NumCPU())
+				loops, env = 0, nil
+				info.Setup = fmt.Sprintf("%d event loops (GOMAXPROCS)", runtime.GOMAXPROCS(0))
 			}
 			info.Version = b.res.Host.Versions["loopgate"]
 			text = loopgateConf(addr, b.backends, loops, maxConns)
@@ -525,7 +529,7 @@ func (b *bench) startProxies(ctx context.Context) {
 			}
 		}
 		if info.Skipped == "" {
-			p, err := b.ps.start(name, argv...)
+			p, err := b.ps.startEnv(name, env, argv...)
 			if err == nil {
 				err = waitReady(ctx, "http://"+addr+b.paths[100], p)
 			}

@@ -30,6 +30,11 @@ type proc struct {
 
 // start runs name (a label for logs) as argv, with stdout and stderr in a log file.
 func (s *procSet) start(name string, argv ...string) (*proc, error) {
+	return s.startEnv(name, nil, argv...)
+}
+
+// startEnv is start with env added to the environment.
+func (s *procSet) startEnv(name string, env []string, argv ...string) (*proc, error) {
 	logPath := filepath.Join(s.dir, name+".log")
 	lf, err := os.Create(logPath)
 	if err != nil {
@@ -37,6 +42,9 @@ func (s *procSet) start(name string, argv ...string) (*proc, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		lf.Close()

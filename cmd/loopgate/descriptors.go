@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -41,13 +40,9 @@ const (
 )
 
 // fdReserve returns the descriptors that e needs besides client and upstream
-// connections. event_loops 0 counts one loop per core, as gnet does.
+// connections, with event_loops 0 counted as the engine runs it.
 func fdReserve(e engine.Config) int {
-	loops := e.EventLoops
-	if loops <= 0 {
-		loops = runtime.NumCPU()
-	}
-	n := fdBase + fdPerLoop*loops
+	n := fdBase + fdPerLoop*e.Loops()
 	for _, p := range e.Pools {
 		if p.Health != nil && !p.Health.Disabled {
 			n += min(len(p.Backends), fdProbesPerPool)

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 
 	"loopgate/health"
@@ -185,7 +184,7 @@ func logConfig(log *slog.Logger, cfg *Config) {
 	e := cfg.Engine
 	loops := fmt.Sprint(e.EventLoops)
 	if e.EventLoops == 0 {
-		loops = fmt.Sprintf("%d (one per core)", runtime.NumCPU())
+		loops = fmt.Sprintf("%d (GOMAXPROCS)", e.Loops())
 	}
 	log.Info("loopgate starting", "version", version, "listen", e.Listen, "event_loops", loops,
 		"reuse_port", e.ReusePort, "max_connections", e.MaxConnections, "trusted_proxies", e.TrustedProxies)

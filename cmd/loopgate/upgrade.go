@@ -27,7 +27,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -107,10 +106,7 @@ func setupUpgrade(cfg *Config, pidfile string) error {
 		conn.Close()
 		return err
 	}
-	loops := cfg.Engine.EventLoops
-	if loops == 0 {
-		loops = runtime.NumCPU()
-	}
+	loops := cfg.Engine.Loops()
 	if loops < socks && !p.moved {
 		cfg.Engine.EventLoops = socks
 		upgradeSetup.note = fmt.Sprintf("event_loops raised from %d to the %d of the process taken over", loops, socks)
