@@ -8,6 +8,10 @@ type Limits struct {
 	MaxHeaders     int   `toml:"max_headers"`      // field lines per head or trailer section (default 100, at most MaxHeaders); over it: ErrTooManyHeaders
 	MaxChunkLine   int   `toml:"max_chunk_line"`   // chunk-size line incl. extensions, and each trailer line (default 4096); over it: ErrBadChunk
 	MaxBodyBytes   int64 `toml:"max_body_bytes"`   // request Content-Length (default 0 = unlimited); over it: ErrBodyTooLarge
+	// MaxInterim bounds the 1xx responses relayed before a final one to one request
+	// (default 32): more is a broken or hostile backend. The parsers do not read it; the
+	// proxy counts (RFC 9110 §15.2 sets no bound, so one is ours to choose).
+	MaxInterim int `toml:"max_interim_responses"`
 }
 
 const (
@@ -15,6 +19,7 @@ const (
 	defaultMaxHeadBytes   = 65536
 	defaultMaxHeaders     = 100
 	defaultMaxChunkLine   = 4096
+	defaultMaxInterim     = 32
 )
 
 // DefaultLimits holds the defaults. The parsers treat a nil *Limits as &DefaultLimits.
@@ -23,6 +28,7 @@ var DefaultLimits = Limits{
 	MaxHeadBytes:   defaultMaxHeadBytes,
 	MaxHeaders:     defaultMaxHeaders,
 	MaxChunkLine:   defaultMaxChunkLine,
+	MaxInterim:     defaultMaxInterim,
 }
 
 // WithDefaults returns a copy of l with zero (or negative) fields replaced by the defaults
@@ -35,6 +41,7 @@ func (l *Limits) WithDefaults() Limits {
 		MaxHeaders:     l.headers(),
 		MaxChunkLine:   l.chunkLine(),
 		MaxBodyBytes:   max(l.MaxBodyBytes, 0),
+		MaxInterim:     orDefault(l.MaxInterim, defaultMaxInterim),
 	}
 }
 
@@ -67,4 +74,11 @@ func (l *Limits) chunkLine() int {
 		return l.MaxChunkLine
 	}
 	return defaultMaxChunkLine
+}
+
+func orDefault(v, d int) int {
+	if v <= 0 {
+		return d
+	}
+	return v
 }

@@ -567,8 +567,8 @@ func TestLimitsWithDefaults(t *testing.T) {
 	if got := zero.WithDefaults(); got != DefaultLimits {
 		t.Fatalf("zero.WithDefaults()=%+v; want %+v", got, DefaultLimits)
 	}
-	l := Limits{MaxRequestLine: 10, MaxHeadBytes: -1, MaxHeaders: 500, MaxChunkLine: 7, MaxBodyBytes: -3}
-	want := Limits{MaxRequestLine: 10, MaxHeadBytes: 65536, MaxHeaders: MaxHeaders, MaxChunkLine: 7}
+	l := Limits{MaxRequestLine: 10, MaxHeadBytes: -1, MaxHeaders: 500, MaxChunkLine: 7, MaxBodyBytes: -3, MaxInterim: 2}
+	want := Limits{MaxRequestLine: 10, MaxHeadBytes: 65536, MaxHeaders: MaxHeaders, MaxChunkLine: 7, MaxInterim: 2}
 	if got := l.WithDefaults(); got != want {
 		t.Fatalf("WithDefaults()=%+v; want %+v", got, want)
 	}

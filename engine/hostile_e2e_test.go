@@ -587,3 +587,32 @@ func answerThenHonest(answer string) func(net.Conn, *bufio.Reader) {
 		serveHonest(c, br)
 	}
 }
+
+// [limits] max_interim_responses bounds the 1xx a backend may send before its
+// final answer: at the limit they are relayed, past it the client gets 502.
+func TestInterimLimitE2E(t *testing.T) {
+	const answer = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n" +
+		"HTTP/1.1 103 Early Hints\r\nLink: </b.css>\r\n\r\n" +
+		"HTTP/1.1 103 Early Hints\r\nLink: </c.css>\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	be := startBadFor(t, 2, answerThenHonest(answer))
+	for _, tc := range []struct{ limit, status int }{{3, 200}, {2, 502}} {
+		cfg := poolOf(be.addr())
+		cfg.Limits.MaxInterim = tc.limit
+		cfg.Pools[0].Retries = -1
+		_, px := startProxy(t, cfg)
+		c := dial(t, px)
+		c.capture()
+		c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		r := c.read("GET")
+		for r.StatusCode < 200 {
+			r = c.read("GET")
+		}
+		if r.StatusCode != tc.status {
+			t.Fatalf("3 interim responses with max_interim_responses %d: status %d, want %d", tc.limit, r.StatusCode, tc.status)
+		}
+		if n := strings.Count(c.raw.String(), "103 Early Hints"); tc.status == 200 && n != 3 {
+			t.Fatalf("relayed %d interim responses, want 3", n)
+		}
+	}
+}

@@ -257,7 +257,7 @@ func (u *upConn) readHead() bool {
 			u.abort(502)
 			return false
 		}
-		if u.interim++; u.interim > maxInterim {
+		if u.interim++; u.interim > l.cfg.Limits.MaxInterim {
 			u.l.s.log.Debug("too many interim responses", "backend", u.addr())
 			u.outcome(true, "invalid response", 0)
 			u.abort(502)
@@ -536,10 +536,6 @@ func (u *upConn) leaveIdle(popped bool) {
 // alive reports whether a pooled connection can take a request that may not
 // be replayed.
 func (u *upConn) alive() bool { return u.c != nil && peekAlive(u.c.Fd()) }
-
-// maxInterim bounds the 1xx responses relayed for one request: a backend
-// that sends more is broken or hostile (502).
-const maxInterim = 32
 
 var errConnectTimeout = errors.New("connect timeout")
 

@@ -100,6 +100,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	l.setInt("max_header_bytes", &e.Limits.MaxHeadBytes, 0, math.MaxInt32)
 	l.setInt("max_headers", &e.Limits.MaxHeaders, 0, codec.MaxHeaders)
 	l.setInt("max_chunk_line", &e.Limits.MaxChunkLine, 0, math.MaxInt32)
+	l.setInt("max_interim_responses", &e.Limits.MaxInterim, 0, 1<<16)
 	if n, ok := l.integer("max_body_bytes", 0, math.MaxInt64); ok {
 		e.Limits.MaxBodyBytes = n
 	}
