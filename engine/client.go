@@ -67,7 +67,6 @@ type clientConn struct {
 	arrived    int64  // when the request's head was parsed, for the retry deadline
 	retry      []byte // rewritten head of a request that may be replayed on a fresh connection
 
-	allow     string // the Allow field of a 405 answer
 	closed    bool
 	shutWrite bool // closing: our side is shut down, lingering
 	refused   bool // over max_connections: answered 503, not counted as a client
@@ -242,9 +241,6 @@ func (cc *clientConn) reject(err error) {
 	if e, ok := err.(*codec.Error); ok {
 		status = e.Status
 	}
-	if err == codec.ErrConnect {
-		cc.allow = allowProxied // nothing of a CONNECT is forwarded until tunnels exist
-	}
 	cc.l.s.log.Debug("request rejected", "client", string(cc.ip), "status", status, "reason", err.Error())
 	if !cc.log.open {
 		cc.beginBare()
@@ -273,8 +269,14 @@ func (cc *clientConn) answer(status int, close bool) {
 		l := cc.l
 		l.extra = cc.appendIDField(l.extra[:0])
 		if status == 405 {
-			// RFC 9110 §15.5.6: a 405 lists the methods the target takes.
-			l.extra = append(append(append(l.extra, "Allow: "...), cc.allow...), "\r\n"...)
+			// RFC 9110 §15.5.6: a 405 lists the methods the target takes. A
+			// CONNECT (nothing of it is forwarded until tunnels exist) may use
+			// any method the proxy forwards; a seed endpoint GET and HEAD.
+			allow := "GET, HEAD"
+			if l.req.Method == codec.MethodConnect {
+				allow = allowProxied
+			}
+			l.extra = append(append(append(l.extra, "Allow: "...), allow...), "\r\n"...)
 		}
 		l.scratch = codec.AppendErrorExtra(l.scratch[:0], status, close, retryAfter, l.extra)
 		cc.log.bytesOut += int64(len(l.scratch))

@@ -239,7 +239,6 @@ func seedEndpoint(target []byte) seedKind {
 // the request path does not).
 func (cc *clientConn) serveSeed(k seedKind) {
 	if cc.method != codec.MethodGet && cc.method != codec.MethodHead {
-		cc.allow = "GET, HEAD"
 		cc.answer(405, false)
 		return
 	}
