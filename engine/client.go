@@ -245,6 +245,12 @@ func (cc *clientConn) reject(err error) {
 	if !cc.log.open {
 		cc.beginBare()
 	}
+	if err == codec.ErrConnect {
+		// Nothing of a CONNECT is forwarded until tunnels exist; any method
+		// the proxy forwards may be used instead (RFC 9110 §15.5.6).
+		cc.answerAllow(status, true, allowProxied)
+		return
+	}
 	cc.answer(status, true)
 }
 
@@ -253,6 +259,11 @@ func (cc *clientConn) reject(err error) {
 // HTTP/1.0, which our answers do not keep alive), or when the request body
 // has not been read.
 func (cc *clientConn) answer(status int, close bool) {
+	cc.answerAllow(status, close, "GET, HEAD") // only seed endpoints answer 405 otherwise
+}
+
+// answerAllow is answer with the Allow field a 405 carries.
+func (cc *clientConn) answerAllow(status int, close bool, allow string) {
 	close = close || cc.closeAfter || cc.minor == 0 || !cc.reqDone || cc.l.s.draining.Load()
 	retryAfter := 0
 	if status == 503 {
@@ -269,13 +280,7 @@ func (cc *clientConn) answer(status int, close bool) {
 		l := cc.l
 		l.extra = cc.appendIDField(l.extra[:0])
 		if status == 405 {
-			// RFC 9110 §15.5.6: a 405 lists the methods the target takes. A
-			// CONNECT (nothing of it is forwarded until tunnels exist) may use
-			// any method the proxy forwards; a seed endpoint GET and HEAD.
-			allow := "GET, HEAD"
-			if l.req.Method == codec.MethodConnect {
-				allow = allowProxied
-			}
+			// RFC 9110 §15.5.6: a 405 lists the methods the target takes.
 			l.extra = append(append(append(l.extra, "Allow: "...), allow...), "\r\n"...)
 		}
 		l.scratch = codec.AppendErrorExtra(l.scratch[:0], status, close, retryAfter, l.extra)
