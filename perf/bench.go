@@ -157,8 +157,9 @@ type RunResult struct {
 	P99      float64 `json:"p99_ms"`
 	P999     float64 `json:"p99_9_ms"`
 	CPUus    float64 `json:"cpu_us_per_req"`
-	Errors   int64   `json:"errors"`  // connect, read, write, timeout
-	Non2xx   int64   `json:"non_2xx"` // responses outside 2xx/3xx
+	SysUS    float64 `json:"sys_us_per_req"` // the kernel's part of CPUus
+	Errors   int64   `json:"errors"`         // connect, read, write, timeout
+	Non2xx   int64   `json:"non_2xx"`        // responses outside 2xx/3xx
 }
 
 // Stat is the median and range of one measure over the rounds.
@@ -185,6 +186,7 @@ type Summary struct {
 	P50     Stat    `json:"p50_ms"`
 	P99     Stat    `json:"p99_ms"`
 	CPUus   Stat    `json:"cpu_us_per_req"`
+	SysUS   Stat    `json:"sys_us_per_req"` // the kernel's part of CPUus
 	RPSvsHA float64 `json:"rps_vs_haproxy"` // median ratio; 0 when HAProxy was not measured
 	CPUvsHA float64 `json:"cpu_vs_haproxy"`
 	Errors  int64   `json:"errors"`  // summed over rounds
@@ -576,6 +578,9 @@ func (b *bench) loadRounds(ctx context.Context) error {
 	return nil
 }
 
+// cpuTime is a process's CPU time so far, split as /proc shows it.
+type cpuTime struct{ user, sys time.Duration }
+
 // measure runs one load against lp and records it with the proxy's CPU time.
 func (b *bench) measure(ctx context.Context, lp *liveProxy, conns, size, round int) error {
 	if lp.p.exited() {
@@ -593,12 +598,14 @@ func (b *bench) measure(ctx context.Context, lp *liveProxy, conns, size, round i
 	if err != nil {
 		return err
 	}
+	perReq := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(lr.requests) }
 	rr := RunResult{
 		Proxy: lp.name, Conns: conns, Size: size, Round: round, Requests: lr.requests, RPS: lr.rps,
 		P50: lr.p50, P99: lr.p99, P999: lr.p999, Errors: lr.errors, Non2xx: lr.non2xx,
 	}
 	if lr.requests > 0 {
-		rr.CPUus = float64(cpu1-cpu0) / float64(time.Microsecond) / float64(lr.requests)
+		rr.CPUus = perReq(cpu1.user + cpu1.sys - cpu0.user - cpu0.sys)
+		rr.SysUS = perReq(cpu1.sys - cpu0.sys)
 	}
 	b.res.Runs = append(b.res.Runs, rr)
 	b.logf("  %4d conns %6s  round %d  %-13s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %6.2f µs CPU/req  errors %d non-2xx %d",
@@ -685,6 +692,7 @@ func (b *bench) summarize() {
 					P50:   statOf(runs, func(r RunResult) float64 { return r.P50 }),
 					P99:   statOf(runs, func(r RunResult) float64 { return r.P99 }),
 					CPUus: statOf(runs, func(r RunResult) float64 { return r.CPUus }),
+					SysUS: statOf(runs, func(r RunResult) float64 { return r.SysUS }),
 				}
 				for _, r := range runs {
 					s.Errors += r.Errors

@@ -15,28 +15,28 @@ import (
 // clockTick is USER_HZ, the unit of the CPU times in /proc/PID/stat: 100 on every Linux ABI.
 const clockTick = 10 * time.Millisecond
 
-// procCPU returns the user + system CPU time that process pid (all its threads) has used.
-func procCPU(pid int) (time.Duration, error) {
+// procCPU returns the user and system CPU time that process pid (all its threads) has used.
+func procCPU(pid int) (cpuTime, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, fmt.Errorf("cannot read CPU time of %d: %w", pid, err)
+		return cpuTime{}, fmt.Errorf("cannot read CPU time of %d: %w", pid, err)
 	}
 	// The command name may hold spaces and parentheses: fields start after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("cannot parse /proc/%d/stat", pid)
+		return cpuTime{}, fmt.Errorf("cannot parse /proc/%d/stat", pid)
 	}
 	f := bytes.Fields(b[i+1:])
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("cannot parse /proc/%d/stat: %d fields", pid, len(f))
+		return cpuTime{}, fmt.Errorf("cannot parse /proc/%d/stat: %d fields", pid, len(f))
 	}
 	ut, err1 := strconv.ParseInt(string(f[11]), 10, 64)
 	st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("cannot parse /proc/%d/stat: %w", pid, err)
+		return cpuTime{}, fmt.Errorf("cannot parse /proc/%d/stat: %w", pid, err)
 	}
-	return time.Duration(ut+st) * clockTick, nil
+	return cpuTime{user: time.Duration(ut) * clockTick, sys: time.Duration(st) * clockTick}, nil
 }
 
 // procRSS returns the resident set size of process pid in bytes (VmRSS).

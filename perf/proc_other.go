@@ -10,8 +10,8 @@ import (
 
 var errNoProc = errors.New("perf: the benchmark harness reads /proc and runs on Linux only")
 
-func procCPU(int) (time.Duration, error) { return 0, errNoProc }
-func procRSS(int) (int64, error)         { return 0, errNoProc }
-func selfCPU() time.Duration             { return 0 }
-func childAttr() *syscall.SysProcAttr    { return nil }
-func supported() error                   { return errNoProc }
+func procCPU(int) (cpuTime, error)    { return cpuTime{}, errNoProc }
+func procRSS(int) (int64, error)      { return 0, errNoProc }
+func selfCPU() time.Duration          { return 0 }
+func childAttr() *syscall.SysProcAttr { return nil }
+func supported() error                { return errNoProc }
