@@ -179,18 +179,21 @@ func (s Stat) Spread() float64 {
 
 // Summary aggregates the rounds of one proxy in one scenario.
 type Summary struct {
-	Proxy   string  `json:"proxy"`
-	Conns   int     `json:"conns"`
-	Size    int     `json:"size"`
-	RPS     Stat    `json:"rps"`
-	P50     Stat    `json:"p50_ms"`
-	P99     Stat    `json:"p99_ms"`
-	CPUus   Stat    `json:"cpu_us_per_req"`
-	SysUS   Stat    `json:"sys_us_per_req"` // the kernel's part of CPUus
-	RPSvsHA float64 `json:"rps_vs_haproxy"` // median ratio; 0 when HAProxy was not measured
-	CPUvsHA float64 `json:"cpu_vs_haproxy"`
-	Errors  int64   `json:"errors"`  // summed over rounds
-	Non2xx  int64   `json:"non_2xx"` // summed over rounds
+	Proxy string `json:"proxy"`
+	Conns int    `json:"conns"`
+	Size  int    `json:"size"`
+	RPS   Stat   `json:"rps"`
+	P50   Stat   `json:"p50_ms"`
+	P99   Stat   `json:"p99_ms"`
+	CPUus Stat   `json:"cpu_us_per_req"`
+	SysUS Stat   `json:"sys_us_per_req"` // the kernel's part of CPUus
+	// Syscalls is the system calls per request in one extra run under strace -c
+	// (0: strace is not installed).
+	Syscalls float64 `json:"syscalls_per_req"`
+	RPSvsHA  float64 `json:"rps_vs_haproxy"` // median ratio; 0 when HAProxy was not measured
+	CPUvsHA  float64 `json:"cpu_vs_haproxy"`
+	Errors   int64   `json:"errors"`  // summed over rounds
+	Non2xx   int64   `json:"non_2xx"` // summed over rounds
 }
 
 // IdleResult is the memory test of one proxy.
@@ -226,6 +229,13 @@ type bench struct {
 	backends []string
 	paths    map[int]string // response size → request path on the backends
 	proxies  []*liveProxy
+	syscalls map[scenario]float64 // per proxy and scenario, from countSyscalls
+}
+
+// scenario names one proxy under one load shape.
+type scenario struct {
+	proxy       string
+	conns, size int
 }
 
 // liveProxy is a running proxy.
@@ -247,7 +257,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if cfg.Loopgate == "" {
 		return nil, errors.New("cannot benchmark: no loopgate binary given")
 	}
-	b := &bench{cfg: cfg, paths: map[int]string{}}
+	b := &bench{cfg: cfg, paths: map[int]string{}, syscalls: map[scenario]float64{}}
 	b.res = &BenchResult{
 		Tool: "loopgate-perf", SchemaVersion: BenchSchema, Started: time.Now().UTC().Truncate(time.Second),
 		Host: HostInfo{CPUs: runtime.NumCPU(), Kernel: kernel(), GoVersion: runtime.Version(), Versions: map[string]string{}},
@@ -573,6 +583,14 @@ func (b *bench) loadRounds(ctx context.Context) error {
 					}
 				}
 			}
+			for _, lp := range b.proxies {
+				n, err := b.countSyscalls(ctx, lp, conns, size)
+				if err != nil {
+					b.note("%v", err)
+					continue
+				}
+				b.syscalls[scenario{lp.name, conns, size}] = n
+			}
 		}
 	}
 	return nil
@@ -688,11 +706,12 @@ func (b *bench) summarize() {
 				}
 				s := Summary{
 					Proxy: lp.name, Conns: conns, Size: size,
-					RPS:   statOf(runs, func(r RunResult) float64 { return r.RPS }),
-					P50:   statOf(runs, func(r RunResult) float64 { return r.P50 }),
-					P99:   statOf(runs, func(r RunResult) float64 { return r.P99 }),
-					CPUus: statOf(runs, func(r RunResult) float64 { return r.CPUus }),
-					SysUS: statOf(runs, func(r RunResult) float64 { return r.SysUS }),
+					RPS:      statOf(runs, func(r RunResult) float64 { return r.RPS }),
+					P50:      statOf(runs, func(r RunResult) float64 { return r.P50 }),
+					P99:      statOf(runs, func(r RunResult) float64 { return r.P99 }),
+					CPUus:    statOf(runs, func(r RunResult) float64 { return r.CPUus }),
+					SysUS:    statOf(runs, func(r RunResult) float64 { return r.SysUS }),
+					Syscalls: b.syscalls[scenario{lp.name, conns, size}],
 				}
 				for _, r := range runs {
 					s.Errors += r.Errors

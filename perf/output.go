@@ -37,12 +37,12 @@ func (res *BenchResult) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "loopgate perf: %s\n", res.header())
 	b.WriteString("medians over the rounds; ± is the spread (max-min)/median; ÷HA is the ratio to HAProxy's median\n\n")
-	fmt.Fprintf(&b, "%5s %7s  %-13s %9s %5s %8s %8s %10s %5s %8s %7s %7s %7s\n",
-		"conns", "size", "proxy", "req/s", "±%", "p50 ms", "p99 ms", "CPU µs/req", "±%", "of it sys", "rps÷HA", "CPU÷HA", "errors")
+	fmt.Fprintf(&b, "%5s %7s  %-13s %9s %5s %8s %8s %10s %5s %8s %8s %7s %7s %7s\n",
+		"conns", "size", "proxy", "req/s", "±%", "p50 ms", "p99 ms", "CPU µs/req", "±%", "of it sys", "sysc/req", "rps÷HA", "CPU÷HA", "errors")
 	for _, s := range res.Summary {
-		fmt.Fprintf(&b, "%5d %7s  %-13s %9.0f %5.1f %8.2f %8.2f %10.2f %5.1f %8.2f %7s %7s %7d\n",
+		fmt.Fprintf(&b, "%5d %7s  %-13s %9.0f %5.1f %8.2f %8.2f %10.2f %5.1f %8.2f %8s %7s %7s %7d\n",
 			s.Conns, sizeLabel(s.Size), s.Proxy, s.RPS.Median, s.RPS.Spread(), s.P50.Median, s.P99.Median,
-			s.CPUus.Median, s.CPUus.Spread(), s.SysUS.Median, fmtRatio(s.RPSvsHA), fmtRatio(s.CPUvsHA), s.Errors+s.Non2xx)
+			s.CPUus.Median, s.CPUus.Spread(), s.SysUS.Median, fmtRatio(s.Syscalls), fmtRatio(s.RPSvsHA), fmtRatio(s.CPUvsHA), s.Errors+s.Non2xx)
 	}
 	if len(res.Idle) > 0 {
 		fmt.Fprintf(&b, "\nmemory per idle keep-alive client connection (RSS with N open after one request each, minus RSS before, ÷ N)\n")
@@ -72,12 +72,12 @@ func (res *BenchResult) WriteTable(w io.Writer) error {
 func (res *BenchResult) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Taken %s: %s.\n\n", res.Started.Format("2006-01-02"), res.header())
-	b.WriteString("| conns | size | proxy | req/s (± spread) | p50 ms | p99 ms | CPU µs/req (± spread) | of it system | req/s ÷ HAProxy | CPU ÷ HAProxy | errors |\n")
-	b.WriteString("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| conns | size | proxy | req/s (± spread) | p50 ms | p99 ms | CPU µs/req (± spread) | of it system | syscalls/req | req/s ÷ HAProxy | CPU ÷ HAProxy | errors |\n")
+	b.WriteString("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range res.Summary {
-		fmt.Fprintf(&b, "| %d | %s | %s | %.0f (±%.0f%%) | %.2f | %.2f | %.2f (±%.0f%%) | %.2f | %s | %s | %d |\n",
+		fmt.Fprintf(&b, "| %d | %s | %s | %.0f (±%.0f%%) | %.2f | %.2f | %.2f (±%.0f%%) | %.2f | %s | %s | %s | %d |\n",
 			s.Conns, sizeLabel(s.Size), s.Proxy, s.RPS.Median, s.RPS.Spread(), s.P50.Median, s.P99.Median,
-			s.CPUus.Median, s.CPUus.Spread(), s.SysUS.Median, fmtRatio(s.RPSvsHA), fmtRatio(s.CPUvsHA), s.Errors+s.Non2xx)
+			s.CPUus.Median, s.CPUus.Spread(), s.SysUS.Median, fmtRatio(s.Syscalls), fmtRatio(s.RPSvsHA), fmtRatio(s.CPUvsHA), s.Errors+s.Non2xx)
 	}
 	if len(res.Idle) > 0 {
 		b.WriteString("\n| proxy | idle connections | RSS before | RSS after | bytes per connection | ÷ HAProxy |\n")
