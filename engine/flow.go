@@ -89,7 +89,7 @@ func (cc *clientConn) bound() {
 // pauseResponse stops reading the upstream while the client drains the
 // response; OnDrain of the client resumes it.
 func (u *upConn) pauseResponse(cc *clientConn) {
-	if !u.c.ReadPaused() {
+	if !u.paused {
 		_ = u.c.PauseRead()
 	}
 	u.paused = true
@@ -132,7 +132,7 @@ func (cc *clientConn) onDrain() {
 		return
 	}
 	u := cc.up
-	if u == nil || u.c == nil || u.state != upBody || !u.c.ReadPaused() {
+	if u == nil || u.c == nil || u.state != upBody || !u.paused {
 		return
 	}
 	u.timer.touch(now()) // the client is reading: that is progress

@@ -46,7 +46,7 @@ type Server struct {
 
 	clients      atomic.Int64 // open client connections
 	acceptLogged atomic.Int64 // monoNow of the last accept failure logged
-	fast         atomic.Int32 // loops with exchanges waiting on a peer to drain
+	fast         atomic.Int32 // loops with retries waiting out a backoff (the ticker then runs fast)
 }
 
 // New checks cfg, fills in defaults and returns a Server ready to Run.

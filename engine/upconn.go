@@ -95,25 +95,25 @@ func (u *upConn) dialFailed(err error) {
 	cc := u.cc
 	u.cc = nil
 	u.l.s.log.Debug("cannot connect to backend", "backend", u.addr(), "err", err)
-	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-		// The kernel refused us a descriptor: a local shortage, not the
-		// backend's fault, and no other backend would fare better.
-		if cc != nil && cc.up == u {
-			cc.up = nil
-			u.done(false)
-			cc.log.reason = stats.ReasonLimit
-			cc.fail(503)
-		}
+	// The kernel refusing us a descriptor is a local shortage: not the
+	// backend's fault, and no other backend would fare better.
+	local := errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+	if !local {
+		u.outcome(true, "connect failed", 0)
+	}
+	if cc == nil || cc.up != u {
 		return
 	}
-	u.outcome(true, "connect failed", 0)
-	if cc != nil && cc.up == u {
-		cc.up = nil
-		u.done(false)
-		// Nothing of the request was sent: it may go to another backend.
-		cc.log.bs, cc.log.reason = u.bs, stats.ReasonConnect
-		cc.retryAfter(u.backend, cc.head, 502, false)
+	cc.up = nil
+	u.done(false)
+	if local {
+		cc.log.reason = stats.ReasonLimit
+		cc.fail(503)
+		return
 	}
+	// Nothing of the request was sent: it may go to another backend.
+	cc.log.bs, cc.log.reason = u.bs, stats.ReasonConnect
+	cc.retryAfter(u.backend, cc.head, 502, false)
 }
 
 // outcome counts a failure of the backend against passive ejection, or a
@@ -445,7 +445,7 @@ func (u *upConn) finish() {
 }
 
 // onEOF ends a close-delimited body: the backend closing cleanly (its FIN,
-// not a reset) is its end.
+// not a reset) is its end. lost calls it, having closed u.
 func (u *upConn) onEOF() {
 	cc := u.cc
 	if u.headOut {
@@ -455,7 +455,6 @@ func (u *upConn) onEOF() {
 		cc.write(lastChunk)
 	}
 	u.cc = nil
-	u.closeNow()
 	cc.log.upTime = time.Since(u.start)
 	u.done(true)
 	if cc.closed {
@@ -508,7 +507,7 @@ func (u *upConn) toIdle() {
 		}
 		u.set, u.backend = lp.set, j
 	}
-	if u.paused || u.c.ReadPaused() {
+	if u.paused {
 		u.paused = false
 		_ = u.c.ResumeRead() // an idle connection must see stray bytes and its end
 	}
@@ -588,13 +587,8 @@ func (u *upConn) onTimeout(k timerKind) {
 // the engine closed it. (Its clean end, a FIN, arrives as ReadEOF in pump.)
 func (u *upConn) onClose(error) {
 	prev := u.state
-	u.c = nil
-	if prev == upIdle {
-		u.leaveIdle(false)
-	}
-	u.state = upClosed
-	u.release()
-	u.timer.stop()
+	u.c = nil // gnet has closed it: closeNow only does the bookkeeping
+	u.closeNow()
 	if cc := u.cc; cc != nil && cc.up == u {
 		u.lost(prev, false)
 	}
