@@ -403,10 +403,7 @@ func TestIntegrityTimeoutsE2E(t *testing.T) {
 			case <-answered:
 			case <-time.After(3 * ioTimeout):
 			}
-			io.WriteString(c, late)
-			c.SetReadDeadline(time.Now().Add(ioTimeout))
-			_, err := io.Copy(io.Discard, br)
-			closed <- err
+			sendLateThenDrain(c, br, late, closed)
 		})
 		px := withProgress(t, be.addr())
 		c := dial(t, px)
@@ -484,10 +481,7 @@ func TestIntegrityTimeoutsE2E(t *testing.T) {
 				return
 			}
 			time.Sleep(1500 * time.Millisecond) // past the proxy's timeout
-			io.WriteString(c, late)
-			c.SetReadDeadline(time.Now().Add(ioTimeout))
-			_, err := io.Copy(io.Discard, br)
-			closed <- err
+			sendLateThenDrain(c, br, late, closed)
 		})
 		px := withProgress(t, be.addr())
 		c := dial(t, px)
@@ -521,4 +515,14 @@ func TestIntegrityTimeoutsE2E(t *testing.T) {
 		}
 		checkHonestClient(t, px)
 	})
+}
+
+// sendLateThenDrain is the end of a stalled backend: it sends its late
+// answer, which must reach nobody, then reads until the proxy closes the
+// connection and reports how that read ended.
+func sendLateThenDrain(c net.Conn, br *bufio.Reader, late string, closed chan<- error) {
+	io.WriteString(c, late)
+	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	_, err := io.Copy(io.Discard, br)
+	closed <- err
 }
