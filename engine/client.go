@@ -31,6 +31,10 @@ const (
 )
 
 // clientConn is the state of one client connection. It is owned by its loop.
+// Between requests it holds only what the next request needs; the state of
+// an exchange lives in an exchange taken from the loop's free list when a
+// request's first byte arrives and given back when the exchange is done, so
+// an idle keep-alive client costs this struct and gnet's, not both.
 type clientConn struct {
 	timer
 	l       *loop
@@ -40,19 +44,30 @@ type clientConn struct {
 	ipKey   uint64 // hash of ip, for ip_hash and hash_key = "ip"
 	trusted bool   // the peer is in trusted_proxies: its X-Forwarded-For is believed
 
+	closed    bool
+	shutWrite bool // closing: our side is shut down, lingering
+	refused   bool // over max_connections: answered 503, not counted as a client
+	serving   bool // inside serve: re-entrant calls leave the work to its loop
+	lastOut   int  // closing: bytes queued when the flush last made progress
+
 	up *upConn // the upstream serving the current exchange
 
-	// The current exchange, copied out of the parsed head (the loop's
-	// scratch Request, whose spans point into input that is discarded as
-	// the body streams).
+	*exchange // the current exchange; nil between requests
+}
+
+// exchange is one request and its response as the client connection sees
+// them. Its fields are copied out of the parsed head (the loop's scratch
+// Request, whose spans point into input that is discarded as the body
+// streams).
+type exchange struct {
 	method      codec.Method
 	minor       uint8
 	body        codec.BodyKind
-	remaining   int64         // BodyLength: bytes still to forward
-	chunk       codec.Chunked // BodyChunked: framing state
 	reqDone     bool          // the whole request has been written upstream
 	closeAfter  bool          // close the connection after this exchange
 	respStarted bool          // bytes of the response have been written to the client
+	remaining   int64         // BodyLength: bytes still to forward
+	chunk       codec.Chunked // BodyChunked: framing state
 
 	key       uint64 // the request's hash key, or upstream.NoKey; kept for a replay
 	setCookie []byte // Set-Cookie line for the response when the sticky cookie must be (re)set
@@ -67,13 +82,47 @@ type clientConn struct {
 	arrived    int64  // when the request's head was parsed, for the retry deadline
 	retry      []byte // rewritten head of a request that may be replayed on a fresh connection
 
-	closed    bool
-	shutWrite bool // closing: our side is shut down, lingering
-	refused   bool // over max_connections: answered 503, not counted as a client
-	lastOut   int  // closing: bytes queued when the flush last made progress
-	serving   bool // inside serve: re-entrant calls leave the work to its loop
-
 	log exchangeLog // what metrics and the access log learn about the exchange
+}
+
+// maxKeptBuffer bounds a head buffer an exchange keeps for its next use;
+// a bigger one (a long head) goes to the garbage collector.
+const maxKeptBuffer = 4 << 10
+
+// hold gives cc an exchange, from the loop's free list when it has one. All
+// its fields are zero except the capacity of its buffers.
+func (cc *clientConn) hold() {
+	if cc.exchange != nil {
+		return
+	}
+	l := cc.l
+	if n := len(l.exchanges); n > 0 {
+		cc.exchange = l.exchanges[n-1]
+		l.exchanges = l.exchanges[:n-1]
+		return
+	}
+	cc.exchange = new(exchange)
+}
+
+// release gives the exchange back to the loop once it is done and the
+// connection waits for its next request. A closed connection keeps its
+// exchange for the garbage collector: code still on the stack may read it.
+func (cc *clientConn) release() {
+	x := cc.exchange
+	if x == nil {
+		return
+	}
+	cc.exchange = nil
+	*x = exchange{head: keep(x.head), retry: keep(x.retry), log: x.log.emptied()}
+	cc.l.exchanges = append(cc.l.exchanges, x)
+}
+
+// keep returns b emptied, or nil when it is too big to keep.
+func keep(b []byte) []byte {
+	if cap(b) > maxKeptBuffer {
+		return nil
+	}
+	return b[:0]
 }
 
 func newClient(l *loop, c gnet.Conn) *clientConn {
@@ -176,6 +225,7 @@ func (cc *clientConn) readHead() bool {
 	if len(b) == 0 {
 		return false
 	}
+	cc.hold()
 	if cc.list == &cc.l.timers[timerClientIdle] {
 		// The first byte of the next request: it now has client_header to arrive.
 		cc.l.arm(&cc.timer, timerClientHeader)
@@ -264,6 +314,7 @@ func (cc *clientConn) answer(status int, close bool) {
 
 // answerAllow is answer with the Allow field a 405 carries.
 func (cc *clientConn) answerAllow(status int, close bool, allow string) {
+	cc.hold() // a timeout before any byte of a request
 	close = close || cc.closeAfter || cc.minor == 0 || !cc.reqDone || cc.l.s.draining.Load()
 	retryAfter := 0
 	if status == 503 {
@@ -620,6 +671,7 @@ func (cc *clientConn) exchangeDone() {
 // next readies the connection for the next request and serves any that is
 // already buffered (pipelining: one exchange at a time, so answers stay in order).
 func (cc *clientConn) next() {
+	cc.release()
 	cc.state = clientReadHead
 	cc.l.arm(&cc.timer, timerClientIdle)
 	cc.serve()
@@ -758,7 +810,7 @@ func (cc *clientConn) shut() {
 	if !cc.refused {
 		cc.l.s.clients.Add(-1)
 	}
-	if cc.log.open {
+	if cc.exchange != nil && cc.log.open {
 		// Cut: by us after an upstream failure mid-response (reason set),
 		// or by the client before its answer was complete.
 		if cc.log.reason == stats.ReasonNone {

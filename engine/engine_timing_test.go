@@ -72,10 +72,13 @@ func newObservedLoop(tb testing.TB) (*loop, *clientConn) {
 }
 
 // observedPath is requestPath plus what the engine records per exchange:
-// the request ID (generated), the seed endpoint check, the response status,
-// the metrics and the access log line.
+// the exchange taken from and given back to the loop's free list, the
+// request ID (generated), the seed endpoint check, the response status, the
+// metrics and the access log line.
 func observedPath(cc *clientConn, r *codec.Request, raw []byte) int {
 	l := cc.l
+	cc.hold()
+	defer cc.release()
 	n, err := codec.ParseRequest(raw, r, &l.cfg.Limits)
 	if err != nil {
 		panic(err)

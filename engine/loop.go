@@ -31,6 +31,8 @@ type loop struct {
 	req  codec.Request
 	resp codec.Response
 
+	exchanges []*exchange // free list: exchanges of connections between requests
+
 	scratch []byte    // rewritten heads are appended here, then written at once
 	reframe []byte    // chunked framing re-written canonically (walkChunks)
 	iov     [3][]byte // Writev argument, kept here so the call does not allocate

@@ -42,6 +42,12 @@ func (x *exchangeLog) begin(wall bool) {
 	}
 }
 
+// emptied returns an empty log that keeps the capacity of x's buffers.
+func (x *exchangeLog) emptied() exchangeLog {
+	return exchangeLog{id: keep(x.id), method: keep(x.method), target: keep(x.target),
+		agent: keep(x.agent), referer: keep(x.referer)}
+}
+
 // maxRequestID bounds a client's request ID that is kept as it is; a longer
 // one is forwarded untouched but logged cut to this length.
 const maxRequestID = 128

@@ -287,6 +287,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		// It is not counted as a client while it lingers.
 		s.clients.Add(-1)
 		cc.refused = true
+		cc.hold()
 		cc.beginBare()
 		cc.log.reason = stats.ReasonLimit
 		cc.answer(503, true)
