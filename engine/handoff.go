@@ -28,11 +28,13 @@ package engine
 // sockets are the whole group again, so it calls Steer(0).
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -155,12 +157,19 @@ func (s *Server) GroupPeers() (int, error) {
 	if inet6 {
 		file = "/proc/net/tcp6"
 	}
-	data, err := os.ReadFile(file)
+	// Read as a stream: on a busy host the table runs to megabytes (every
+	// TIME_WAIT socket has a line), which a start should not hold in memory.
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, fmt.Errorf("cannot count the listeners on %s: %w", s.Addr(), err)
+	}
+	defer f.Close()
+	listening, err := listeningInodes(f, s.addr.Load())
 	if err != nil {
 		return 0, fmt.Errorf("cannot count the listeners on %s: %w", s.Addr(), err)
 	}
 	n := 0
-	for _, ino := range listeningInodes(data, s.addr.Load()) {
+	for _, ino := range listening {
 		if !inodes[ino] {
 			n++
 		}
@@ -447,11 +456,12 @@ func listenerFDs(addr *net.TCPAddr) (fds []int, inodes map[uint64]bool, inet6 bo
 //
 //	sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
 //	 0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 1000 0 41231 ...
-func listeningInodes(data []byte, addr *net.TCPAddr) []uint64 {
+func listeningInodes(r io.Reader, addr *net.TCPAddr) ([]uint64, error) {
 	var out []uint64
-	for line := range bytes.Lines(data) {
-		f := bytes.Fields(line)
-		if len(f) < 10 || string(f[3]) != "0A" {
+	sc := bufio.NewScanner(r)
+	var f [10][]byte
+	for sc.Scan() {
+		if splitFields(sc.Bytes(), f[:]) < len(f) || string(f[3]) != "0A" {
 			continue
 		}
 		host, port, ok := bytes.Cut(f[1], []byte{':'})
@@ -470,7 +480,26 @@ func listeningInodes(data []byte, addr *net.TCPAddr) []uint64 {
 			out = append(out, ino)
 		}
 	}
-	return out
+	return out, sc.Err()
+}
+
+// splitFields stores the first len(dst) space-separated fields of line in
+// dst and returns how many it found, without allocating.
+func splitFields(line []byte, dst [][]byte) int {
+	n := 0
+	for n < len(dst) {
+		line = bytes.TrimLeft(line, " \t")
+		if len(line) == 0 {
+			break
+		}
+		end := bytes.IndexAny(line, " \t")
+		if end < 0 {
+			end = len(line)
+		}
+		dst[n], line = line[:end], line[end:]
+		n++
+	}
+	return n
 }
 
 // parseProcIP decodes /proc/net/tcp's address: 8 or 32 hex digits, each

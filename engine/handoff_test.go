@@ -64,7 +64,7 @@ func TestListeningInodes(t *testing.T) {
 		line("127.0.0.2", 8080, "0A", 16)
 	f := func(ip string, port int, want string) {
 		t.Helper()
-		got := fmt.Sprint(listeningInodes([]byte(data), &net.TCPAddr{IP: net.ParseIP(ip), Port: port}))
+		got := fmt.Sprint(inodesOf(t, data, &net.TCPAddr{IP: net.ParseIP(ip), Port: port}))
 		if got != want {
 			t.Fatalf("listeningInodes(%s:%d) = %s; want %s", ip, port, got, want)
 		}
@@ -74,17 +74,27 @@ func TestListeningInodes(t *testing.T) {
 	f("127.0.0.1", 8082, "[]")
 
 	data6 := head + line("::1", 443, "0A", 21) + line("::", 443, "0A", 22) + line("fe80::1", 443, "0A", 23)
-	got := fmt.Sprint(listeningInodes([]byte(data6), &net.TCPAddr{IP: net.ParseIP("::1"), Port: 443}))
+	got := fmt.Sprint(inodesOf(t, data6, &net.TCPAddr{IP: net.ParseIP("::1"), Port: 443}))
 	if got != "[21]" {
 		t.Fatalf("IPv6: got %s; want [21]", got)
 	}
 	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 { // the kernel's own spelling on little-endian machines
-		got := fmt.Sprint(listeningInodes([]byte(head+"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 31 1\n"),
+		got := fmt.Sprint(inodesOf(t, head+"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 31 1\n",
 			&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}))
 		if got != "[31]" {
 			t.Fatalf("little-endian line: got %s; want [31]", got)
 		}
 	}
+}
+
+// inodesOf is listeningInodes of a table given as text.
+func inodesOf(t *testing.T, table string, addr *net.TCPAddr) []uint64 {
+	t.Helper()
+	got, err := listeningInodes(strings.NewReader(table), addr)
+	if err != nil {
+		t.Fatalf("listeningInodes: %v", err)
+	}
+	return got
 }
 
 // rawListener binds a non-blocking SO_REUSEPORT listener on 127.0.0.1:port.
@@ -378,7 +388,7 @@ func TestRetire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := listeningInodes(data, s.Addr().(*net.TCPAddr)); len(got) != 2 {
+	if got := inodesOf(t, string(data), s.Addr().(*net.TCPAddr)); len(got) != 2 {
 		t.Fatalf("after the handoff %d sockets listen on %s; want the successor's 2", len(got), addr)
 	}
 	for range 10 {
