@@ -135,6 +135,9 @@ type BenchSettings struct {
 	Load      string  `json:"load"`     // "wrk -t1" or "loadgen (GOMAXPROCS=1)"
 	Backends  string  `json:"backends"` // "nginx" or "cmd/backend"
 	Quick     bool    `json:"quick"`
+	// SyscallsBy is the tool behind syscalls_per_req: "perf stat (raw_syscalls:sys_enter)",
+	// "strace -c" (slows the proxy; see perf/syscalls.go) or "" (not counted).
+	SyscallsBy string `json:"syscalls_counted_by"`
 }
 
 // ProxyInfo describes one proxy row.
@@ -187,8 +190,8 @@ type Summary struct {
 	P99   Stat   `json:"p99_ms"`
 	CPUus Stat   `json:"cpu_us_per_req"`
 	SysUS Stat   `json:"sys_us_per_req"` // the kernel's part of CPUus
-	// Syscalls is the system calls per request in one extra run under strace -c
-	// (0: strace is not installed).
+	// Syscalls is the system calls per request in one extra, counted run
+	// (Settings.SyscallsBy; 0: nothing could count).
 	Syscalls float64 `json:"syscalls_per_req"`
 	RPSvsHA  float64 `json:"rps_vs_haproxy"` // median ratio; 0 when HAProxy was not measured
 	CPUvsHA  float64 `json:"cpu_vs_haproxy"`
@@ -230,6 +233,7 @@ type bench struct {
 	paths    map[int]string // response size → request path on the backends
 	proxies  []*liveProxy
 	syscalls map[scenario]float64 // per proxy and scenario, from countSyscalls
+	counter  string               // what counts system calls: countByPerf, countByStrace or ""
 }
 
 // scenario names one proxy under one load shape.
@@ -355,6 +359,8 @@ func (b *bench) chooseTools() error {
 	if b.useWrk {
 		b.res.Settings.Load = "wrk -t1"
 	}
+	b.counter = syscallCounter()
+	b.res.Settings.SyscallsBy = b.counter
 	b.res.Host.Versions["loopgate"] = version(cfg.Loopgate, "-version")
 	return nil
 }

@@ -97,6 +97,11 @@ func TestBenchSmoke(t *testing.T) {
 		if s.RPSvsHA == 0 || s.CPUvsHA == 0 {
 			t.Fatalf("row %s lacks ratios to HAProxy: %+v", s.Proxy, s)
 		}
+		// A proxy reads a request and writes it on, at the least; with keep-alive and
+		// epoll batching no proxy here needs 20 calls per request.
+		if res.Settings.SyscallsBy != "" && (s.Syscalls < 2 || s.Syscalls > 20) {
+			t.Errorf("row %s: %.2f system calls per request counted with %s", s.Proxy, s.Syscalls, res.Settings.SyscallsBy)
+		}
 	}
 	for _, r := range res.Idle {
 		if r.Conns != 300 || r.Failed != 0 || r.RSSAfter <= 0 {

@@ -20,8 +20,12 @@ func (res *BenchResult) WriteJSON(w io.Writer) error {
 // header says how the figures were taken, in one line.
 func (res *BenchResult) header() string {
 	s := res.Settings
-	return fmt.Sprintf("%d round(s) × %gs per proxy and scenario, load %s, 3 %s backends, %d CPUs, %s",
+	h := fmt.Sprintf("%d round(s) × %gs per proxy and scenario, load %s, 3 %s backends, %d CPUs, %s",
 		s.Rounds, s.DurationS, s.Load, s.Backends, res.Host.CPUs, res.Host.Kernel)
+	if s.SyscallsBy != "" {
+		h += ", system calls counted with " + s.SyscallsBy
+	}
+	return h
 }
 
 func fmtRatio(v float64) string {

@@ -13,30 +13,65 @@ import (
 	"time"
 )
 
-// syscallRun is how long the extra, traced load of each proxy and scenario lasts.
+// syscallRun is how long the extra, counted load of each proxy and scenario lasts.
 const syscallRun = time.Second
 
-// countSyscalls runs one more load against lp with strace -c attached to every thread of
+// Counting tools, best first. perf counts the raw_syscalls:sys_enter tracepoint in the
+// kernel and leaves the proxy at full speed. strace -c stops the proxy at every call, several
+// times slower; that changes what a Go program does: the runtime's sysmon thread takes the P
+// back from a thread whose system call lasts over 20 µs and keeps waking every 20 µs while it
+// does, so under strace loopgate showed about one nanosleep per request that does not happen
+// at full speed (0.01 per request counted with perf, docs/PERFORMANCE.md).
+const (
+	countByPerf   = "perf stat (raw_syscalls:sys_enter)"
+	countByStrace = "strace -c"
+)
+
+// syscallCounter returns the tool countSyscalls will use, "" when none works here: perf
+// needs the tracepoint to be readable (perf_event_paranoid, tracefs), which one counted run
+// of `true` shows.
+func syscallCounter() string {
+	if installed("perf") && exec.Command("perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "--", "true").Run() == nil {
+		return countByPerf
+	}
+	if installed("strace") {
+		return countByStrace
+	}
+	return ""
+}
+
+// countSyscalls runs one more load against lp with the counter attached to every thread of
 // the proxy and returns the system calls it made per request (issue 15: a change that adds a
-// system call per request shows up here). strace slows the proxy several times over, so only
-// the count is kept, not the time. It returns 0 without strace.
+// system call per request shows up here). It returns 0 when nothing can count.
 func (b *bench) countSyscalls(ctx context.Context, lp *liveProxy, conns, size int) (float64, error) {
-	if !installed("strace") {
+	var cmd *exec.Cmd
+	out := filepath.Join(b.dir, fmt.Sprintf("syscalls-%s-%d-%d.txt", lp.name, conns, size))
+	pid := strconv.Itoa(lp.p.pid())
+	switch b.counter {
+	case countByPerf:
+		cmd = exec.CommandContext(ctx, "perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o", out, "-p", pid)
+	case countByStrace:
+		cmd = exec.CommandContext(ctx, "strace", "-c", "-f", "-q", "-o", out, "-p", pid)
+	default:
 		return 0, nil
 	}
-	out := filepath.Join(b.dir, fmt.Sprintf("strace-%s-%d-%d.txt", lp.name, conns, size))
-	cmd := exec.CommandContext(ctx, "strace", "-c", "-f", "-q", "-o", out, "-p", strconv.Itoa(lp.p.pid()))
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("cannot start strace on %s: %w", lp.name, err)
+		return 0, fmt.Errorf("cannot start %s on %s: %w", cmd.Path, lp.name, err)
 	}
 	time.Sleep(200 * time.Millisecond) // attaching to every thread takes a moment
 	lr, lerr := b.load(ctx, b.useWrk, lp.addr, b.paths[size], conns, syscallRun)
-	_ = cmd.Process.Signal(syscall.SIGINT) // strace detaches and writes its summary
+	_ = cmd.Process.Signal(syscall.SIGINT) // both stop counting and write their summary
 	werr := cmd.Wait()
 	if lerr != nil {
 		return 0, lerr
 	}
-	calls, err := straceTotal(out)
+	var calls int64
+	var err error
+	if b.counter == countByPerf {
+		calls, err = perfStatCount(out, "raw_syscalls:sys_enter")
+	} else {
+		calls, err = straceTotal(out)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("cannot count %s's system calls (%v): %w", lp.name, werr, err)
 	}
@@ -44,6 +79,27 @@ func (b *bench) countSyscalls(ctx context.Context, lp *liveProxy, conns, size in
 		return 0, nil
 	}
 	return float64(calls) / float64(lr.requests), nil
+}
+
+// perfStatCount reads the count of event from perf stat's CSV output (-x,):
+//
+//	429271,,raw_syscalls:sys_enter,3001234567,100.00,,
+func perfStatCount(path, event string) (int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(data) {
+		f := bytes.Split(bytes.TrimSpace(line), []byte(","))
+		if len(f) >= 3 && string(f[2]) == event {
+			n, err := strconv.ParseInt(string(f[0]), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %s not counted: %q", path, event, f[0])
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s line in %s", event, path)
 }
 
 // straceTotal reads the calls column of the "total" line of an strace -c summary:
