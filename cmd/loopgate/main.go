@@ -38,6 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	verbose := fs.Bool("verbose", false, "log at debug level")
 	pidfile := fs.String("pidfile", "", "write the process id to this file (rewritten by an upgrade's new process)")
+	admin := fs.String("admin", "", "admin listener address, in place of the config's; \"\" turns it off")
 	upgrade := fs.Bool("upgrade", false, "upgrade the loopgate named by -pidfile in place (as kill -USR2 does), wait for the outcome, exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -59,6 +60,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err) // one "file:line: key: problem" per line
 		return 1
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "admin" {
+			cfg.overrideAdmin(admin)
+		}
+	})
 	if *check {
 		// The hard limit: the one a started loopgate raises its own to.
 		if _, hard, err := nofile(); err != nil {
@@ -72,6 +78,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := setupUpgrade(cfg, *pidfile); err != nil { // a process started by an upgrade: the handshake
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	// A successor shares its parent's port by design; anything else must
+	// find the port free (listen.go).
+	if p := upgradeSetup.parent; p == nil || p.moved {
+		if err := ensurePortFree(cfg.Engine.Listen); err != nil {
+			if p != nil {
+				p.send("fail " + err.Error())
+				p.conn.Close()
+				upgradeSetup.parent = nil
+			}
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 	}
 
 	level := slog.LevelInfo
