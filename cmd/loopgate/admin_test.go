@@ -99,9 +99,19 @@ type runningApp struct {
 
 func startApp(t *testing.T, path string) *runningApp {
 	t.Helper()
+	return startAppWith(t, path, nil)
+}
+
+// startAppWith is startApp with adjust applied to the loaded config, as
+// run applies the command line's flags.
+func startAppWith(t *testing.T, path string, adjust func(*Config)) *runningApp {
+	t.Helper()
 	cfg, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(cfg)
 	}
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("LOOPGATE_E2E_LOG") != "" {

@@ -130,6 +130,11 @@ func (a *app) listenAdmin() error {
 		return nil
 	}
 	ln, err := net.Listen("tcp", a.cfg.Admin.Listen)
+	if err != nil && a.cfg.Admin.Optional {
+		a.log.Warn("no admin listener: its address is taken (another loopgate on this machine?); "+
+			"-admin ADDR chooses another, -admin '' turns it off", "addr", a.cfg.Admin.Listen, "err", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("cannot listen for admin on %s: %w", a.cfg.Admin.Listen, err)
 	}

@@ -41,6 +41,20 @@ type Config struct {
 	// warning when max_connections does not fit (descriptors.go).
 	maxConnAuto bool
 	maxConnAt   *Error
+
+	// adminFlag is -admin's value when given: it replaces [admin] listen,
+	// at start and at every reload.
+	adminFlag *string
+}
+
+// overrideAdmin applies -admin: the listener is where the command line
+// says ("" turns it off), and a taken port is then an error.
+func (c *Config) overrideAdmin(listen *string) {
+	if listen == nil {
+		return
+	}
+	c.adminFlag = listen
+	c.Admin.Listen, c.Admin.Optional = *listen, false
 }
 
 // LogConfig is the [access_log] section: where and how the access log is
@@ -56,6 +70,10 @@ type LogConfig struct {
 // status, dashboard and the runtime API).
 type AdminConfig struct {
 	Listen string // host:port; "" = no admin listener (default "127.0.0.1:9090")
+	// Optional: a taken Listen address leaves the proxy without an admin
+	// listener, with a warning, instead of refusing to start. Set for a
+	// seed JSON config, which cannot choose the address.
+	Optional bool
 	// Token is the bearer token every mutating call must carry
 	// (Authorization: Bearer <token>); TokenFile reads it from a file
 	// instead (trailing white space dropped). Required when Listen is not a

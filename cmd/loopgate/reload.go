@@ -21,6 +21,7 @@ func (a *app) reload() error {
 	if err != nil {
 		return err
 	}
+	cfg.overrideAdmin(a.cfg.adminFlag)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st, err := loadState(statePath(cfg, a.path))
