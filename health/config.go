@@ -172,7 +172,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Timeout >= c.Interval {
-		return bad("timeout", c.Timeout, fmt.Sprintf("must be shorter than the interval %s", c.Interval))
+		return bad("timeout", c.Timeout, fmt.Sprintf("must be shorter than the interval %s: lower the timeout or raise the interval", c.Interval))
 	}
 	if c.Rise < 1 || c.Rise > maxRiseFall {
 		return bad("rise", c.Rise, "want 1..1000")

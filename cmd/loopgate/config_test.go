@@ -979,7 +979,11 @@ func TestTOMLHealthMessages(t *testing.T) {
 		}
 	}
 	f("interval = \"1s\"\ntimeout = \"1s\"\n",
-		`config.toml:7: pool[0].health.timeout: cannot use health.timeout "1s": invalid health config: must be shorter than the interval 1s`)
+		`config.toml:7: pool[0].health.timeout: cannot use health.timeout "1s": invalid health config: must be shorter than the interval 1s: lower the timeout or raise the interval`)
+	f("interval = \"1s\"\ntimeout = \"2s\"\n",
+		`config.toml:7: pool[0].health.timeout: cannot use health.timeout "2s": invalid health config: must be shorter than the interval 1s: lower the timeout or raise the interval`)
+	f("timeout = \"10s\"\n", // the default interval is 10s
+		`config.toml:6: pool[0].health.timeout: cannot use health.timeout "10s": invalid health config: must be shorter than the interval 10s: lower the timeout or raise the interval`)
 	f("type = \"udp\"\n",
 		`config.toml:6: pool[0].health.type: cannot use health.type "udp": invalid health config: want "http" or "tcp"`)
 	f("rise = 1001\n", `config.toml:6: pool[0].health.rise: got 1001; want 0..1000`)
