@@ -42,6 +42,11 @@ type Config struct {
 	maxConnAuto bool
 	maxConnAt   *Error
 
+	// warnings are what the file asked for that loopgate adjusted rather
+	// than refused (each has Warning set), in file order: -check prints
+	// them, start and reload log them (logWarnings).
+	warnings []*Error
+
 	// adminFlag is -admin's value when given: it replaces [admin] listen,
 	// at start and at every reload.
 	adminFlag *string
@@ -210,14 +215,20 @@ func parse(name string, data []byte) (*Config, error) {
 	} else {
 		c = decode(src, data)
 	}
-	if len(src.errs) > 0 {
-		slices.SortStableFunc(src.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
-		errs := make([]error, len(src.errs))
-		for i, e := range src.errs {
-			errs[i] = e
+	slices.SortStableFunc(src.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
+	var errs []error
+	var warnings []*Error
+	for _, e := range src.errs {
+		if e.Warning {
+			warnings = append(warnings, e)
+		} else {
+			errs = append(errs, e)
 		}
+	}
+	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	c.warnings = warnings
 	key := "server.max_connections"
 	if src.json {
 		key = "max_connections"
@@ -272,6 +283,13 @@ func (s *source) add(key string, line int, kind error, format string, args ...an
 
 func (s *source) errorf(key string, kind error, format string, args ...any) {
 	s.add(key, 0, kind, format, args...)
+}
+
+// warnf records a value that loopgate adjusts instead of refusing. A file
+// with errors is refused without its warnings.
+func (s *source) warnf(key string, kind error, format string, args ...any) {
+	s.add(key, 0, kind, format, args...)
+	s.errs[len(s.errs)-1].Warning = true
 }
 
 // joinKey appends the key k to the table path p.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"time"
 
 	"loopgate/engine"
 	"loopgate/health"
@@ -100,7 +101,8 @@ func decodeJSON(src *source, data []byte) *Config {
 
 // decodeSeedHealth maps the seed's health check keys onto a health.Config
 // with its defaults filled in (probes are GET /health): either key turns
-// probes on; with neither, they stay off (nil).
+// probes on; with neither, they stay off (nil). A timeout not below the
+// interval is lowered, with a warning: see clampSeedTimeout.
 func decodeSeedHealth(root *table) *health.Config {
 	var h health.Config
 	root.seconds("health_check_interval", &h.Interval)
@@ -110,6 +112,7 @@ func decodeSeedHealth(root *table) *health.Config {
 	if !hasInterval && !hasTimeout {
 		return nil
 	}
+	clampSeedTimeout(root.src, &h, hasInterval && h.Interval != 0)
 	keys := map[string]string{"interval": "health_check_interval", "timeout": "health_check_timeout"}
 	section := "health_check_timeout"
 	if hasInterval {
@@ -118,6 +121,31 @@ func decodeSeedHealth(root *table) *health.Config {
 	checkHealth(root.src, section, func(k string) string { return keys[k] }, h)
 	h = h.WithDefaults()
 	return &h
+}
+
+// clampSeedTimeout lowers a timeout that is not below the interval (the
+// default one unless setInterval), which health.Config refuses, and records a
+// warning. The seed balancers accept such a file (say 1 and 1), so refusing
+// it would break "your config.json works as it is". The timeout becomes Interval×(1-Jitter), 90% of the interval: the
+// earliest that jitter lets the next probe of an up backend start (a seed
+// file cannot set jitter), so a probe that uses all of its timeout does not
+// push that schedule back, and as much of the asked-for patience is kept as
+// that allows.
+func clampSeedTimeout(src *source, h *health.Config, setInterval bool) {
+	iv := h.WithDefaults().Interval
+	if h.Timeout < iv {
+		return
+	}
+	t := iv - time.Duration(health.DefaultJitter*float64(iv))
+	if t <= 0 || t >= iv {
+		return // a nanosecond interval: health.Config.Validate refuses it
+	}
+	which := "the default health_check_interval"
+	if setInterval {
+		which = "health_check_interval"
+	}
+	src.warnf("health_check_timeout", ErrValue, "%s is not below %s %s; using %s", h.Timeout, which, iv, t)
+	h.Timeout = t
 }
 
 // jsonRoot parses data into the top-level table, recording the line of every

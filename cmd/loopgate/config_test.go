@@ -301,7 +301,7 @@ func TestJSONErrors(t *testing.T) {
 	f("{\n\"proxy_host\": \"bad host\",\n"+servers+"}", ErrValue, "c.json:2: proxy_host:")
 	f("{\n\"max_connections\": -1,\n"+servers+"}", ErrValue, "c.json:2: max_connections:")
 	f("{\n\"request_timeout\": -1,\n"+servers+"}", ErrValue, "c.json:2: request_timeout:")
-	f("{\n\"health_check_interval\": 5,\n\"health_check_timeout\": 5,\n"+servers+"}", ErrValue, "c.json:3: health_check_timeout:")
+	f("{\n\"health_check_interval\": 5,\n\"health_check_timeout\": -5,\n"+servers+"}", ErrValue, "c.json:3: health_check_timeout:")
 	f("{\n\"algorithm\": \"fastest\",\n"+servers+"}", ErrValue, "c.json:2: algorithm:")
 
 	// Backends.
@@ -1018,22 +1018,46 @@ func TestHealthLoaded(t *testing.T) {
 
 func TestJSONHealth(t *testing.T) {
 	const servers = `"backend_servers": [{"host": "127.0.0.1", "port": 8001}]`
-	f := func(keys string, want *health.Config) {
+	f := func(keys string, want *health.Config, wantWarning string) {
 		t.Helper()
-		c, err := parse("c.json", []byte("{"+keys+servers+"}"))
+		c, err := parse("c.json", []byte("{\n"+keys+"\n"+servers+"}"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := c.Engine.Pools[0].Health; !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s\ngot  %+v\nwant %+v", keys, got, want)
 		}
+		var got []string
+		for _, w := range c.warnings {
+			got = append(got, w.Error())
+			if !w.Warning || !errors.Is(w, ErrValue) {
+				t.Fatalf("%s: %+v is not a warning of kind %v", keys, w, ErrValue)
+			}
+		}
+		if strings.Join(got, "\n") != wantWarning {
+			t.Fatalf("%s\ngot warnings %q\nwant %q", keys, got, wantWarning)
+		}
 	}
-	f("", nil)
+	f("", nil, "")
 	on := func(h health.Config) *health.Config { h = h.WithDefaults(); return &h }
-	f(`"health_check_interval": 5, "health_check_timeout": 1, `, on(health.Config{Interval: 5 * time.Second, Timeout: time.Second}))
-	f(`"health_check_interval": 0.5, `, on(health.Config{Interval: 500 * time.Millisecond}))
-	f(`"health_check_timeout": 3, `, on(health.Config{Timeout: 3 * time.Second}))
-	f(`"health_check_interval": 0, `, on(health.Config{})) // 0 = the default, as everywhere
+	f(`"health_check_interval": 5, "health_check_timeout": 1, `, on(health.Config{Interval: 5 * time.Second, Timeout: time.Second}), "")
+	f(`"health_check_interval": 0.5, `, on(health.Config{Interval: 500 * time.Millisecond}), "")
+	f(`"health_check_timeout": 3, `, on(health.Config{Timeout: 3 * time.Second}), "")
+	f(`"health_check_interval": 0, `, on(health.Config{}), "")                                                     // 0 = the default, as everywhere
+	f(`"health_check_interval": 5, "health_check_timeout": 0, `, on(health.Config{Interval: 5 * time.Second}), "") // here too
+
+	// A timeout not below the interval is lowered to 90% of it, as the seed
+	// balancers accept it.
+	f(`"health_check_interval": 1, "health_check_timeout": 1, `, on(health.Config{Interval: time.Second, Timeout: 900 * time.Millisecond}),
+		"c.json:2: health_check_timeout: warning: 1s is not below health_check_interval 1s; using 900ms")
+	f(`"health_check_interval": 5, "health_check_timeout": 5, `, on(health.Config{Interval: 5 * time.Second, Timeout: 4500 * time.Millisecond}),
+		"c.json:2: health_check_timeout: warning: 5s is not below health_check_interval 5s; using 4.5s")
+	f(`"health_check_interval": 5,`+"\n"+`"health_check_timeout": 6, `, on(health.Config{Interval: 5 * time.Second, Timeout: 4500 * time.Millisecond}),
+		"c.json:3: health_check_timeout: warning: 6s is not below health_check_interval 5s; using 4.5s")
+	f(`"health_check_timeout": 10, `, on(health.Config{Timeout: 9 * time.Second}),
+		"c.json:2: health_check_timeout: warning: 10s is not below the default health_check_interval 10s; using 9s")
+	f(`"health_check_interval": 0, "health_check_timeout": 30, `, on(health.Config{Timeout: 9 * time.Second}),
+		"c.json:2: health_check_timeout: warning: 30s is not below the default health_check_interval 10s; using 9s")
 	if h := on(health.Config{Interval: 5 * time.Second}); h.Path != "/health" || h.Type != "http" || h.Rise != 2 || h.Fall != 3 {
 		t.Fatalf("seed probe defaults: %+v", h)
 	}
@@ -1042,11 +1066,14 @@ func TestJSONHealth(t *testing.T) {
 		t.Helper()
 		checkErrors(t, "c.json", in, kind, want...)
 	}
-	g("{\n\"health_check_interval\": 5,\n\"health_check_timeout\": 6,\n"+servers+"}", ErrValue, "c.json:3: health_check_timeout:")
-	g("{\n\"health_check_timeout\": 10,\n"+servers+"}", ErrValue, "c.json:2: health_check_timeout:") // the default interval is 10s
 	g("{\n\"health_check_interval\": -1,\n"+servers+"}", ErrValue, "c.json:2: health_check_interval:")
 	g("{\n\"health_check_interval\": \"5\",\n"+servers+"}", ErrType, "c.json:2: health_check_interval:")
-	g("{\n\"health_check_interval\": 1,\n\"health_check_timeout\": 1,\n"+servers+"}", ErrValue, "c.json:3: health_check_timeout:")
+	g("{\n\"health_check_timeout\": -1,\n"+servers+"}", ErrValue, "c.json:2: health_check_timeout:")
+	g("{\n\"health_check_timeout\": \"1\",\n"+servers+"}", ErrType, "c.json:2: health_check_timeout:")
+	// Too short an interval for any timeout below it is still refused.
+	g("{\n\"health_check_interval\": 1e-9,\n\"health_check_timeout\": 1,\n"+servers+"}", ErrValue, "c.json:3: health_check_timeout:")
+	// A file with errors is refused without its warnings.
+	g("{\n\"health_check_interval\": 1,\n\"health_check_timeout\": 1,\n\"proxy_port\": 0,\n"+servers+"}", ErrValue, "c.json:4: proxy_port:")
 }
 
 func TestTOMLPassive(t *testing.T) {

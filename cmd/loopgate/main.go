@@ -66,6 +66,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	if *check {
+		for _, w := range cfg.warnings {
+			fmt.Fprintln(stderr, w) // a warning: the config is still OK
+		}
 		// The hard limit: the one a started loopgate raises its own to.
 		if _, hard, err := nofile(); err != nil {
 			fmt.Fprintln(stderr, err)
@@ -106,6 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Info("file descriptor limit", "soft", soft, "hard", hard)
 	}
 	applyBudget(log, cfg)
+	logWarnings(log, cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, *path, log, stdout, stop); err != nil {
@@ -195,6 +199,14 @@ func orStopped(err error) error {
 		return errors.New("engine stopped unexpectedly")
 	}
 	return err
+}
+
+// logWarnings logs what Load adjusted in the file rather than refusing it,
+// located as applyBudget locates its warning. Start and reload both run it.
+func logWarnings(log *slog.Logger, cfg *Config) {
+	for _, w := range cfg.warnings {
+		log.Warn("config value adjusted", "at", fmt.Sprintf("%s:%d", w.File, w.Line), "key", w.Key, "problem", w.Msg)
+	}
 }
 
 // logConfig logs what is about to run: listener, event loops, pools and their

@@ -55,6 +55,32 @@ func TestCheckListsEveryError(t *testing.T) {
 	}
 }
 
+// TestSeedTimeoutWarning: a seed config.json whose health_check_timeout is
+// not below the interval passes -check with a warning line, and start and
+// reload log that warning (logWarnings) with where the key is.
+func TestSeedTimeoutWarning(t *testing.T) {
+	in := "{\n\"health_check_interval\": 1,\n\"health_check_timeout\": 1,\n" +
+		`"backend_servers": [{"host": "127.0.0.1", "port": 8001}]}`
+	path := writeConfig(t, t.TempDir(), "config.json", in)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-check", "-config", path}, &stdout, &stderr)
+	want := path + ":3: health_check_timeout: warning: 1s is not below health_check_interval 1s; using 900ms\n"
+	if code != 0 || stdout.String() != "config OK: "+path+"\n" || !strings.HasPrefix(stderr.String(), want) {
+		t.Fatalf("-check: exit %d, stdout %q, stderr %q; want 0 and a warning %q", code, stdout.String(), stderr.String(), want)
+	}
+
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	logWarnings(slog.New(slog.NewTextHandler(&logs, nil)), cfg)
+	wantLog := `level=WARN msg="config value adjusted" at=` + path + `:3 key=health_check_timeout problem="1s is not below health_check_interval 1s; using 900ms"` + "\n"
+	if !strings.HasSuffix(logs.String(), wantLog) || strings.Count(logs.String(), "\n") != 1 {
+		t.Fatalf("logs:\n%s\nwant one line ending %s", logs.String(), wantLog)
+	}
+}
+
 // TestServe runs the engine through main's wiring: one request through the
 // proxy, then a shutdown like SIGTERM's.
 func TestServe(t *testing.T) {

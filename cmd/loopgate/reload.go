@@ -35,6 +35,7 @@ func (a *app) reload() error {
 		return &restartError{keys: keys, upgradable: e.ReusePort && cfg.Engine.ReusePort}
 	}
 	applyBudget(a.log, cfg) // auto max_connections, or a warning, as at start
+	logWarnings(a.log, cfg)
 	ec.MaxConnections = cfg.Engine.MaxConnections
 	if err := a.srv.Reload(ec); err != nil {
 		return err
