@@ -126,11 +126,11 @@ func decodeSeedHealth(root *table) *health.Config {
 // clampSeedTimeout lowers a timeout that is not below the interval (the
 // default one unless setInterval), which health.Config refuses, and records a
 // warning. The seed balancers accept such a file (say 1 and 1), so refusing
-// it would break "your config.json works as it is". The timeout becomes Interval×(1-Jitter), 90% of the interval: the
-// earliest that jitter lets the next probe of an up backend start (a seed
-// file cannot set jitter), so a probe that uses all of its timeout does not
-// push that schedule back, and as much of the asked-for patience is kept as
-// that allows.
+// it would break "your config.json works as it is". The timeout becomes
+// Interval×(1-Jitter), 90% of the interval: the earliest that jitter lets the
+// next probe of an up backend start (a seed file cannot set jitter), so a
+// probe that uses all of its timeout does not push that schedule back, and as
+// much of the asked-for patience is kept as that allows.
 func clampSeedTimeout(src *source, h *health.Config, setInterval bool) {
 	iv := h.WithDefaults().Interval
 	if h.Timeout < iv {
