@@ -285,14 +285,17 @@ type heapWatch struct {
 	wg         sync.WaitGroup
 }
 
-// heapInuse returns the heap in use after two collections: the second one
-// empties the sync.Pool victim caches, where buffers of earlier tests linger.
-func heapInuse() uint64 {
+// heapInuse returns the heap in use after two collections (memAfterGC).
+func heapInuse() uint64 { return memAfterGC().HeapInuse }
+
+// memAfterGC returns the memory statistics after two collections: the second
+// one empties the sync.Pool victim caches, where buffers of earlier tests linger.
+func memAfterGC() *runtime.MemStats {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
+	return &ms
 }
 
 func watchHeap() *heapWatch {

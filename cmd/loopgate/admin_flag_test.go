@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,34 +10,15 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// syncBuffer is a log destination the test reads while serve writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serveUntilUp runs serve for cfg until the test ends and waits until the
 // proxy answers on its listen address.
-func serveUntilUp(t *testing.T, cfg *Config) (logs *syncBuffer, done chan error) {
+func serveUntilUp(t *testing.T, cfg *Config) (logs *lockedBuffer, done chan error) {
 	t.Helper()
-	logs = &syncBuffer{}
+	logs = &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done = make(chan error, 1)
 	go func() {

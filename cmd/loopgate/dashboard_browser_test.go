@@ -83,7 +83,7 @@ algorithm = "round_robin"
 		t.Fatal(err)
 	}
 
-	var out dashboardOutput
+	var out lockedBuffer
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -379,19 +379,20 @@ func dashboardNumber(t *testing.T, what, s string) float64 {
 	return f
 }
 
-// dashboardOutput collects a child process's output.
-type dashboardOutput struct {
+// lockedBuffer collects output written from another goroutine or process
+// while the test reads it.
+type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *dashboardOutput) Write(p []byte) (int, error) {
+func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *dashboardOutput) String() string {
+func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
