@@ -403,12 +403,22 @@ func (cc *clientConn) start(b []byte, n int) {
 // endpoint, and reports whether it did.
 func (cc *clientConn) serveSeedAt(b []byte, r *codec.Request, n int) bool {
 	k := seedEndpoint(r.Target.Bytes(b))
-	if k == seedNone {
+	if k == seedNone || !cc.seedAllowed(b, r) {
 		return false
 	}
 	cc.consume(n)
 	cc.serveSeed(k)
 	return true
+}
+
+// seedAllowed reports whether the client may use the seed endpoints.
+func (cc *clientConn) seedAllowed(b []byte, r *codec.Request) bool {
+	g := cc.l.gen
+	if g.seedAll {
+		return true
+	}
+	a, ok := cc.clientAddr(b, r)
+	return ok && inPrefixes(g.seedAllow, a)
 }
 
 // choose routes the request whose head r was parsed from b: to the backend

@@ -28,6 +28,12 @@ type Config struct {
 	// the proxy port, as the seed balancers do, instead of forwarding them
 	// (cmd/loopgate's default: true).
 	SeedEndpoints bool `toml:"seed_endpoints"`
+	// SeedEndpointsAllow limits the seed endpoints to clients in these CIDRs
+	// (the client as trusted_proxies decide it); the requests of others for
+	// those paths are forwarded like any other. /__status__ names every
+	// backend and its state. nil: every client, as the seed balancers do
+	// (cmd/loopgate's default for config.toml: loopback and private ranges).
+	SeedEndpointsAllow []string `toml:"seed_endpoints_allow"`
 	// RequestIDHeader names the request ID field: a client's is kept (up to
 	// maxRequestID bytes), otherwise one is generated; it goes to the backend,
 	// back to the client and into the access log. "" = no request IDs

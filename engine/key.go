@@ -84,12 +84,39 @@ func (cc *clientConn) requestKey(k *keySpec, b []byte, r *codec.Request) (uint64
 }
 
 // clientIPKey hashes the client's address: the socket's peer, or, when the
-// peer is a trusted proxy, the nearest address in X-Forwarded-For that is not
-// a trusted proxy itself (the rightmost one a trusted hop vouches for).
+// peer is a trusted proxy, the one forwardedClient finds.
 func (cc *clientConn) clientIPKey(b []byte, r *codec.Request) uint64 {
 	if !cc.trusted {
 		return cc.ipKey
 	}
+	client := cc.forwardedClient(b, r)
+	if client == nil {
+		return cc.ipKey
+	}
+	return upstream.HashKey(client)
+}
+
+// clientAddr is the client's address as trusted_proxies decide it (see
+// clientIPKey); not ok when X-Forwarded-For names something else.
+func (cc *clientConn) clientAddr(b []byte, r *codec.Request) (netip.Addr, bool) {
+	text := cc.ip
+	if cc.trusted {
+		if client := cc.forwardedClient(b, r); client != nil {
+			text = client
+		}
+	}
+	if len(text) == 0 {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(unsafe.String(&text[0], len(text)))
+	return a, err == nil
+}
+
+// forwardedClient returns, for a request from a trusted proxy, the nearest
+// entry in X-Forwarded-For that is not a trusted proxy itself (the rightmost
+// one a trusted hop vouches for), the leftmost if all are, or nil without
+// the field.
+func (cc *clientConn) forwardedClient(b []byte, r *codec.Request) []byte {
 	trusted := cc.l.gen.trusted
 	var client []byte // the last entry looked at: the leftmost if all are trusted
 	found := false
@@ -114,10 +141,7 @@ func (cc *clientConn) clientIPKey(b []byte, r *codec.Request) uint64 {
 			found = err != nil || !inPrefixes(trusted, a)
 		}
 	}
-	if client == nil {
-		return cc.ipKey
-	}
-	return upstream.HashKey(client)
+	return client
 }
 
 var xffName = []byte("X-Forwarded-For")

@@ -13,26 +13,24 @@ import (
 // immutable once published; each loop adopts a new one at its next request
 // (sync), so a request never mixes two.
 type generation struct {
-	cfg     Config
-	pools   []*pool
-	trusted []netip.Prefix
+	cfg       Config
+	pools     []*pool
+	trusted   []netip.Prefix
+	seedAll   bool           // SeedEndpointsAllow is nil: every client may use them
+	seedAllow []netip.Prefix // otherwise, these clients
 }
 
 // newGeneration validates cfg (with defaults) and builds its pools, reusing
 // nothing of prev yet: nothing is published or started. A pool whose name
 // was in prev gets a fresh picker state but keeps its metrics.
 func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error) {
-	g := &generation{cfg: cfg}
-	for _, t := range cfg.TrustedProxies {
-		p, err := netip.ParsePrefix(t)
-		if err != nil {
-			a, aerr := netip.ParseAddr(t)
-			if aerr != nil {
-				return nil, fmt.Errorf("cannot parse trusted proxy %q: %w", t, err)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		g.trusted = append(g.trusted, p.Masked())
+	g := &generation{cfg: cfg, seedAll: cfg.SeedEndpointsAllow == nil}
+	var err error
+	if g.trusted, err = parsePrefixes(cfg.TrustedProxies, "trusted proxy"); err != nil {
+		return nil, err
+	}
+	if g.seedAllow, err = parsePrefixes(cfg.SeedEndpointsAllow, "seed endpoints client"); err != nil {
+		return nil, err
 	}
 	for _, pc := range cfg.Pools {
 		p, err := newPool(pc, s.st.Pool(pc.Name), s.log)
@@ -42,6 +40,23 @@ func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error
 		g.pools = append(g.pools, p)
 	}
 	return g, nil
+}
+
+// parsePrefixes parses CIDRs, or bare addresses as one-address prefixes.
+func parsePrefixes(list []string, what string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, t := range list {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			a, aerr := netip.ParseAddr(t)
+			if aerr != nil {
+				return nil, fmt.Errorf("cannot parse %s %q: %w", what, t, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // sync makes the loop run the current generation. It costs one atomic load

@@ -111,12 +111,19 @@ const (
 func newConfig() *Config {
 	return &Config{
 		// reuse_port lets an upgrade's new process share the port (docs/UPGRADE.md).
-		Engine:    engine.Config{ReusePort: true, SeedEndpoints: true, RequestIDHeader: defaultRequestIDHeader},
+		Engine: engine.Config{ReusePort: true, SeedEndpoints: true, RequestIDHeader: defaultRequestIDHeader,
+			SeedEndpointsAllow: slices.Clone(defaultSeedEndpointsAllow)},
 		AccessLog: true, Metrics: true,
 		Log:   LogConfig{Path: defaultLogPath, Format: defaultLogFormat, Buffer: defaultLogBuffer, Queue: defaultLogQueue},
 		Admin: AdminConfig{Listen: defaultAdminListen},
 	}
 }
+
+// defaultSeedEndpointsAllow is who gets the seed endpoints on the proxy port
+// under config.toml: loopback and the private ranges (RFC 1918, RFC 4193).
+// /__status__ names every backend and its state, which the public should not
+// read; a seed config.json answers everyone, as the seeds do.
+var defaultSeedEndpointsAllow = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
 
 // Defaults of the pool keys that engine.Config.WithDefaults leaves zero,
 // documented in config.toml. withPoolDefaults fills them in where they apply.

@@ -37,6 +37,7 @@ func decodeJSON(src *source, data []byte) *Config {
 	// The seed's file cannot move the admin listener: a second instance on
 	// one machine would find 9090 taken, so there it starts without one.
 	c.Admin.Optional = true
+	e.SeedEndpointsAllow = nil // the seeds answer their endpoints to every client
 
 	host, port := "0.0.0.0", int64(8080)
 	if root.str("proxy_host", &host) {
@@ -49,7 +50,7 @@ func decodeJSON(src *source, data []byte) *Config {
 	}
 	e.Listen = net.JoinHostPort(host, strconv.FormatInt(port, 10))
 
-	p := engine.Pool{Name: seedPool}
+	p := engine.Pool{Name: seedPool, Passive: defaultPassive()} // a hung backend is taken out (config_toml.go)
 	if root.str("algorithm", &p.Algorithm) {
 		checkAlgorithm(src, "algorithm", p.Algorithm)
 	}

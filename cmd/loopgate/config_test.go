@@ -550,6 +550,9 @@ func TestEditDistance(t *testing.T) {
 // withEngineDefaults returns p with the defaults that engine.Config.WithDefaults
 // fills in, so tests need not track every pool key the engine gains.
 func withEngineDefaults(p engine.Pool) engine.Pool {
+	if p.Passive == nil {
+		p.Passive = defaultPassive() // cmd/loopgate's default, not the engine's
+	}
 	return engine.Config{Pools: []engine.Pool{p}}.WithDefaults().Pools[0]
 }
 
@@ -572,6 +575,34 @@ func pool(alg, keys string) string {
 		a = "algorithm = \"" + alg + "\"\n"
 	}
 	return "[[pool]]\nname = \"web\"\n" + a + keys + "  [[pool.backend]]\n  address = \"a:1\"\n"
+}
+
+// The seed endpoints answer loopback and private clients under config.toml,
+// the file's list replacing that default; a seed config.json answers all.
+func TestSeedEndpointsAllow(t *testing.T) {
+	load := func(name, data string) *Config {
+		t.Helper()
+		c, err := parse(name, []byte(data))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return c
+	}
+	if got := load("c.toml", minimal).Engine.SeedEndpointsAllow; !slices.Equal(got, defaultSeedEndpointsAllow) {
+		t.Errorf("TOML default %q; want %q", got, defaultSeedEndpointsAllow)
+	}
+	if got := load("c.toml", "[server]\nseed_endpoints_allow = [\"203.0.113.9\", \"0.0.0.0/0\"]\n"+minimal).Engine.SeedEndpointsAllow; !slices.Equal(got, []string{"203.0.113.9/32", "0.0.0.0/0"}) {
+		t.Errorf("TOML list %q", got)
+	}
+	if got := load("c.toml", "[server]\nseed_endpoints_allow = []\n"+minimal).Engine.SeedEndpointsAllow; got == nil || len(got) != 0 {
+		t.Errorf("TOML []: %#v; want an empty list (no one), not nil (everyone)", got)
+	}
+	js := `{"backend_servers": [{"host": "127.0.0.1", "port": 8001}]}`
+	if got := load("c.json", js).Engine.SeedEndpointsAllow; got != nil {
+		t.Errorf("JSON: %q; want nil (every client, as the seeds)", got)
+	}
+	checkErrors(t, "c.toml", "[server]\nseed_endpoints_allow = [\"10.0.0.0/8\", \"nope\"]\n"+minimal, ErrValue, "c.toml:2: server.seed_endpoints_allow[1]:")
+	checkErrors(t, "c.toml", "[server]\nseed_endpoints_allow = \"10.0.0.0/8\"\n"+minimal, ErrType, "c.toml:2: server.seed_endpoints_allow:")
 }
 
 func TestTOMLTrustedProxies(t *testing.T) {
@@ -1090,6 +1121,8 @@ func TestTOMLPassive(t *testing.T) {
 	f("base_ejection_time = \"10s\"\nmax_ejection_time = \"5s\"\n", ErrValue, "c.toml:6: pool[0].passive.max_ejection_time:")
 	f("max_ejection_percent = 101\n", ErrValue, "c.toml:5: pool[0].passive.max_ejection_percent:")
 	f("typo = 1\n", ErrUnknown, "c.toml:5: pool[0].passive.typo:")
+	f("enabled = false\n", nil)
+	f("enabled = \"no\"\n", ErrType, "c.toml:5: pool[0].passive.enabled:")
 }
 
 func TestPassiveLoaded(t *testing.T) {
@@ -1103,8 +1136,16 @@ func TestPassiveLoaded(t *testing.T) {
 		t.Fatalf("passive = %+v; want the defaults with statuses [503]", p)
 	}
 	c, err = parse("c.toml", []byte(pool("round_robin", "")))
+	if err != nil || c.Engine.Pools[0].Passive == nil || !reflect.DeepEqual(c.Engine.Pools[0].Passive, defaultPassive()) {
+		t.Fatalf("without [pool.passive]: %+v, %v; want on with every default", c.Engine.Pools[0].Passive, err)
+	}
+	c, err = parse("c.toml", []byte(pool("round_robin", "  [pool.passive]\n  enabled = false\n")))
 	if err != nil || c.Engine.Pools[0].Passive != nil {
-		t.Fatalf("without [pool.passive]: %+v, %v; want nil (off)", c.Engine.Pools[0].Passive, err)
+		t.Fatalf("enabled = false: %+v, %v; want nil (off)", c.Engine.Pools[0].Passive, err)
+	}
+	c, err = parse("c.json", []byte(`{"backend_servers": [{"host": "127.0.0.1", "port": 8001}]}`))
+	if err != nil || c.Engine.Pools[0].Passive == nil {
+		t.Fatalf("config.json: %+v, %v; want passive ejection on", c.Engine.Pools[0].Passive, err)
 	}
 }
 

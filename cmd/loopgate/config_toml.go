@@ -55,6 +55,16 @@ func decodeTOML(src *source, data []byte) *Config {
 	s.boolean("access_log", &c.AccessLog)
 	s.boolean("metrics", &c.Metrics)
 	s.boolean("seed_endpoints", &e.SeedEndpoints)
+	if _, ok := s.get("seed_endpoints_allow"); ok {
+		e.SeedEndpointsAllow = []string{} // the file's list replaces the default; [] lets nobody in
+	}
+	s.strList("seed_endpoints_allow", func(key, v string) {
+		if cidr, msg := parseTrustedProxy(v); msg != "" {
+			src.errorf(key, ErrValue, "cannot parse %q: %s", v, msg)
+		} else {
+			e.SeedEndpointsAllow = append(e.SeedEndpointsAllow, cidr)
+		}
+	})
 	if s.str("request_id_header", &e.RequestIDHeader) && e.RequestIDHeader != "" && !isToken(e.RequestIDHeader) {
 		src.errorf(s.key("request_id_header"), ErrValue, "cannot use %q: want a field name (letters, digits, '-'), or \"\" for no request IDs", e.RequestIDHeader)
 	}
@@ -252,14 +262,21 @@ func statusList(t *table, k string) []int {
 	return codes
 }
 
-// decodePassive decodes [pool.passive]; the section's presence turns passive
-// ejection on, so an empty one means every default.
+// decodePassive decodes [pool.passive]. Passive ejection is on unless the
+// section says enabled = false: without it a backend that hangs (SIGSTOP, a
+// deadlock) keeps its share of the requests, each waiting out the response
+// timeout, for as long as it hangs (nginx's max_fails is on by default too).
 func decodePassive(pt *table) *engine.Passive {
 	v, present := pt.m["passive"]
 	st := pt.table("passive")
-	if _, isTable := v.(map[string]any); !present || !isTable {
-		return nil // absent, or reported
+	if !present {
+		return defaultPassive()
 	}
+	if _, isTable := v.(map[string]any); !isTable {
+		return nil // reported
+	}
+	enabled := true
+	st.boolean("enabled", &enabled)
 	pc := &engine.Passive{}
 	st.setInt("consecutive_failures", &pc.ConsecutiveFailures, 0, 10000)
 	pc.Statuses = statusList(st, "statuses")
@@ -271,6 +288,16 @@ func decodePassive(pt *table) *engine.Passive {
 		st.src.errorf(st.key("max_ejection_time"), ErrValue, "got %s; want at least base_ejection_time (%s)", d.MaxEjectionTime, d.BaseEjectionTime)
 	}
 	st.finish()
+	if !enabled {
+		return nil
+	}
+	return &d
+}
+
+// defaultPassive is passive ejection with every default: what a pool gets
+// without a [pool.passive] section, and a seed config.json's pool.
+func defaultPassive() *engine.Passive {
+	d := engine.Passive{}.WithDefaults()
 	return &d
 }
 

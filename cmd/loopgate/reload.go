@@ -170,6 +170,7 @@ type serverView struct {
 	AccessLog       bool     `json:"access_log"`
 	Metrics         bool     `json:"metrics"`
 	SeedEndpoints   bool     `json:"seed_endpoints"`
+	SeedAllow       []string `json:"seed_endpoints_allow"` // null: every client
 	RequestIDHeader string   `json:"request_id_header"`
 	TrustedProxies  []string `json:"trusted_proxies"`
 	Admin           string   `json:"admin"`
@@ -198,7 +199,7 @@ func (a *app) getConfig(w http.ResponseWriter, r *http.Request) {
 		File: a.path, StateFile: statePath(c, a.path),
 		Server: serverView{Listen: e.Listen, EventLoops: e.EventLoops, ReusePort: e.ReusePort,
 			MaxConnections: e.MaxConnections, ShutdownGrace: e.ShutdownGrace.String(), AccessLog: c.AccessLog,
-			Metrics: c.Metrics, SeedEndpoints: e.SeedEndpoints, RequestIDHeader: e.RequestIDHeader,
+			Metrics: c.Metrics, SeedEndpoints: e.SeedEndpoints, SeedAllow: e.SeedEndpointsAllow, RequestIDHeader: e.RequestIDHeader,
 			TrustedProxies: e.TrustedProxies, Admin: c.Admin.Listen},
 		Limits: e.Limits, Timeouts: e.Timeouts, Changes: st,
 	}
