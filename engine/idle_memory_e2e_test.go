@@ -65,7 +65,8 @@ func TestIdleClientHeap(t *testing.T) {
 		}
 	}
 	exchange() // the loop's buffers and the upstream connection exist from here on
-	before := memAfterGC().HeapAlloc // live objects; HeapInuse would add the spans' free slots
+	// HeapAlloc counts live objects; HeapInuse would add the spans' free slots.
+	before := memAfterGC().HeapAlloc
 	for range n - 1 {
 		exchange()
 	}
