@@ -360,6 +360,12 @@ func (cc *clientConn) start(b []byte, n int) {
 
 	l := cc.l
 	cc.beginExchange(b, r, n)
+	if l.gen.filtered && !cc.admitted(b, r) {
+		cc.consume(n)
+		cc.log.reason = stats.ReasonDenied
+		cc.answer(403, true)
+		return
+	}
 	if l.cfg.SeedEndpoints && cc.serveSeedAt(b, r, n) {
 		return
 	}
@@ -409,6 +415,14 @@ func (cc *clientConn) serveSeedAt(b []byte, r *codec.Request, n int) bool {
 	cc.consume(n)
 	cc.serveSeed(k)
 	return true
+}
+
+// admitted applies client_allow and client_deny to the request's client. A
+// client whose address a trusted proxy garbled is refused: filtering is on.
+func (cc *clientConn) admitted(b []byte, r *codec.Request) bool {
+	g := cc.l.gen
+	a, ok := cc.clientAddr(b, r)
+	return ok && !inPrefixes(g.clientDeny, a) && (len(g.clientAllow) == 0 || inPrefixes(g.clientAllow, a))
 }
 
 // seedAllowed reports whether the client may use the seed endpoints.

@@ -34,6 +34,12 @@ type Config struct {
 	// backend and its state. nil: every client, as the seed balancers do
 	// (cmd/loopgate's default for config.toml: loopback and private ranges).
 	SeedEndpointsAllow []string `toml:"seed_endpoints_allow"`
+	// ClientAllow and ClientDeny filter clients by address, the client as
+	// trusted_proxies decide it: a client in ClientDeny, or outside a
+	// non-empty ClientAllow, gets 403 and the connection closes (nginx's
+	// allow and deny; deny wins). CIDRs or addresses; empty: every client.
+	ClientAllow []string `toml:"client_allow"`
+	ClientDeny  []string `toml:"client_deny"`
 	// RequestIDHeader names the request ID field: a client's is kept (up to
 	// maxRequestID bytes), otherwise one is generated; it goes to the backend,
 	// back to the client and into the access log. "" = no request IDs

@@ -18,6 +18,10 @@ type generation struct {
 	trusted   []netip.Prefix
 	seedAll   bool           // SeedEndpointsAllow is nil: every client may use them
 	seedAllow []netip.Prefix // otherwise, these clients
+	// Client filtering (ClientAllow, ClientDeny); filtered is false when
+	// both are empty, so an unfiltered request pays one branch.
+	filtered                bool
+	clientAllow, clientDeny []netip.Prefix
 }
 
 // newGeneration validates cfg (with defaults) and builds its pools, reusing
@@ -32,6 +36,13 @@ func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error
 	if g.seedAllow, err = parsePrefixes(cfg.SeedEndpointsAllow, "seed endpoints client"); err != nil {
 		return nil, err
 	}
+	if g.clientAllow, err = parsePrefixes(cfg.ClientAllow, "allowed client"); err != nil {
+		return nil, err
+	}
+	if g.clientDeny, err = parsePrefixes(cfg.ClientDeny, "denied client"); err != nil {
+		return nil, err
+	}
+	g.filtered = len(g.clientAllow)+len(g.clientDeny) > 0
 	for _, pc := range cfg.Pools {
 		p, err := newPool(pc, s.st.Pool(pc.Name), s.log)
 		if err != nil {

@@ -16,6 +16,7 @@ const (
 	ReasonReset             // a backend closed, reset or broke framing: 502, or a cut response
 	ReasonNoBackend         // no backend may take traffic: 503
 	ReasonClientGone        // the client closed before its response was complete
+	ReasonDenied            // the client's address is refused (client_allow, client_deny): 403
 	numReasons
 )
 
@@ -31,6 +32,7 @@ var reasonNames = [numReasons]string{
 	ReasonReset:      "reset",
 	ReasonNoBackend:  "no_backend",
 	ReasonClientGone: "client_gone",
+	ReasonDenied:     "denied",
 }
 
 // Record describes one finished exchange. The engine fills one per loop and

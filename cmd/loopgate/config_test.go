@@ -605,6 +605,18 @@ func TestSeedEndpointsAllow(t *testing.T) {
 	checkErrors(t, "c.toml", "[server]\nseed_endpoints_allow = \"10.0.0.0/8\"\n"+minimal, ErrType, "c.toml:2: server.seed_endpoints_allow:")
 }
 
+func TestClientFilters(t *testing.T) {
+	c, err := parse("c.toml", []byte("[server]\nclient_allow = [\"10.0.0.0/8\", \"192.0.2.7\"]\nclient_deny = [\"10.9.0.0/16\"]\n"+minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := c.Engine; !slices.Equal(e.ClientAllow, []string{"10.0.0.0/8", "192.0.2.7/32"}) || !slices.Equal(e.ClientDeny, []string{"10.9.0.0/16"}) {
+		t.Fatalf("allow %q deny %q", e.ClientAllow, e.ClientDeny)
+	}
+	checkErrors(t, "c.toml", "[server]\nclient_deny = [\"10.0.0.0/33\"]\n"+minimal, ErrValue, "c.toml:2: server.client_deny[0]:")
+	checkErrors(t, "c.toml", "[server]\nclient_allow = \"10.0.0.0/8\"\n"+minimal, ErrType, "c.toml:2: server.client_allow:")
+}
+
 func TestTOMLTrustedProxies(t *testing.T) {
 	f := func(in string, kind error, want ...string) {
 		t.Helper()

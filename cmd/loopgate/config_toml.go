@@ -55,26 +55,26 @@ func decodeTOML(src *source, data []byte) *Config {
 	s.boolean("access_log", &c.AccessLog)
 	s.boolean("metrics", &c.Metrics)
 	s.boolean("seed_endpoints", &e.SeedEndpoints)
-	if _, ok := s.get("seed_endpoints_allow"); ok {
-		e.SeedEndpointsAllow = []string{} // the file's list replaces the default; [] lets nobody in
-	}
-	s.strList("seed_endpoints_allow", func(key, v string) {
-		if cidr, msg := parseTrustedProxy(v); msg != "" {
-			src.errorf(key, ErrValue, "cannot parse %q: %s", v, msg)
-		} else {
-			e.SeedEndpointsAllow = append(e.SeedEndpointsAllow, cidr)
-		}
-	})
 	if s.str("request_id_header", &e.RequestIDHeader) && e.RequestIDHeader != "" && !isToken(e.RequestIDHeader) {
 		src.errorf(s.key("request_id_header"), ErrValue, "cannot use %q: want a field name (letters, digits, '-'), or \"\" for no request IDs", e.RequestIDHeader)
 	}
-	s.strList("trusted_proxies", func(key, v string) {
-		if cidr, msg := parseTrustedProxy(v); msg != "" {
-			src.errorf(key, ErrValue, "cannot parse %q: %s", v, msg)
-		} else {
-			e.TrustedProxies = append(e.TrustedProxies, cidr)
-		}
-	})
+	// Lists of CIDRs or addresses (an address is its /32 or /128).
+	cidrs := func(k string, dst *[]string) {
+		s.strList(k, func(key, v string) {
+			if cidr, msg := parseTrustedProxy(v); msg != "" {
+				src.errorf(key, ErrValue, "cannot parse %q: %s", v, msg)
+			} else {
+				*dst = append(*dst, cidr)
+			}
+		})
+	}
+	if _, ok := s.get("seed_endpoints_allow"); ok {
+		e.SeedEndpointsAllow = []string{} // the file's list replaces the default; [] lets nobody in
+	}
+	cidrs("seed_endpoints_allow", &e.SeedEndpointsAllow)
+	cidrs("client_allow", &e.ClientAllow)
+	cidrs("client_deny", &e.ClientDeny)
+	cidrs("trusted_proxies", &e.TrustedProxies)
 	s.finish()
 
 	al := root.table("access_log")

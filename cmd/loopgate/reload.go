@@ -173,6 +173,8 @@ type serverView struct {
 	SeedAllow       []string `json:"seed_endpoints_allow"` // null: every client
 	RequestIDHeader string   `json:"request_id_header"`
 	TrustedProxies  []string `json:"trusted_proxies"`
+	ClientAllow     []string `json:"client_allow"`
+	ClientDeny      []string `json:"client_deny"`
 	Admin           string   `json:"admin"`
 }
 
@@ -200,7 +202,7 @@ func (a *app) getConfig(w http.ResponseWriter, r *http.Request) {
 		Server: serverView{Listen: e.Listen, EventLoops: e.EventLoops, ReusePort: e.ReusePort,
 			MaxConnections: e.MaxConnections, ShutdownGrace: e.ShutdownGrace.String(), AccessLog: c.AccessLog,
 			Metrics: c.Metrics, SeedEndpoints: e.SeedEndpoints, SeedAllow: e.SeedEndpointsAllow, RequestIDHeader: e.RequestIDHeader,
-			TrustedProxies: e.TrustedProxies, Admin: c.Admin.Listen},
+			TrustedProxies: e.TrustedProxies, ClientAllow: e.ClientAllow, ClientDeny: e.ClientDeny, Admin: c.Admin.Listen},
 		Limits: e.Limits, Timeouts: e.Timeouts, Changes: st,
 	}
 	for _, p := range a.srv.Pools() {
