@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -47,6 +48,7 @@ type clientConn struct {
 	closed    bool
 	shutWrite bool // closing: our side is shut down, lingering
 	refused   bool // over max_connections: answered 503, not counted as a client
+	perClient bool // counted in Server.perClient (max_connections_per_client)
 	serving   bool // inside serve: re-entrant calls leave the work to its loop
 	lastOut   int  // closing: bytes queued when the flush last made progress
 
@@ -317,7 +319,7 @@ func (cc *clientConn) answerAllow(status int, close bool, allow string) {
 	cc.hold() // a timeout before any byte of a request
 	close = close || cc.closeAfter || cc.minor == 0 || !cc.reqDone || cc.l.s.draining.Load()
 	retryAfter := 0
-	if status == 503 {
+	if status == 503 || status == 429 {
 		retryAfter = 1
 	}
 	if !cc.log.open {
@@ -415,6 +417,15 @@ func (cc *clientConn) serveSeedAt(b []byte, r *codec.Request, n int) bool {
 	cc.consume(n)
 	cc.serveSeed(k)
 	return true
+}
+
+// peer is the socket's peer address.
+func (cc *clientConn) peer() (netip.Addr, bool) {
+	if len(cc.ip) == 0 {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(unsafe.String(&cc.ip[0], len(cc.ip)))
+	return a, err == nil
 }
 
 // admitted applies client_allow and client_deny to the request's client. A
@@ -833,6 +844,11 @@ func (cc *clientConn) shut() {
 	cc.l.unwait(cc)
 	if !cc.refused {
 		cc.l.s.clients.Add(-1)
+	}
+	if cc.perClient {
+		if a, ok := cc.peer(); ok {
+			cc.l.s.perClient.remove(a)
+		}
 	}
 	if cc.exchange != nil && cc.log.open {
 		// Cut: by us after an upstream failure mid-response (reason set),

@@ -20,6 +20,9 @@ type Config struct {
 	ReadBufferCap  int           `toml:"read_buffer"`     // bytes read per syscall per loop (default 65536)
 	MaxConnections int           `toml:"max_connections"` // client connections; over it new ones get 503 and close (default 10000)
 	ShutdownGrace  time.Duration `toml:"shutdown_grace"`  // in-flight requests get this long on SIGTERM (default 10s)
+	// MaxConnectionsPerClient bounds the open connections of one peer
+	// address; over it a new one gets 429 and closes (default 0: no bound).
+	MaxConnectionsPerClient int `toml:"max_connections_per_client"`
 	// TrustedProxies are the CIDRs of proxies in front of loopgate whose
 	// X-Forwarded-For is believed when hashing on the client IP (ip_hash,
 	// hash_key = "ip"). Empty: the socket's peer address is the client (default []).

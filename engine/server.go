@@ -45,6 +45,7 @@ type Server struct {
 	logAgent  bool         // the access log format wants User-Agent and Referer
 
 	clients      atomic.Int64 // open client connections
+	perClient    clientCounts // open connections per peer address, for max_connections_per_client
 	acceptLogged atomic.Int64 // monoNow of the last accept failure logged
 	fast         atomic.Int32 // loops with retries waiting out a backoff (the ticker then runs fast)
 }
@@ -291,6 +292,24 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		cc.beginBare()
 		cc.log.reason = stats.ReasonLimit
 		cc.answer(503, true)
+		return nil, gnet.None
+	}
+	if limit := l.cfg.MaxConnectionsPerClient; limit > 0 {
+		if a, ok := cc.peer(); ok {
+			cc.perClient = true
+			if s.perClient.add(a) > limit {
+				// Over max_connections_per_client: 429 (RFC 6585 §4) and a
+				// lingering close, counted neither as a client nor for a.
+				s.perClient.remove(a)
+				cc.perClient = false
+				s.clients.Add(-1)
+				cc.refused = true
+				cc.hold()
+				cc.beginBare()
+				cc.log.reason = stats.ReasonLimit
+				cc.answer(429, true)
+			}
+		}
 	}
 	return nil, gnet.None
 }

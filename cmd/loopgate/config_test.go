@@ -617,6 +617,15 @@ func TestClientFilters(t *testing.T) {
 	checkErrors(t, "c.toml", "[server]\nclient_allow = \"10.0.0.0/8\"\n"+minimal, ErrType, "c.toml:2: server.client_allow:")
 }
 
+func TestMaxConnectionsPerClientKey(t *testing.T) {
+	c, err := parse("c.toml", []byte("[server]\nmax_connections_per_client = 64\n"+minimal))
+	if err != nil || c.Engine.MaxConnectionsPerClient != 64 {
+		t.Fatalf("got %d, %v; want 64", c.Engine.MaxConnectionsPerClient, err)
+	}
+	checkErrors(t, "c.toml", "[server]\nmax_connections_per_client = -1\n"+minimal, ErrValue, "c.toml:2: server.max_connections_per_client:")
+	checkErrors(t, "c.toml", "[server]\nmax_connections_per_client = \"64\"\n"+minimal, ErrType, "c.toml:2: server.max_connections_per_client:")
+}
+
 func TestTOMLTrustedProxies(t *testing.T) {
 	f := func(in string, kind error, want ...string) {
 		t.Helper()

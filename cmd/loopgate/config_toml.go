@@ -51,6 +51,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	s.boolean("reuse_port", &e.ReusePort)
 	s.setInt("read_buffer", &e.ReadBufferCap, 0, math.MaxInt32)
 	s.setInt("max_connections", &e.MaxConnections, 0, math.MaxInt32)
+	s.setInt("max_connections_per_client", &e.MaxConnectionsPerClient, 0, math.MaxInt32)
 	s.duration("shutdown_grace", &e.ShutdownGrace)
 	s.boolean("access_log", &c.AccessLog)
 	s.boolean("metrics", &c.Metrics)

@@ -166,6 +166,7 @@ type serverView struct {
 	EventLoops      int      `json:"event_loops"`
 	ReusePort       bool     `json:"reuse_port"`
 	MaxConnections  int      `json:"max_connections"`
+	MaxPerClient    int      `json:"max_connections_per_client"`
 	ShutdownGrace   string   `json:"shutdown_grace"`
 	AccessLog       bool     `json:"access_log"`
 	Metrics         bool     `json:"metrics"`
@@ -200,7 +201,7 @@ func (a *app) getConfig(w http.ResponseWriter, r *http.Request) {
 	out := effectiveConfig{
 		File: a.path, StateFile: statePath(c, a.path),
 		Server: serverView{Listen: e.Listen, EventLoops: e.EventLoops, ReusePort: e.ReusePort,
-			MaxConnections: e.MaxConnections, ShutdownGrace: e.ShutdownGrace.String(), AccessLog: c.AccessLog,
+			MaxConnections: e.MaxConnections, MaxPerClient: e.MaxConnectionsPerClient, ShutdownGrace: e.ShutdownGrace.String(), AccessLog: c.AccessLog,
 			Metrics: c.Metrics, SeedEndpoints: e.SeedEndpoints, SeedAllow: e.SeedEndpointsAllow, RequestIDHeader: e.RequestIDHeader,
 			TrustedProxies: e.TrustedProxies, ClientAllow: e.ClientAllow, ClientDeny: e.ClientDeny, Admin: c.Admin.Listen},
 		Limits: e.Limits, Timeouts: e.Timeouts, Changes: st,
