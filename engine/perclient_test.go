@@ -12,32 +12,27 @@ import (
 func TestClientCounts(t *testing.T) {
 	var cs clientCounts
 	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("192.0.2.2")}
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 1000 {
-				for _, a := range addrs {
-					cs.add(a)
+	// Four loops each count 1,000 connections of every address.
+	fromLoops := func(count func(netip.Addr)) {
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 1000 {
+					for _, a := range addrs {
+						count(a)
+					}
 				}
-			}
-		})
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	fromLoops(func(a netip.Addr) { cs.add(a) })
 	for _, a := range addrs {
 		if n := cs.open(a); n != 4000 {
 			t.Fatalf("%s: %d open; want 4000", a, n)
 		}
 	}
-	for range 4 {
-		wg.Go(func() {
-			for range 1000 {
-				for _, a := range addrs {
-					cs.remove(a)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	fromLoops(cs.remove)
 	for i := range cs.shards {
 		if n := len(cs.shards[i].m); n != 0 {
 			t.Fatalf("shard %d keeps %d addresses with no connection", i, n)

@@ -283,35 +283,33 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	over := s.clients.Add(1) > int64(l.cfg.MaxConnections)
 	cc := newClient(l, c)
 	if over {
-		// Over max_connections: a 503 and a lingering close, so the client
-		// reads the answer rather than a reset caused by its unread request.
-		// It is not counted as a client while it lingers.
-		s.clients.Add(-1)
-		cc.refused = true
-		cc.hold()
-		cc.beginBare()
-		cc.log.reason = stats.ReasonLimit
-		cc.answer(503, true)
+		cc.refuse(503) // over max_connections
 		return nil, gnet.None
 	}
 	if limit := l.cfg.MaxConnectionsPerClient; limit > 0 {
 		if a, ok := cc.peer(); ok {
 			cc.perClient = true
 			if s.perClient.add(a) > limit {
-				// Over max_connections_per_client: 429 (RFC 6585 §4) and a
-				// lingering close, counted neither as a client nor for a.
-				s.perClient.remove(a)
+				s.perClient.remove(a) // not counted for a while it lingers
 				cc.perClient = false
-				s.clients.Add(-1)
-				cc.refused = true
-				cc.hold()
-				cc.beginBare()
-				cc.log.reason = stats.ReasonLimit
-				cc.answer(429, true)
+				cc.refuse(429) // RFC 6585 §4
 			}
 		}
 	}
 	return nil, gnet.None
+}
+
+// refuse answers a connection over a connection limit with status and a
+// lingering close, so the client reads the answer rather than a reset
+// caused by its unread request. It is not counted as a client while it
+// lingers.
+func (cc *clientConn) refuse(status int) {
+	cc.l.s.clients.Add(-1)
+	cc.refused = true
+	cc.hold()
+	cc.beginBare()
+	cc.log.reason = stats.ReasonLimit
+	cc.answer(status, true)
 }
 
 // acceptFailed is gnet's report of a failed accept (EMFILE, ENFILE,
