@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"time"
-	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -420,13 +419,7 @@ func (cc *clientConn) serveSeedAt(b []byte, r *codec.Request, n int) bool {
 }
 
 // peer is the socket's peer address.
-func (cc *clientConn) peer() (netip.Addr, bool) {
-	if len(cc.ip) == 0 {
-		return netip.Addr{}, false
-	}
-	a, err := netip.ParseAddr(unsafe.String(&cc.ip[0], len(cc.ip)))
-	return a, err == nil
-}
+func (cc *clientConn) peer() (netip.Addr, bool) { return parseAddr(cc.ip) }
 
 // admitted applies client_allow and client_deny to the request's client. A
 // client whose address a trusted proxy garbled is refused: filtering is on.

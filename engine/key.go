@@ -99,12 +99,17 @@ func (cc *clientConn) clientIPKey(b []byte, r *codec.Request) uint64 {
 // clientAddr is the client's address as trusted_proxies decide it (see
 // clientIPKey); not ok when X-Forwarded-For names something else.
 func (cc *clientConn) clientAddr(b []byte, r *codec.Request) (netip.Addr, bool) {
-	text := cc.ip
 	if cc.trusted {
 		if client := cc.forwardedClient(b, r); client != nil {
-			text = client
+			return parseAddr(client)
 		}
 	}
+	return cc.peer()
+}
+
+// parseAddr parses an address without copying its bytes: ParseAddr does not
+// keep its argument.
+func parseAddr(text []byte) (netip.Addr, bool) {
 	if len(text) == 0 {
 		return netip.Addr{}, false
 	}
@@ -135,10 +140,8 @@ func (cc *clientConn) forwardedClient(b []byte, r *codec.Request) []byte {
 				continue
 			}
 			client = entry
-			// ParseAddr does not keep its argument, so a string view of the
-			// bytes avoids a copy.
-			a, err := netip.ParseAddr(unsafe.String(&entry[0], len(entry)))
-			found = err != nil || !inPrefixes(trusted, a)
+			a, ok := parseAddr(entry)
+			found = !ok || !inPrefixes(trusted, a)
 		}
 	}
 	return client

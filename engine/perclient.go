@@ -46,11 +46,3 @@ func (cs *clientCounts) remove(a netip.Addr) {
 	}
 	s.m[a]--
 }
-
-// open returns the connections counted for a.
-func (cs *clientCounts) open(a netip.Addr) int {
-	s := &cs.shards[cs.shard(a)]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return int(s.m[a])
-}

@@ -6,6 +6,14 @@ import (
 	"testing"
 )
 
+// open returns the connections counted for a.
+func (cs *clientCounts) open(a netip.Addr) int {
+	s := &cs.shards[cs.shard(a)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int(s.m[a])
+}
+
 // Counts from several loops at once add up, and an address leaves the map
 // with its last connection, so the map never holds more than the open
 // connections.
