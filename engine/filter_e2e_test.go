@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"loopgate/stats"
 )
@@ -54,6 +55,25 @@ func TestClientAllowDeny(t *testing.T) {
 		{"a trusted proxy's client denied", nil, []string{"203.0.113.0/24"}, []string{"127.0.0.1"}, "X-Forwarded-For: 203.0.113.9\r\n", false},
 		{"a garbled forwarded address", nil, []string{"203.0.113.0/24"}, []string{"127.0.0.1"}, "X-Forwarded-For: nonsense\r\n", false},
 	}
+	// A refused request's body, and a request pipelined behind it, reach
+	// nothing: one 403, then the close, whatever the split of the bytes.
+	addr, _ := start(nil, []string{"127.0.0.1"}, nil)
+	const raw = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+	for _, split := range []int{len(raw), 20, 55, 60, 65} {
+		before := reached.Load()
+		c := dial(t, addr)
+		c.send(raw[:split])
+		time.Sleep(5 * time.Millisecond)
+		if split < len(raw) {
+			c.c.Write([]byte(raw[split:])) // may fail once the proxy has closed
+		}
+		wantStatus(t, c.read("POST"), 403)
+		c.expectClosed(ioTimeout)
+		if reached.Load() != before {
+			t.Fatalf("split at %d: the refused bytes reached the backend", split)
+		}
+	}
+
 	for _, c := range cases {
 		addr, st := start(c.allow, c.deny, c.trusted)
 		before := reached.Load()

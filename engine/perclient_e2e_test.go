@@ -24,19 +24,29 @@ func TestMaxConnectionsPerClient(t *testing.T) {
 		}
 		c.expectClosed(ioTimeout)
 	}
-	a.c.Close()
-	// The slot frees when the proxy has seen the close.
-	deadline := time.Now().Add(ioTimeout)
-	for {
-		c := dial(t, addr)
-		r := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		if r.StatusCode == 200 {
-			break
+	// A slot frees when the proxy has seen the close: a FIN, a reset, or a
+	// reset in the middle of a request head.
+	nextAccepted := func(how string) *client {
+		t.Helper()
+		deadline := time.Now().Add(ioTimeout)
+		for {
+			c := dial(t, addr)
+			r := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if r.StatusCode == 200 {
+				return c
+			}
+			if r.StatusCode != 429 || time.Now().After(deadline) {
+				t.Fatalf("after %s: status %d", how, r.StatusCode)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if r.StatusCode != 429 || time.Now().After(deadline) {
-			t.Fatalf("after a close: status %d", r.StatusCode)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	a.c.Close()
+	a = nextAccepted("a close")
+	resetClose(a.c)
+	a = nextAccepted("a reset")
+	a.send("GET / HTTP/1.1\r\nHo")
+	resetClose(a.c)
+	nextAccepted("a reset mid-head")
 	wantStatus(t, b.roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200)
 }
