@@ -9,6 +9,14 @@ type Forward struct {
 	// Extra holds complete field lines the proxy adds ("Name: value\r\n" each),
 	// such as a generated X-Request-ID; they follow the forwarding fields.
 	Extra []byte
+	// Target, when not nil, is the request-target sent instead of the
+	// received one (a route's path rewrite); it must be origin-form.
+	Target []byte
+	// Drop names fields (case-insensitive) that are not copied: a header
+	// rule's remove or set. Fields the framing or the forwarding depends on
+	// (Host, Content-Length, Transfer-Encoding, hop-by-hop, X-Forwarded-*)
+	// are never taken from Drop.
+	Drop []string
 }
 
 // ResponseFraming is how the proxy frames the response it sends the client.
@@ -25,6 +33,10 @@ type ResponseFraming struct {
 	// Extra holds complete field lines the proxy adds ("Name: value\r\n" each),
 	// such as a stickiness Set-Cookie; they are appended after the backend's fields.
 	Extra []byte
+	// Drop names fields (case-insensitive) of the backend's that are not
+	// copied (a header rule's remove or set); never Content-Length or a
+	// hop-by-hop field, which the framing decides.
+	Drop []string
 }
 
 // AppendRequestHead appends to dst the head to send upstream for r, parsed from b, and
@@ -59,7 +71,11 @@ type ResponseFraming struct {
 func AppendRequestHead(dst, b []byte, r *Request, fw *Forward) []byte {
 	dst = append(dst, r.MethodRaw.Bytes(b)...)
 	dst = append(dst, ' ')
-	dst = appendTarget(dst, b, r)
+	if fw != nil && fw.Target != nil {
+		dst = append(dst, fw.Target...)
+	} else {
+		dst = appendTarget(dst, b, r)
+	}
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	host := r.EffectiveHost(b)
 	h := r.Headers[:r.NHeaders]
@@ -72,6 +88,7 @@ func AppendRequestHead(dst, b []byte, r *Request, fw *Forward) []byte {
 		case f.kind == kindContentLength:
 			dst = appendContentLength(dst, r.BodyLen)
 		case f.kind >= kindXForwardedFor && fw != nil:
+		case fw != nil && len(fw.Drop) > 0 && dropped(f.Name.Bytes(b), fw.Drop):
 		default:
 			dst = appendField(dst, f.Name.Bytes(b), f.Value.Bytes(b))
 		}
@@ -160,6 +177,9 @@ func AppendResponseHead(dst, b []byte, r *Response, rf ResponseFraming) []byte {
 			if !rf.Chunked {
 				dst = appendContentLength(dst, r.clen)
 			}
+			continue
+		}
+		if len(rf.Drop) > 0 && dropped(f.Name.Bytes(b), rf.Drop) {
 			continue
 		}
 		dst = appendField(dst, f.Name.Bytes(b), f.Value.Bytes(b))
@@ -317,6 +337,16 @@ func appendStatus(dst []byte, s int) []byte {
 		panic("BUG: status code out of range")
 	}
 	return append(dst, byte('0'+s/100), byte('0'+s/10%10), byte('0'+s%10))
+}
+
+// dropped reports whether name is one of drop, case-insensitively.
+func dropped(name []byte, drop []string) bool {
+	for _, d := range drop {
+		if eqFoldFold(name, d) {
+			return true
+		}
+	}
+	return false
 }
 
 func appendField(dst, name, value []byte) []byte {

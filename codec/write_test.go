@@ -295,3 +295,34 @@ func TestWriterInvariants(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendHeadRules checks a route's rewrite plan: a replaced target and
+// dropped fields, where the framing and forwarding fields cannot be dropped.
+func TestAppendHeadRules(t *testing.T) {
+	in := "POST /api/v1?x=1 HTTP/1.1\r\nHost: h\r\nx-debug: 1\r\nContent-Length: 2\r\nX-Keep: k\r\nX-DEBUG: 2\r\n\r\nhi"
+	b := []byte(in)
+	var r Request
+	if _, err := ParseRequest(b, &r, nil); err != nil {
+		t.Fatal(err)
+	}
+	fw := Forward{ClientIP: []byte("192.0.2.7"), Proto: []byte("http"), Target: []byte("/v1?x=1"),
+		Drop: []string{"X-Debug", "Host", "Content-Length", "X-Forwarded-For"}}
+	got := string(AppendRequestHead(nil, b, &r, &fw))
+	want := "POST /v1?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nX-Keep: k\r\nX-Forwarded-For: 192.0.2.7\r\n" +
+		"X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n"
+	if got != want {
+		t.Fatalf("request: got %q; want %q", got, want)
+	}
+
+	resp := []byte("HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 0\r\nx-powered-by: php\r\nVary: a\r\n\r\n")
+	var rr Response
+	if _, err := ParseResponse(resp, &rr, MethodGet, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := string(AppendResponseHead(nil, resp, &rr, ResponseFraming{Drop: []string{"X-Powered-By", "server", "content-length"},
+		Extra: []byte("X-Served-By: b\r\n")}))
+	wantResp := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVary: a\r\nX-Served-By: b\r\n\r\n"
+	if out != wantResp {
+		t.Fatalf("response: got %q; want %q", out, wantResp)
+	}
+}
