@@ -94,7 +94,14 @@ func build(specs []Spec) (*Table, error) {
 	slices.Sort(lens)
 	lens = slices.Compact(lens)
 	slices.Reverse(lens)
-	t.lens = lens
+	for _, n := range lens {
+		t.lens = append(t.lens, prefixLen{n: n})
+	}
+	for p := range t.prefix {
+		k := slices.Index(lens, len(p))
+		c := p[len(p)-1]
+		t.lens[k].last[c>>6] |= 1 << (c & 63)
+	}
 
 	for _, n := range t.nodes() {
 		n.each(func(l []int32) {

@@ -39,9 +39,16 @@ type Table struct {
 	rules  []rule           // indexed like the specs
 	exact  map[string]*node // by Path
 	prefix map[string]*node // by PathPrefix
-	lens   []int            // distinct len(PathPrefix), longest first
+	lens   []prefixLen      // distinct len(PathPrefix), longest first
 	all    *node            // routes without a path condition; nil if none
 	regex  []int32          // PathRegex routes, in file order
+}
+
+// prefixLen is one distinct prefix length and the set of the prefixes' last bytes,
+// so a path whose byte there is not in the set costs no map probe.
+type prefixLen struct {
+	n    int
+	last [4]uint64
 }
 
 // node holds the routes of one path key, by host rank. Each list is sorted by
@@ -78,7 +85,8 @@ func (t *Table) PrefixLen(i int) int { return t.rules[i].prefixLen }
 //
 // Match may run on several loops at once. It does not allocate, except inside
 // regexp for path_regex routes (RE2 keeps no promise there); the cost is one map
-// probe for the exact path, one per distinct prefix length not longer than path,
+// probe for the exact path, one per distinct prefix length not longer than path (skipped unless some
+// prefix of that length ends with the path's byte there),
 // and per path hit one host probe plus one per dot in host, whatever the number
 // of routes; path_regex routes are then scanned in file order.
 func (t *Table) Match(host, path, query, method []byte, h Header) int {
@@ -87,11 +95,15 @@ func (t *Table) Match(host, path, query, method []byte, h Header) int {
 			return r
 		}
 	}
-	for _, l := range t.lens {
-		if l > len(path) {
+	for k := range t.lens {
+		l := &t.lens[k]
+		if l.n > len(path) {
 			continue
 		}
-		if n := t.prefix[string(path[:l])]; n != nil {
+		if c := path[l.n-1]; l.last[c>>6]&(1<<(c&63)) == 0 {
+			continue
+		}
+		if n := t.prefix[string(path[:l.n])]; n != nil {
 			if r := t.matchNode(n, host, query, method, h); r >= 0 {
 				return r
 			}
