@@ -10,14 +10,27 @@ import (
 
 // Compile errors wrap one of these; test them with errors.Is.
 var (
-	ErrPath         = errors.New("route: bad path")
-	ErrPathConflict = errors.New("route: only one of path, path_prefix and path_regex may be set")
-	ErrRegex        = errors.New("route: bad path_regex")
-	ErrHost         = errors.New("route: bad host")
-	ErrMethod       = errors.New("route: bad method")
-	ErrCond         = errors.New("route: bad condition")
-	ErrUnreachable  = errors.New("route: never matched")
+	ErrPath         = errors.New("route: bad path")          // path, path_prefix: not starting with '/', or not normalised
+	ErrPathConflict = errors.New("route: conflicting paths") // more than one of path, path_prefix, path_regex
+	ErrRegex        = errors.New("route: bad path_regex")    // also wraps the regexp error
+	ErrHost         = errors.New("route: bad host")          // empty, with a port, bad wildcard, listed twice
+	ErrMethod       = errors.New("route: bad method")        // not a token, not upper case, listed twice
+	ErrCond         = errors.New("route: bad condition")     // empty name, Any with a Value, bad header name or value, listed twice
 )
+
+// ErrUnreachable is wrapped when Compile refuses a route that another route always
+// takes first, so that a configuration never holds a route that looks alive and is not:
+//   - with the same path and host key (the same exact path, prefix or none; the
+//     same exact host, wildcard suffix or any host), route E shadows a later route
+//     L when every request meeting L's conditions meets E's, condition by
+//     condition (identical conditions being the plain case; "X-A: 1" meets
+//     "X-A present", methods [GET] meet [GET, HEAD]); L is refused when every host
+//     key it lists is shadowed;
+//   - a path_regex route is refused when an earlier path_regex route with the
+//     same expression, or any route without path condition (or with path_prefix
+//     "/", unless the expression matches "*"), covers its hosts and has
+//     conditions its own imply.
+var ErrUnreachable = errors.New("route: route never matched")
 
 // tchar marks RFC 9110 §5.6.2 token characters.
 var tchar = func() (t [256]bool) {
@@ -33,11 +46,12 @@ var tchar = func() (t [256]bool) {
 // Compile checks specs and builds the Table that Match uses; route i of the Table
 // is specs[i]. It runs on the control plane (cold path) and allocates.
 //
-// Errors name the route by its index in specs and its Name, and the key at fault:
+// Errors name the route by its index in specs (from 0, as Match returns it) and
+// its Name, and the key at fault:
 // "route 3 (api): path_regex: ...". Besides malformed values, Compile refuses
 // what could never match as written: a path or path_prefix that NormalizePath would
 // change (a request path never looks like that), a header value with surrounding
-// whitespace, and a route that another route always takes first (see ErrUnreachable).
+// whitespace, and a route that another route always takes first (ErrUnreachable).
 func Compile(specs []Spec) (*Table, error) {
 	t, err := build(specs)
 	if err != nil {
@@ -330,17 +344,8 @@ func checkCond(c Cond, prev []Cond, header bool) error {
 func isOWS(c byte) bool { return c == ' ' || c == '\t' }
 
 // unreachable returns the first route (in file order) that another route always
-// takes first, and that other route; -1, -1 if there is none. Compile refuses such a
-// route, so a configuration never holds a route that looks alive and is not:
-//   - with the same path and host key (exact path, prefix or none; exact host,
-//     wildcard suffix or any), route E shadows a later route L when they count as
-//     many conditions and every request meeting L's conditions meets E's (identical
-//     conditions being the plain case); L is refused when every host key it lists
-//     is shadowed;
-//   - a path_regex route L is shadowed by an earlier path_regex route with the same
-//     expression, or by a route without path (or with path_prefix "/", unless L's
-//     expression matches "*"), when that route's hosts cover L's and its conditions
-//     follow from L's.
+// takes first, as the ErrUnreachable comment says, and that other route; -1, -1
+// if there is none.
 func (t *Table) unreachable(specs []Spec) (int, int) {
 	entries := make([]int, len(t.rules))
 	shadowed := make([]int, len(t.rules))
@@ -360,7 +365,7 @@ func (t *Table) unreachable(specs []Spec) (int, int) {
 				entries[li]++
 				L := &t.rules[li]
 				// implies(L, E) needs a condition of L for each of E, field by field, so
-				// E, ranked before L, has as many: the first rule of the comment above.
+				// E, ranked before L, has as many: the first rule of ErrUnreachable.
 				for _, ei := range l[:p] {
 					if implies(L, &t.rules[ei]) {
 						shadow(int(li), int(ei))

@@ -8,8 +8,8 @@
 //  1. Path: an exact path beats any prefix; a longer path_prefix beats a shorter
 //     one; a route without path condition matches every path and ranks below
 //     every prefix, "/" included. path_regex routes are tried only when no exact,
-//     prefix or path-less route matched, in file order (so a path-less or "/"
-//     route for the same hosts leaves them nothing: Compile refuses that).
+//     prefix or path-less route matched, in file order (Compile refuses one that
+//     a path-less or "/" route would always take first).
 //  2. Among routes of the same path rank: exact host beats wildcard, a longer
 //     wildcard suffix beats a shorter one, any wildcard beats "any host".
 //  3. Then more conditions beat fewer (methods count as one, each header and

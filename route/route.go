@@ -7,7 +7,10 @@ import (
 
 // Cond is a header or query-parameter condition: the field is present with any
 // value (Any), or present and equal to Value. Any with a non-empty Value is refused
-// by Compile; Value "" without Any means "present with an empty value".
+// by Compile; Value "" without Any means "present with an empty value". As
+// Header.Value gives a header's first value, the first query parameter of the
+// name decides ("v=1&v=2" does not meet v=2); parameters are split on '&' only,
+// and "v" alone is present with the value "".
 type Cond struct {
 	Name  string // header names: case-insensitive; query names: exact, after percent-decoding
 	Value string // compared exactly (header values: after trimming OWS; query values: after percent-decoding)
@@ -84,11 +87,11 @@ func (t *Table) PrefixLen(i int) int { return t.rules[i].prefixLen }
 // method is the raw method token; h may be nil when no route has header conditions.
 //
 // Match may run on several loops at once. It does not allocate, except inside
-// regexp for path_regex routes (RE2 keeps no promise there); the cost is one map
-// probe for the exact path, one per distinct prefix length not longer than path (skipped unless some
-// prefix of that length ends with the path's byte there),
-// and per path hit one host probe plus one per dot in host, whatever the number
-// of routes; path_regex routes are then scanned in file order.
+// regexp for path_regex routes (RE2 keeps no promise there). Whatever the number
+// of routes, it costs one map probe for the exact path, at most one per distinct
+// prefix length (none where no prefix of that length ends with the path's byte
+// there), and per path hit one host probe plus one per dot in host; only
+// path_regex routes are scanned, in file order, after everything else failed.
 func (t *Table) Match(host, path, query, method []byte, h Header) int {
 	if n := t.exact[string(path)]; n != nil {
 		if r := t.matchNode(n, host, query, method, h); r >= 0 {

@@ -311,6 +311,8 @@ func TestCompileErrors(t *testing.T) {
 	f(nil, nil)
 }
 
+// TestCompileErrorNamesRoute checks the one message whose wording is specified:
+// it names the refused route and the one that takes its requests.
 func TestCompileErrorNamesRoute(t *testing.T) {
 	_, err := Compile([]Spec{{Name: "ok", PathPrefix: "/"}, {Name: "y", Path: "/a"}, {Name: "x", Path: "/a"}})
 	if err == nil || !strings.HasPrefix(err.Error(), "route 2 (x) is never matched: route 1 (y) takes the same requests first") {
@@ -321,4 +323,28 @@ func TestCompileErrorNamesRoute(t *testing.T) {
 		t.Fatalf("got %v; want ErrRegex", err)
 	}
 	t.Logf("error: %v", err)
+}
+
+// TestMatchConcurrent has loops share one Table, as the engine's loops do; run with -race.
+func TestMatchConcurrent(t *testing.T) {
+	specs := append(benchSpecs(100), Spec{Name: "re", PathRegex: `^/re/\d+$`})
+	tb := mustCompile(t, specs)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			h := hdr("X-Tenant: 10")
+			for k := 0; k < 1000; k++ {
+				if i := tb.Match([]byte("svc10.example.com"), []byte("/svc10/x"), nil, []byte("GET"), h); i != 10 {
+					t.Errorf("Match = %d; want 10", i)
+				}
+				if i := tb.Match([]byte("a"), []byte("/re/1"), nil, []byte("GET"), h); i != 100 {
+					t.Errorf("Match = %d; want 100", i)
+				}
+			}
+			done <- true
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
 }
