@@ -72,6 +72,8 @@ deps:
 	@set -e; \
 	bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./codec/ | grep '\.' || true); \
 	[ -z "$$bad" ] || { echo "codec imports non-std: $$bad"; exit 1; }; \
+	bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./route/ | grep '\.' || true); \
+	[ -z "$$bad" ] || { echo "route imports non-std: $$bad"; exit 1; }; \
 	bad=$$($(GO) list -deps ./upstream/ | grep -E 'gnet|loopgate/(engine|codec|stats|health)' || true); \
 	[ -z "$$bad" ] || { echo "upstream imports: $$bad"; exit 1; }; \
 	bad=$$($(GO) list -deps ./health/ | grep -E 'gnet|loopgate/(engine|cmd)' || true); \

@@ -100,3 +100,17 @@ func eqFoldBytes(a, b []byte) bool {
 }
 
 func isOWS(c byte) bool { return c == ' ' || c == '\t' }
+
+// ValidFieldName reports whether s is a field name: one or more tchar
+// (RFC 9110 §5.1, §5.6.2).
+func ValidFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if class[s[i]]&cToken == 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -83,6 +84,11 @@ type exchange struct {
 	arrived    int64  // when the request's head was parsed, for the retry deadline
 	retry      []byte // rewritten head of a request that may be replayed on a fresh connection
 
+	rt        *routeAction // the route that took the request
+	lp        *loopPool    // its pool, for actPool
+	maxBody   int64        // the route's request body bound; 0: none
+	respExtra []byte       // the route's response header fields, expanded
+
 	log exchangeLog // what metrics and the access log learn about the exchange
 }
 
@@ -114,7 +120,7 @@ func (cc *clientConn) release() {
 		return
 	}
 	cc.exchange = nil
-	*x = exchange{head: keep(x.head), retry: keep(x.retry), log: x.log.emptied()}
+	*x = exchange{head: keep(x.head), retry: keep(x.retry), respExtra: keep(x.respExtra), log: x.log.emptied()}
 	cc.l.exchanges = append(cc.l.exchanges, x)
 }
 
@@ -233,12 +239,12 @@ func (cc *clientConn) readHead() bool {
 	}
 	cc.l.sync()
 	r := &cc.l.req
-	n, err := codec.ParseRequest(b, r, &cc.l.cfg.Limits)
+	n, err := codec.ParseRequest(b, r, &cc.l.gen.parse)
 	if err == codec.ErrNeedMore {
 		return false
 	}
 	if err == nil && r.Body == codec.BodyChunked {
-		err = checkChunks(b[n:], &cc.l.cfg.Limits)
+		err = checkChunks(b[n:], &cc.l.gen.parse)
 		if err == codec.ErrNeedMore {
 			if !r.Expect100 {
 				return false // nothing goes upstream before the first chunk-size line is known good
@@ -315,6 +321,18 @@ func (cc *clientConn) answer(status int, close bool) {
 
 // answerAllow is answer with the Allow field a 405 carries.
 func (cc *clientConn) answerAllow(status int, close bool, allow string) {
+	var fields []byte
+	if status == 405 {
+		// RFC 9110 §15.5.6: a 405 lists the methods the target takes.
+		fields = append(append(append(cc.l.fields[:0], "Allow: "...), allow...), "\r\n"...)
+		cc.l.fields = fields
+	}
+	cc.answerWith(status, close, fields)
+}
+
+// answerWith is answer with extra field lines ("Name: value\r\n" each).
+// A HEAD request gets the head alone (RFC 9110 §9.3.2).
+func (cc *clientConn) answerWith(status int, close bool, fields []byte) {
 	cc.hold() // a timeout before any byte of a request
 	close = close || cc.closeAfter || cc.minor == 0 || !cc.reqDone || cc.l.s.draining.Load()
 	retryAfter := 0
@@ -330,12 +348,11 @@ func (cc *clientConn) answerAllow(status int, close bool, allow string) {
 	cc.log.status = status
 	if !cc.closed {
 		l := cc.l
-		l.extra = cc.appendIDField(l.extra[:0])
-		if status == 405 {
-			// RFC 9110 §15.5.6: a 405 lists the methods the target takes.
-			l.extra = append(append(append(l.extra, "Allow: "...), allow...), "\r\n"...)
-		}
+		l.extra = append(cc.appendIDField(l.extra[:0]), fields...)
 		l.scratch = codec.AppendErrorExtra(l.scratch[:0], status, close, retryAfter, l.extra)
+		if cc.method == codec.MethodHead {
+			l.scratch = l.scratch[:bytes.Index(l.scratch, headEnd)+len(headEnd)]
+		}
 		cc.log.bytesOut += int64(len(l.scratch))
 		_, _ = cc.c.Write(l.scratch) // a client that is gone is closed below or by its read side
 	}
@@ -370,8 +387,41 @@ func (cc *clientConn) start(b []byte, n int) {
 	if l.cfg.SeedEndpoints && cc.serveSeedAt(b, r, n) {
 		return
 	}
+	routed := l.gen.routes.table != nil
+	a := l.gen.routes.implicit
+	if routed {
+		if a = cc.route(b, r); a == nil {
+			cc.consume(n)
+			cc.log.reason = stats.ReasonNoRoute
+			cc.answer(404, false)
+			return
+		}
+	}
+	cc.rt, cc.maxBody = a, a.maxBody
+	cc.log.route = a.stats
+	if a.filtered && !cc.routeAdmits(a, b, r) {
+		cc.consume(n)
+		cc.log.reason = stats.ReasonDenied
+		cc.answer(403, true)
+		return
+	}
+	switch a.kind {
+	case actRedirect:
+		cc.consume(n)
+		cc.redirect(a)
+		return
+	case actRespond:
+		cc.consume(n)
+		cc.respond(a)
+		return
+	}
+	if a.maxBody > 0 && r.Body == codec.BodyLength && r.BodyLen > a.maxBody {
+		cc.reject(codec.ErrBodyTooLarge) // RFC 9110 §15.5.14; the body is not read
+		return
+	}
 	cc.log.pooled = true
-	lp := l.pool(0)
+	lp := l.pool(a.pool)
+	cc.lp = lp
 	i, picker := cc.choose(lp, b, r)
 	if i < 0 {
 		cc.consume(n)
@@ -382,6 +432,20 @@ func (cc *clientConn) start(b []byte, n int) {
 	if l.genID {
 		l.extra = cc.appendIDField(l.extra[:0])
 		fw.Extra = l.extra
+	}
+	cc.respExtra = cc.respExtra[:0]
+	if routed {
+		fw.Target, fw.Drop = cc.rewriteTarget(a), a.reqDrop
+		if len(a.reqAdd) > 0 {
+			if !l.genID {
+				l.extra = l.extra[:0]
+			}
+			l.extra = appendFields(l.extra, a.reqAdd, &l.vars)
+			fw.Extra = l.extra
+		}
+		if len(a.respAdd) > 0 {
+			cc.respExtra = appendFields(cc.respExtra, a.respAdd, &l.vars)
+		}
 	}
 	l.scratch = codec.AppendRequestHead(l.scratch[:0], b, r, &fw)
 	cc.consume(n)
@@ -491,7 +555,7 @@ func (cc *clientConn) send(u *upConn, head []byte) {
 	u.connectTime = 0
 	if cc.reqDone {
 		cc.state = clientWaiting
-		cc.l.arm(&u.timer, timerUpResponse)
+		cc.l.armResponse(u, cc.rt.timeout)
 	} else {
 		cc.state = clientReadBody
 		cc.l.arm(&cc.timer, timerClientBody)
@@ -524,7 +588,7 @@ func (cc *clientConn) forwardBody() bool {
 		cc.reqDone = cc.remaining == 0
 	case codec.BodyChunked:
 		var err error
-		n, out, err = cc.l.walkChunks(b, &cc.chunk, false, cc.l.cfg.Limits.MaxBodyBytes)
+		n, out, err = cc.l.walkChunks(b, &cc.chunk, false, cc.maxBody)
 		if err != nil {
 			cc.failBody(err)
 			return false
@@ -544,7 +608,7 @@ func (cc *clientConn) forwardBody() bool {
 		cc.timer.stop()
 		cc.state = clientWaiting
 		if u.state == upAwaitHead {
-			cc.l.arm(&u.timer, timerUpResponse)
+			cc.l.armResponse(u, cc.rt.timeout)
 		}
 	}
 	return true
@@ -556,7 +620,13 @@ func (cc *clientConn) forwardBody() bool {
 // unread), or the kept head of a replayable request.
 func (cc *clientConn) redispatch(avoid int, head []byte) {
 	l := cc.l
-	lp := l.pool(0)
+	lp := l.current(cc.lp)
+	if lp == nil { // a reload removed the pool
+		cc.log.reason = stats.ReasonNoBackend
+		cc.fail(503)
+		return
+	}
+	cc.lp = lp
 	i := lp.picker.Pick(cc.key, lp.st.mask, avoid)
 	if i < 0 {
 		cc.log.reason = stats.ReasonNoBackend
@@ -603,7 +673,7 @@ func (cc *clientConn) retryLater(failed int, sent bool) {
 	if sent {
 		head = cc.retry
 	}
-	base := cc.l.pools[0].p.retryBackoff
+	base := cc.lp.p.retryBackoff
 	if base <= 0 {
 		cc.redispatch(failed, head)
 		return
@@ -618,9 +688,13 @@ func (cc *clientConn) retryLater(failed int, sent bool) {
 // mayRetry reports whether one more attempt is within the bounds above, and
 // if so counts it.
 func (cc *clientConn) mayRetry(head []byte, sent bool) bool {
-	lp := cc.l.pools[0]
+	lp := cc.l.refresh(cc.lp)
 	p := lp.p
-	if cc.attempts >= p.retries || len(head) == 0 || now()-cc.arrived >= int64(p.retryDeadline) ||
+	retries := p.retries
+	if cc.rt.retries >= 0 {
+		retries = cc.rt.retries
+	}
+	if cc.attempts >= retries || len(head) == 0 || now()-cc.arrived >= int64(p.retryDeadline) ||
 		sent && lp.retryTokens < 100 {
 		return false
 	}

@@ -6,6 +6,7 @@ import (
 
 	"loopgate/codec"
 	"loopgate/health"
+	"loopgate/route"
 	"loopgate/stats"
 	"loopgate/upstream"
 )
@@ -59,7 +60,57 @@ type Config struct {
 	Timeouts Timeouts     `toml:"timeouts"`
 	Flow     Flow         `toml:"flow"`
 	Pools    []Pool       `toml:"pool"`
+
+	// Routes send requests to pools by host, path, method, header and
+	// query (docs/ROUTING.md). None: every request goes to the first pool,
+	// as a seed config.json does.
+	Routes []Route `toml:"route"`
+	// DefaultPool takes the requests no route matches; "" answers them 404.
+	// Only used with Routes.
+	DefaultPool string `toml:"default_pool"`
 }
+
+// Route is one [[route]]: the requests it takes (route.Spec, matched in the
+// order route.Table documents) and what it does with them. Exactly one of
+// Pool, Redirect and Respond is the action.
+type Route struct {
+	route.Spec
+
+	Pool           string // send to this pool
+	Redirect       string // answer RedirectStatus with this Location (a template, see Template vars)
+	RedirectStatus int    // 301, 302, 303, 307 or 308 (default 302)
+	Respond        int    // answer this status with Body
+	Body           string
+	ContentType    string // of Body (default "text/plain; charset=utf-8")
+
+	// Path rewrite before forwarding: StripPrefix removes a leading
+	// prefix ("/api" makes /api/x /x; what is left empty becomes "/");
+	// ReplacePrefix, when not nil, replaces the route's PathPrefix.
+	StripPrefix   string
+	ReplacePrefix *string
+
+	Timeout      time.Duration // the route's upstream_response; 0: [timeouts]' (default 0)
+	Retries      *int          // the route's pool retries; nil: the pool's
+	MaxBodyBytes int64         // request body bound; 0: [limits] max_body_bytes
+
+	RequestHeaders  HeaderRules // applied to the request sent upstream
+	ResponseHeaders HeaderRules // applied to the backend's response
+
+	ClientAllow, ClientDeny []string // as the [server] keys, for this route only
+}
+
+// HeaderRules change a message's header fields. Values are templates:
+// $remote_addr, $host, $request_id, $scheme, $path, $query, $is_args ("?"
+// when there is a query), $request_uri and $rest (the path after the matched
+// prefix) are replaced; $$ is a '$'.
+type HeaderRules struct {
+	Set    []Field  // replace every field of the name with this one
+	Add    []Field  // append, keeping what is there
+	Remove []string // drop every field of the name
+}
+
+// Field is a header field a rule writes.
+type Field struct{ Name, Value string }
 
 // Timeouts bound every phase of an exchange; gnet has no deadlines, so the
 // engine enforces them with per-loop timers.

@@ -89,6 +89,7 @@ func observedPath(cc *clientConn, r *codec.Request, raw []byte) int {
 	}
 	cc.log.pooled = true
 	lp := l.pool(0)
+	cc.lp = lp
 	i := lp.picker.Pick(0, lp.st.mask, -1)
 	cc.log.bs = lp.st.stats[i]
 	lp.picker.Done(i, 0, true)

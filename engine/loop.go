@@ -49,9 +49,19 @@ type loop struct {
 	rec      stats.Record
 	alog     *stats.LogBuffer
 	extra    []byte
+	fields   []byte // more field lines for an answer of the proxy's own
 	idPrefix [12]byte
 	idSeq    uint64
 	genID    bool // the current request's ID was generated: add it upstream
+
+	// Routing the current request (routes.go): its normalised host and
+	// path, a rewritten target, the conditions' view of its fields and its
+	// template variables; plus timer lists for routes' own response timeouts.
+	hostBuf, pathBuf, targetBuf []byte
+	pathChanged                 bool
+	hv                          headerView
+	vars                        requestVars
+	respTimers                  []*timerList
 
 	// Gauges, written only by this loop, read by scrapes.
 	upConns   atomic.Int64 // upstream connections, dialing ones included
@@ -105,11 +115,34 @@ func (l *loop) run(r gnet.RunnableFunc) { _ = l.el.Execute(context.Background(),
 
 func (l *loop) arm(t *timer, k timerKind) { t.arm(&l.timers[k], now()) }
 
+// armResponse arms u's response timer: upstream_response, or the route's
+// own timeout, whose list the loop keeps for as long as it runs (one per
+// distinct duration ever configured, so timers armed before a reload stay
+// on a list that is swept).
+func (l *loop) armResponse(u *upConn, d int64) {
+	if d == 0 {
+		l.arm(&u.timer, timerUpResponse)
+		return
+	}
+	for _, t := range l.respTimers {
+		if t.d == d {
+			u.timer.arm(t, now())
+			return
+		}
+	}
+	t := &timerList{d: d, kind: timerUpResponse}
+	l.respTimers = append(l.respTimers, t)
+	u.timer.arm(t, now())
+}
+
 // sweep fires due timers and re-checks paused exchanges. Runs on the loop.
 func (l *loop) sweep() {
 	at := now()
 	for k := range l.timers {
 		l.timers[k].expire(at)
+	}
+	for _, t := range l.respTimers {
+		t.expire(at)
 	}
 	l.sweepWaiters()
 	if l.alog != nil {

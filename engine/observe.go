@@ -21,6 +21,7 @@ type exchangeLog struct {
 	bytesIn  int64
 	bytesOut int64
 	pooled   bool                // the request reached a pool
+	route    *stats.RouteStats   // the [[route]] that took it; nil: none
 	bs       *stats.BackendStats // backend of the last attempt
 	connect  time.Duration       // dial time of a fresh upstream connection
 	ttfb     time.Duration       // request sent to response head, last attempt
@@ -119,8 +120,9 @@ func (cc *clientConn) record() {
 		Backend: x.bs, Connect: x.connect, TTFB: x.ttfb, Upstream: x.upTime, Retries: cc.attempts,
 		RequestID: x.id, Reason: x.reason, UserAgent: x.agent, Referer: x.referer,
 	}
+	r.Route = x.route
 	if x.pooled {
-		r.Pool = l.pools[0].p.stats
+		r.Pool = cc.lp.p.stats
 	}
 	l.s.st.Done(r)
 	if l.alog != nil {
@@ -263,19 +265,29 @@ func (cc *clientConn) serveSeed(k seedKind) {
 	case seedStatus:
 		body = s.st.AppendSeedStatus(nil, s.Status())
 	}
-	cc.answerBody(status, body)
+	cc.answerBody(status, jsonType, noStore, body)
 }
 
-// answerBody writes a JSON response of the proxy's own (a HEAD gets the
-// head only, RFC 9110 §9.3.2) and moves to the next request.
-func (cc *clientConn) answerBody(status int, body []byte) {
+var (
+	jsonType = []byte("application/json")
+	noStore  = []byte("Cache-Control: no-store\r\n")
+)
+
+// answerBody writes a response of the proxy's own with a body of type ctype
+// and extra field lines (a HEAD gets the head only, RFC 9110 §9.3.2), and
+// moves to the next request.
+func (cc *clientConn) answerBody(status int, ctype, fields, body []byte) {
 	close := cc.closeAfter || cc.minor == 0 || !cc.reqDone || cc.l.s.draining.Load()
 	l := cc.l
 	h := append(l.scratch[:0], "HTTP/1.1 "...)
 	h = strconv.AppendInt(h, int64(status), 10)
 	h = append(h, ' ')
 	h = append(h, codec.StatusText(status)...)
-	h = append(h, "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: "...)
+	h = append(h, "\r\nContent-Type: "...)
+	h = append(h, ctype...)
+	h = append(h, "\r\n"...)
+	h = append(h, fields...)
+	h = append(h, "Content-Length: "...)
 	h = strconv.AppendInt(h, int64(len(body)), 10)
 	h = append(h, "\r\n"...)
 	if close {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"loopgate/codec"
 )
 
 // generation is what a reload replaces as a whole: the configuration the
@@ -22,6 +24,8 @@ type generation struct {
 	// both are empty, so an unfiltered request pays one branch.
 	filtered                bool
 	clientAllow, clientDeny []netip.Prefix
+	routes                  *routeTable
+	parse                   codec.Limits // cfg.Limits as the parser applies them (routes.go)
 }
 
 // newGeneration validates cfg (with defaults) and builds its pools, reusing
@@ -50,6 +54,17 @@ func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error
 		}
 		g.pools = append(g.pools, p)
 	}
+	names := make([]string, len(g.pools))
+	for i, p := range g.pools {
+		names[i] = p.name
+	}
+	if g.routes, err = compileRoutes(&g.cfg, names, s.st); err != nil {
+		return nil, err
+	}
+	// The parser bounds bodies by the largest any route accepts; each
+	// route checks its own once it is known.
+	g.parse = cfg.Limits
+	g.parse.MaxBodyBytes = g.routes.maxBody
 	return g, nil
 }
 

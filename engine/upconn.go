@@ -320,12 +320,19 @@ func (u *upConn) readHead() bool {
 	rf.Close = closeAfter
 	rf.KeepAlive = !closeAfter && cc.minor == 0
 	rf.HTTP10 = cc.minor == 0
-	rf.Extra = cc.setCookie
+	rf.Extra, rf.Drop = cc.setCookie, cc.rt.respDrop
+	addID := false
 	if name := l.s.reqIDName; len(name) > 0 {
-		if _, ok := fieldValue(b, r.Headers[:r.NHeaders], name); !ok {
-			l.extra = cc.appendIDField(append(l.extra[:0], cc.setCookie...))
-			rf.Extra = l.extra
+		_, has := fieldValue(b, r.Headers[:r.NHeaders], name)
+		addID = !has
+	}
+	if addID || len(cc.respExtra) > 0 {
+		l.extra = append(l.extra[:0], cc.setCookie...)
+		if addID {
+			l.extra = cc.appendIDField(l.extra)
 		}
+		l.extra = append(l.extra, cc.respExtra...)
+		rf.Extra = l.extra
 	}
 	l.scratch = codec.AppendResponseHead(l.scratch[:0], b, r, rf)
 	u.consume(n)

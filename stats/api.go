@@ -17,6 +17,8 @@ const (
 	ReasonNoBackend         // no backend may take traffic: 503
 	ReasonClientGone        // the client closed before its response was complete
 	ReasonDenied            // the client's address is refused (client_allow, client_deny): 403
+	ReasonNoRoute           // no [[route]] takes the request: 404
+	ReasonRateLimit         // a rate limit or an in-flight limit refused the request: 429
 	numReasons
 )
 
@@ -33,6 +35,8 @@ var reasonNames = [numReasons]string{
 	ReasonNoBackend:  "no_backend",
 	ReasonClientGone: "client_gone",
 	ReasonDenied:     "denied",
+	ReasonNoRoute:    "no_route",
+	ReasonRateLimit:  "rate_limit",
 }
 
 // Record describes one finished exchange. The engine fills one per loop and
@@ -48,6 +52,7 @@ type Record struct {
 	BytesIn   int64 // request bytes read: head and body
 	BytesOut  int64 // response bytes written: head and body
 	Total     time.Duration
+	Route     *RouteStats   // nil when no [[route]] took the request
 	Pool      *PoolStats    // nil when the request never reached a pool (e.g. a parse error)
 	Backend   *BackendStats // the backend of the last attempt; nil if none was tried
 	Connect   time.Duration // connect time of a freshly dialed upstream connection; 0 if pooled

@@ -19,8 +19,10 @@ type Proxy struct {
 	start time.Time
 	opts  Options
 
-	mu    sync.Mutex // guards pools (cold)
-	pools map[string]*PoolStats
+	mu     sync.Mutex // guards pools, routes and limits (cold)
+	pools  map[string]*PoolStats
+	routes map[string]*RouteStats
+	limits map[string]*RateLimitStats
 
 	// AcceptErrors counts failed accepts (EMFILE and the like): the
 	// listener backs off and existing connections are served meanwhile.
@@ -174,6 +176,9 @@ func (p *Proxy) Done(r *Record) {
 	}
 	if r.TTFB > 0 {
 		p.ttfb.Observe(r.TTFB)
+	}
+	if r.Route != nil {
+		r.Route.done(s)
 	}
 	b := r.Backend
 	if b == nil {

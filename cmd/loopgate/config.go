@@ -292,6 +292,11 @@ func (s *source) errorf(key string, kind error, format string, args ...any) {
 	s.add(key, 0, kind, format, args...)
 }
 
+// failed reports whether a problem other than a warning was found.
+func (s *source) failed() bool {
+	return slices.ContainsFunc(s.errs, func(e *Error) bool { return !e.Warning })
+}
+
 // warnf records a value that loopgate adjusts instead of refusing. A file
 // with errors is refused without its warnings.
 func (s *source) warnf(key string, kind error, format string, args ...any) {

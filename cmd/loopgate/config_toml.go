@@ -52,6 +52,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	s.setInt("read_buffer", &e.ReadBufferCap, 0, math.MaxInt32)
 	s.setInt("max_connections", &e.MaxConnections, 0, math.MaxInt32)
 	s.setInt("max_connections_per_client", &e.MaxConnectionsPerClient, 0, math.MaxInt32)
+	s.str("default_pool", &e.DefaultPool)
 	s.duration("shutdown_grace", &e.ShutdownGrace)
 	s.boolean("access_log", &c.AccessLog)
 	s.boolean("metrics", &c.Metrics)
@@ -195,7 +196,11 @@ func decodeTOML(src *source, data []byte) *Config {
 		pt.finish()
 		e.Pools = append(e.Pools, p)
 	}
+	decodeRoutes(root, e)
 	root.finish()
+	if !src.failed() {
+		checkRoutes(src, e)
+	}
 	return c
 }
 

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"loopgate/engine"
+	"loopgate/route"
+)
+
+// decodeRoutes decodes the [[route]] tables and default_pool (docs/ROUTING.md).
+func decodeRoutes(root *table, e *engine.Config) {
+	src := root.src
+	rts, _ := root.tables("route")
+	for _, t := range rts {
+		var r engine.Route
+		if t.bad {
+			e.Routes = append(e.Routes, r) // keeps indexes aligned
+			continue
+		}
+		t.str("name", &r.Name)
+		if r.Name != "" {
+			if msg := poolNameProblem(r.Name); msg != "" {
+				src.errorf(t.key("name"), ErrValue, "%s", msg)
+			}
+		}
+		strOrList(t, "host", &r.Hosts)
+		t.str("path", &r.Path)
+		t.str("path_prefix", &r.PathPrefix)
+		t.str("path_regex", &r.PathRegex)
+		t.strList("methods", func(key, m string) {
+			if !isToken(m) || strings.ToUpper(m) != m {
+				src.errorf(key, ErrValue, "cannot use %q: want an upper-case method token such as \"GET\"", m)
+				return
+			}
+			r.Methods = append(r.Methods, m)
+		})
+		r.Headers = conditions(t, "headers")
+		r.Query = conditions(t, "query")
+
+		t.str("pool", &r.Pool)
+		t.str("redirect", &r.Redirect)
+		t.setInt("redirect_status", &r.RedirectStatus, 0, 999)
+		t.setInt("respond", &r.Respond, 0, 999)
+		t.str("body", &r.Body)
+		t.str("content_type", &r.ContentType)
+		t.str("strip_prefix", &r.StripPrefix)
+		var replace string
+		if t.str("replace_prefix", &replace) {
+			r.ReplacePrefix = &replace
+		}
+		t.duration("timeout", &r.Timeout)
+		if n, ok := t.integer("retries", -1, 100); ok {
+			n := int(n)
+			r.Retries = &n
+		}
+		if n, ok := t.integer("max_body_bytes", 0, math.MaxInt64); ok {
+			r.MaxBodyBytes = n
+		}
+		r.RequestHeaders = headerRules(t, "request_headers")
+		r.ResponseHeaders = headerRules(t, "response_headers")
+		cidrList(t, "client_allow", &r.ClientAllow)
+		cidrList(t, "client_deny", &r.ClientDeny)
+		t.finish()
+		e.Routes = append(e.Routes, r)
+	}
+	if e.DefaultPool != "" && len(e.Routes) == 0 {
+		src.errorf("server.default_pool", ErrValue, "only used with [[route]]: without routes every request goes to the first pool")
+	}
+}
+
+// checkRoutes compiles the decoded routes as the engine will, once nothing
+// else is wrong, and reports the first problem at its route's key.
+func checkRoutes(src *source, e *engine.Config) {
+	err := engine.CheckRoutes(*e)
+	if err == nil {
+		return
+	}
+	var re *engine.RouteError
+	if !errors.As(err, &re) {
+		src.errorf("route", ErrValue, "%v", err)
+		return
+	}
+	if re.Route < 0 {
+		// route.Compile's messages begin "route N" or "route N (name)",
+		// N indexing the routes as route[N] does.
+		key, msg := re.Key, re.Err.Error()
+		if key == "default_pool" {
+			key = "server.default_pool"
+		}
+		var n int
+		if _, err := fmt.Sscanf(msg, "route %d", &n); err == nil && n >= 0 && n < len(e.Routes) {
+			key = indexKey("route", n)
+		}
+		src.errorf(key, ErrValue, "%s", msg)
+		return
+	}
+	src.errorf(indexKey("route", re.Route)+"."+re.Key, ErrValue, "%v", re.Err)
+}
+
+// strOrList decodes a string or an array of strings at k.
+func strOrList(t *table, k string, dst *[]string) {
+	v, ok := t.m[k]
+	if !ok {
+		t.get(k)
+		return
+	}
+	if s, isStr := v.(string); isStr {
+		t.get(k)
+		*dst = append(*dst, s)
+		return
+	}
+	t.strList(k, func(_, s string) { *dst = append(*dst, s) })
+}
+
+// conditions decodes a table of field conditions: name = "value" must
+// equal, name = true must be present.
+func conditions(t *table, k string) []route.Cond {
+	v, ok := t.get(k)
+	if !ok {
+		return nil
+	}
+	m, isTable := v.(map[string]any)
+	if !isTable {
+		t.wrong(k, `a table such as { "X-Canary" = "1", "X-Debug" = true }`, v)
+		return nil
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var cs []route.Cond
+	for _, n := range names {
+		switch x := m[n].(type) {
+		case string:
+			cs = append(cs, route.Cond{Name: n, Value: x})
+		case bool:
+			if !x {
+				t.src.errorf(t.key(k)+"."+n, ErrValue, "want a value to equal, or true for present")
+				continue
+			}
+			cs = append(cs, route.Cond{Name: n, Any: true})
+		default:
+			t.src.errorf(t.key(k)+"."+n, ErrType, "want a string or true, got %s", t.src.describe(x))
+		}
+	}
+	return cs
+}
+
+// headerRules decodes { set = { Name = "value" }, add = { ... }, remove = [ ... ] }.
+func headerRules(t *table, k string) engine.HeaderRules {
+	var h engine.HeaderRules
+	if _, ok := t.m[k]; !ok {
+		t.get(k)
+		return h
+	}
+	ht := t.table(k)
+	if ht.m == nil {
+		return h
+	}
+	fields := func(k string) []engine.Field {
+		v, ok := ht.get(k)
+		if !ok {
+			return nil
+		}
+		m, isTable := v.(map[string]any)
+		if !isTable {
+			ht.wrong(k, `a table of field names and values, such as { "X-Served-By" = "b" }`, v)
+			return nil
+		}
+		names := make([]string, 0, len(m))
+		for n := range m {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		var fs []engine.Field
+		for _, n := range names {
+			s, isStr := m[n].(string)
+			if !isStr {
+				ht.src.errorf(ht.key(k)+"."+n, ErrType, "want a string, got %s", ht.src.describe(m[n]))
+				continue
+			}
+			fs = append(fs, engine.Field{Name: n, Value: s})
+		}
+		return fs
+	}
+	h.Set = fields("set")
+	h.Add = fields("add")
+	ht.strList("remove", func(_, s string) { h.Remove = append(h.Remove, s) })
+	ht.finish()
+	return h
+}
+
+// cidrList decodes a list of CIDRs or addresses at k.
+func cidrList(t *table, k string, dst *[]string) {
+	t.strList(k, func(key, v string) {
+		if cidr, msg := parseTrustedProxy(v); msg != "" {
+			t.src.errorf(key, ErrValue, "cannot parse %q: %s", v, msg)
+		} else {
+			*dst = append(*dst, cidr)
+		}
+	})
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"loopgate/engine"
+)
+
+// startExample loads an examples/ config and runs it with its listener on a
+// free loopback port and its pools' backends replaced, in order, by test
+// servers that answer "<pool> <request-uri>". It returns the address.
+func startExample(t *testing.T, file string) string {
+	t.Helper()
+	c, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Engine
+	for i := range e.Pools {
+		name := e.Pools[i].Name
+		b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "%s %s", name, r.RequestURI)
+		}))
+		t.Cleanup(b.Close)
+		e.Pools[i].Backends = []engine.Backend{{Address: strings.TrimPrefix(b.URL, "http://")}}
+	}
+	e.Listen, e.EventLoops = "127.0.0.1:0", 1
+	srv, err := engine.New(e, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Run()
+	select {
+	case <-srv.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not ready")
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv.Addr().String()
+}
+
+// examples/routes.toml does what its comment and docs/ROUTING.md say.
+func TestRoutesExample(t *testing.T) {
+	addr := startExample(t, "../../examples/routes.toml")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(host, path string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	for _, tc := range []struct {
+		host, path string
+		status     int
+		body       string
+	}{
+		{"a.example", "/", 200, "a /"},
+		{"b.example", "/x", 200, "b /x"},
+		{"anything", "/api/users?id=1", 200, "c /users?id=1"},
+		{"a.example", "/api/v", 200, "c /v"},
+		{"anything", "/elsewhere", 404, ""},
+	} {
+		resp, body := get(tc.host, tc.path)
+		if resp.StatusCode != tc.status || tc.body != "" && body != tc.body {
+			t.Errorf("%s%s: %d %q; want %d %q", tc.host, tc.path, resp.StatusCode, body, tc.status, tc.body)
+		}
+	}
+	if resp, _ := get("b.example", "/"); resp.Header.Get("X-Served-By") != "b" {
+		t.Errorf("pool b's response lacks X-Served-By: b")
+	}
+	resp, _ := get("x", "/old/page?x=1")
+	if resp.StatusCode != 308 || resp.Header.Get("Location") != "/new/page?x=1" {
+		t.Errorf("/old/page?x=1: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// A route problem names the file, the line, the route's key and the fix.
+func TestRouteConfigErrors(t *testing.T) {
+	const pools = "[server]\ndefault_pool = \"\"\n[[pool]]\nname = \"a\"\n[[pool.backend]]\naddress = \"127.0.0.1:8001\"\n"
+	for _, tc := range []struct{ in, want string }{
+		{"[[route]]\npool = \"b\"\n", `c.toml:8: route[0].pool: no pool named "b"`},
+		{"[[route]]\npath = \"/x\"\n", `c.toml:7: route[0].pool: want exactly one of pool, redirect and respond (got 0)`},
+		{"[[route]]\npool = \"a\"\nredirect = \"/y\"\n", `c.toml:8: route[0].pool: want exactly one of pool, redirect and respond (got 2)`},
+		{"[[route]]\nredirect = \"/$nope\"\n", `c.toml:8: route[0].redirect: "/$nope": unknown variable $nope`},
+		{"[[route]]\npool = \"a\"\nmethods = [\"get\"]\n", `c.toml:9: route[0].methods[0]: cannot use "get"`},
+		{"[[route]]\npool = \"a\"\nheaders = { \"X-A\" = 1 }\n", `c.toml:9: route[0].headers.X-A: want a string or true`},
+		{"[[route]]\npool = \"a\"\nresponse_headers = { set = { \"Content-Length\" = \"1\" } }\n", `c.toml:9: route[0].response_headers: cannot change Content-Length`},
+		{"[[route]]\npool = \"a\"\npath_regex = \"(\"\n", `c.toml:7: route[0]: route 0: `},
+		{"[[route]]\npool = \"a\"\npaht = \"/x\"\n", `c.toml:9: route[0].paht: unknown key (did you mean "path"?)`},
+		{"[[route]]\nname = \"x\"\npool = \"a\"\n[[route]]\nname = \"y\"\npool = \"a\"\n", `c.toml:10: route[1]: route 1 (y) is never matched: route 0 (x) takes the same requests first`},
+	} {
+		_, err := parse("c.toml", []byte(pools+tc.in))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s...", tc.in, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"[server]\ndefault_pool = \"a\"\n", `c.toml:2: server.default_pool: only used with [[route]]`},
+		{"[server]\ndefault_pool = \"z\"\n[[route]]\npool = \"a\"\n", `c.toml:2: server.default_pool: no pool named "z"`},
+	} {
+		_, err := parse("c.toml", []byte(tc.in+strings.TrimPrefix(pools, "[server]\ndefault_pool = \"\"\n")))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s...", tc.in, err, tc.want)
+		}
+	}
+	// And a good one decodes every key.
+	c, err := parse("c.toml", []byte(pools+`[[route]]
+name = "r"
+host = ["a.example", "*.b.example"]
+path_prefix = "/api/"
+methods = ["GET", "POST"]
+headers = { "X-Canary" = "1", "X-Debug" = true }
+query = { "v" = "2" }
+pool = "a"
+strip_prefix = "/api"
+timeout = "2s"
+retries = 0
+max_body_bytes = 1024
+request_headers = { set = { "X-Env" = "prod" }, add = { "X-Via" = "$host" }, remove = ["X-Debug"] }
+response_headers = { remove = ["Server"] }
+client_allow = ["10.0.0.0/8"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Engine.Routes[0]
+	if len(r.Hosts) != 2 || len(r.Methods) != 2 || len(r.Headers) != 2 || !r.Headers[1].Any || r.Query[0].Value != "2" ||
+		r.Timeout != 2*time.Second || r.Retries == nil || *r.Retries != 0 || r.MaxBodyBytes != 1024 ||
+		r.RequestHeaders.Set[0].Value != "prod" || r.RequestHeaders.Add[0].Value != "$host" || r.ResponseHeaders.Remove[0] != "Server" ||
+		r.ClientAllow[0] != "10.0.0.0/8" {
+		t.Errorf("decoded %+v", r)
+	}
+}
