@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 )
@@ -73,4 +74,32 @@ func BenchmarkGaugeRandomKeys(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSharedAllow: random keys on a Shared limit syncing with a real
+// Redis (on the same machine, so its CPU shows here) every 20ms. Every distinct
+// key admitted in a sync interval costs one script step in Redis.
+func BenchmarkSharedAllow(b *testing.B) {
+	rd := startRedis(b)
+	for _, bits := range []uint{10, 16} {
+		b.Run(fmt.Sprintf("keys=%d", 1<<bits), func(b *testing.B) {
+			s := NewShared("bench", Rule{Rate: 100, Burst: 10}, RedisConfig{Address: rd.addr}, FailLocal, 1<<16, testLog)
+			defer s.Close()
+			var seed atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				x := seed.Add(0x9e3779b97f4a7c15)
+				now, n := int64(0), 0
+				for pb.Next() {
+					x = x*6364136223846793005 + 1442695040888963407
+					now += 100
+					if s.Allow(x>>(64-bits), now).Allowed {
+						n++
+					}
+				}
+				sink.Add(int64(n))
+			})
+		})
+	}
 }

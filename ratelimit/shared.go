@@ -224,8 +224,9 @@ func (s *Shared) Dropped() uint64 { return s.dropped.Load() }
 // the pending count), plus one bit per bucket.
 func (s *Shared) Bytes() int { return s.local.Bytes() + len(s.pend)*8 + len(s.dirty)*8 }
 
-// Close stops the sync goroutine and closes the Redis client; Allow must not
-// be called after it. Counts not yet pushed are lost.
+// Close stops the sync goroutine and closes the Redis client. Counts not yet
+// pushed are lost. Allow stays safe after Close (a loop may still hold the old
+// limit during a reload): it then limits this instance alone.
 func (s *Shared) Close() {
 	s.closing.Do(func() {
 		close(s.stop)
