@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopgate/codec"
+	"loopgate/ratelimit"
 	"loopgate/stats"
 	"loopgate/upstream"
 )
@@ -88,6 +89,10 @@ type exchange struct {
 	lp        *loopPool    // its pool, for actPool
 	maxBody   int64        // the route's request body bound; 0: none
 	respExtra []byte       // the route's response header fields, expanded
+	// The request counts in this gauge (max_requests_per_client) until
+	// record; nil: it does not.
+	inflight    *ratelimit.Gauge
+	inflightKey uint64
 
 	log exchangeLog // what metrics and the access log learn about the exchange
 }
@@ -333,12 +338,17 @@ func (cc *clientConn) answerAllow(status int, close bool, allow string) {
 // answerWith is answer with extra field lines ("Name: value\r\n" each).
 // A HEAD request gets the head alone (RFC 9110 §9.3.2).
 func (cc *clientConn) answerWith(status int, close bool, fields []byte) {
-	cc.hold() // a timeout before any byte of a request
-	close = close || cc.closeAfter || cc.minor == 0 || !cc.reqDone || cc.l.s.draining.Load()
 	retryAfter := 0
 	if status == 503 || status == 429 {
 		retryAfter = 1
 	}
+	cc.answerRetry(status, close, retryAfter, fields)
+}
+
+// answerRetry is answerWith with Retry-After: retryAfter seconds (0: none).
+func (cc *clientConn) answerRetry(status int, close bool, retryAfter int, fields []byte) {
+	cc.hold() // a timeout before any byte of a request
+	close = close || cc.closeAfter || cc.minor == 0 || !cc.reqDone || cc.l.s.draining.Load()
 	if !cc.log.open {
 		cc.beginBare() // a timeout or limit before any head was parsed
 	}
@@ -405,6 +415,20 @@ func (cc *clientConn) start(b []byte, n int) {
 		cc.answer(403, true)
 		return
 	}
+	cc.respExtra = cc.respExtra[:0]
+	if g := l.gen; g.inflight != nil {
+		key := cc.clientIPKey(b, r)
+		if !g.inflight.Acquire(key, g.cfg.MaxRequestsPerClient) {
+			cc.consume(n)
+			cc.log.reason = stats.ReasonRateLimit
+			cc.overLimit()
+			return
+		}
+		cc.inflight, cc.inflightKey = g.inflight, key
+	}
+	if len(a.limits) > 0 && cc.limited(a.limits, b, r, a, n) {
+		return
+	}
 	switch a.kind {
 	case actRedirect:
 		cc.consume(n)
@@ -433,7 +457,6 @@ func (cc *clientConn) start(b []byte, n int) {
 		l.extra = cc.appendIDField(l.extra[:0])
 		fw.Extra = l.extra
 	}
-	cc.respExtra = cc.respExtra[:0]
 	if routed {
 		fw.Target, fw.Drop = cc.rewriteTarget(a), a.reqDrop
 		if len(a.reqAdd) > 0 {

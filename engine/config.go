@@ -6,6 +6,7 @@ import (
 
 	"loopgate/codec"
 	"loopgate/health"
+	"loopgate/ratelimit"
 	"loopgate/route"
 	"loopgate/stats"
 	"loopgate/upstream"
@@ -68,6 +69,40 @@ type Config struct {
 	// DefaultPool takes the requests no route matches; "" answers them 404.
 	// Only used with Routes.
 	DefaultPool string `toml:"default_pool"`
+
+	// RateLimits are the rules routes (Route.RateLimit) and every request
+	// (RateLimit) may apply (docs/LIMITS.md); Redis is where rules with
+	// Store "redis" share their state.
+	RateLimits []RateLimit           `toml:"rate_limit"`
+	RateLimit  []string              `toml:"-"` // [server] rate_limit: rules every request is subject to
+	Redis      ratelimit.RedisConfig `toml:"redis"`
+	// MaxRequestsPerClient bounds the requests one client address (as
+	// trusted_proxies decide it) has in flight at once, over all its
+	// connections; over it a request gets 429 (default 0: no bound).
+	MaxRequestsPerClient int `toml:"max_requests_per_client"`
+	// OverLimitClose closes a connection over max_connections_per_client
+	// or max_requests_per_client without an answer, instead of 429.
+	OverLimitClose bool `toml:"-"`
+}
+
+// RateLimit is one [[rate_limit]] rule: Rate requests per Period per key,
+// with Burst at once, GCRA (package ratelimit).
+type RateLimit struct {
+	Name string
+	ratelimit.Rule
+	// Key is what the limit is per, parts combined: "client" (the address,
+	// as trusted_proxies decide it), "header:NAME", "cookie:NAME", "route",
+	// "host", "path" (default ["client"]). A request without the header or
+	// cookie is not counted by the rule.
+	Key    []string
+	DryRun bool   // count what would be refused, refuse nothing
+	Store  string // "local" (default) or "redis"
+	// OnRedisError is what a "redis" rule does while Redis is unreachable:
+	// "local" (each instance limits alone), "open" (admit all) or "closed"
+	// (refuse all) (default "local").
+	OnRedisError  string
+	MaxKeys       int  // keys tracked at once; 8 bytes each, 16 with Redis (default 1048576)
+	HeadersAlways bool // RateLimit headers on every response, not only on 429s
 }
 
 // Route is one [[route]]: the requests it takes (route.Spec, matched in the
@@ -97,6 +132,7 @@ type Route struct {
 	ResponseHeaders HeaderRules // applied to the backend's response
 
 	ClientAllow, ClientDeny []string // as the [server] keys, for this route only
+	RateLimit               []string // names of [[rate_limit]] rules the route's requests are subject to
 }
 
 // HeaderRules change a message's header fields. Values are templates:

@@ -57,11 +57,11 @@ type loop struct {
 	// Routing the current request (routes.go): its normalised host and
 	// path, a rewritten target, the conditions' view of its fields and its
 	// template variables; plus timer lists for routes' own response timeouts.
-	hostBuf, pathBuf, targetBuf []byte
-	pathChanged                 bool
-	hv                          headerView
-	vars                        requestVars
-	respTimers                  []*timerList
+	hostBuf, pathBuf, targetBuf, keyBuf []byte
+	pathChanged                         bool
+	hv                                  headerView
+	vars                                requestVars
+	respTimers                          []*timerList
 
 	// Gauges, written only by this loop, read by scrapes.
 	upConns   atomic.Int64 // upstream connections, dialing ones included

@@ -112,6 +112,10 @@ func (cc *clientConn) record() {
 		return
 	}
 	x.open = false
+	if g := cc.inflight; g != nil {
+		g.Release(cc.inflightKey)
+		cc.inflight = nil
+	}
 	l := cc.l
 	r := &l.rec
 	*r = stats.Record{

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"loopgate/codec"
+	"loopgate/ratelimit"
 )
 
 // generation is what a reload replaces as a whole: the configuration the
@@ -25,7 +26,9 @@ type generation struct {
 	filtered                bool
 	clientAllow, clientDeny []netip.Prefix
 	routes                  *routeTable
-	parse                   codec.Limits // cfg.Limits as the parser applies them (routes.go)
+	parse                   codec.Limits          // cfg.Limits as the parser applies them (routes.go)
+	limits                  map[string]*limitRule // [[rate_limit]] by name (limits.go)
+	inflight                *ratelimit.Gauge      // max_requests_per_client; nil: no bound
 }
 
 // newGeneration validates cfg (with defaults) and builds its pools, reusing
@@ -65,6 +68,20 @@ func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error
 	// route checks its own once it is known.
 	g.parse = cfg.Limits
 	g.parse.MaxBodyBytes = g.routes.maxBody
+	// Last, as nothing can fail any more: limiter state (and Redis
+	// clients) carried over from the running rules or made.
+	var have map[string]*limitRule
+	if prev != nil {
+		have = prev.limits
+	}
+	g.limits = buildLimits(&g.cfg, have, s.st, s.log)
+	g.routes.linkLimits(cfg.RateLimit, g.limits)
+	if cfg.MaxRequestsPerClient > 0 {
+		if g.inflight = s.inflight; g.inflight == nil {
+			g.inflight = ratelimit.NewGauge(0)
+			s.inflight = g.inflight
+		}
+	}
 	return g, nil
 }
 
@@ -202,6 +219,7 @@ func (s *Server) Reload(cfg Config) error {
 	}
 	s.pools = g.pools
 	s.gen.Store(g)
+	closeLimits(cur.limits, g.limits)
 	for _, p := range old {
 		if p.checker != nil {
 			p.checker.Stop()

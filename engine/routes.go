@@ -11,6 +11,7 @@ import (
 	"loopgate/codec"
 	"loopgate/route"
 	"loopgate/stats"
+	"loopgate/upstream"
 )
 
 // routeTable is a generation's compiled [[route]] entries.
@@ -61,6 +62,10 @@ type routeAction struct {
 
 	filtered                bool
 	clientAllow, clientDeny []netip.Prefix
+
+	limitNames []string     // RateLimit, resolved into limits by linkLimits
+	limits     []*limitRule // the server's rules, then the route's
+	nameKey    uint64       // hash of name, the "route" part of a rate limit key
 }
 
 // fieldTemplate is a header rule's field: its name and value template.
@@ -104,8 +109,29 @@ func CheckRoutes(cfg Config) error {
 func compileRoutes(cfg *Config, pools []string, st *stats.Proxy) (*routeTable, error) {
 	rt := &routeTable{maxBody: cfg.Limits.MaxBodyBytes}
 	poolIndex := func(name string) int { return slices.Index(pools, name) }
+	seen := map[string]bool{}
+	for i := range cfg.RateLimits {
+		r := &cfg.RateLimits[i]
+		if _, err := checkRateLimit(r); err != nil {
+			e := err.(*RouteError)
+			e.Key = fmt.Sprintf("rate_limit[%d].%s", i, e.Key)
+			return nil, e
+		}
+		if seen[r.Name] {
+			return nil, &RouteError{-1, fmt.Sprintf("rate_limit[%d].name", i), fmt.Errorf("duplicate rule name %q", r.Name)}
+		}
+		seen[r.Name] = true
+		if r.Store == "redis" && cfg.Redis.Address == "" {
+			return nil, &RouteError{-1, fmt.Sprintf("rate_limit[%d].store", i), fmt.Errorf(`"redis" needs [redis] address`)}
+		}
+	}
+	for _, n := range cfg.RateLimit {
+		if !seen[n] {
+			return nil, &RouteError{-1, "server.rate_limit", fmt.Errorf("no [[rate_limit]] named %q", n)}
+		}
+	}
 	if len(pools) > 0 {
-		rt.implicit = &routeAction{kind: actPool, retries: -1, maxBody: cfg.Limits.MaxBodyBytes}
+		rt.implicit = &routeAction{kind: actPool, retries: -1, maxBody: cfg.Limits.MaxBodyBytes, nameKey: upstream.HashKey(nil)}
 	}
 	if len(cfg.Routes) == 0 {
 		return rt, nil
@@ -115,7 +141,7 @@ func compileRoutes(cfg *Config, pools []string, st *stats.Proxy) (*routeTable, e
 		if i < 0 {
 			return nil, &RouteError{-1, "default_pool", fmt.Errorf("no pool named %q", cfg.DefaultPool)}
 		}
-		rt.fallback = &routeAction{kind: actPool, pool: i, retries: -1, maxBody: cfg.Limits.MaxBodyBytes}
+		rt.fallback = &routeAction{kind: actPool, pool: i, retries: -1, maxBody: cfg.Limits.MaxBodyBytes, nameKey: upstream.HashKey(nil)}
 	}
 	specs := make([]route.Spec, len(cfg.Routes))
 	for i, r := range cfg.Routes {
@@ -225,6 +251,13 @@ func compileRoute(i int, r *Route, cfg *Config, poolIndex func(string) int) (*ro
 		return nil, &RouteError{i, "client_deny", err}
 	}
 	a.filtered = len(a.clientAllow)+len(a.clientDeny) > 0
+	for _, n := range r.RateLimit {
+		if !slices.ContainsFunc(cfg.RateLimits, func(rl RateLimit) bool { return rl.Name == n }) {
+			return nil, &RouteError{i, "rate_limit", fmt.Errorf("no [[rate_limit]] named %q", n)}
+		}
+	}
+	a.limitNames = r.RateLimit
+	a.nameKey = upstream.HashKey([]byte(a.name))
 	return a, nil
 }
 
@@ -524,4 +557,19 @@ func (cc *clientConn) redirect(a *routeAction) {
 // respond answers a route's fixed status and body.
 func (cc *clientConn) respond(a *routeAction) {
 	cc.answerBody(a.status, a.ctype, nil, a.body)
+}
+
+// linkLimits gives each action its rules: the server's, then its own.
+func (rt *routeTable) linkLimits(server []string, rules map[string]*limitRule) {
+	for _, a := range append([]*routeAction{rt.implicit, rt.fallback}, rt.list...) {
+		if a == nil {
+			continue
+		}
+		a.limits = nil
+		for _, n := range append(append([]string(nil), server...), a.limitNames...) {
+			if lr := rules[n]; lr != nil && !slices.Contains(a.limits, lr) {
+				a.limits = append(a.limits, lr)
+			}
+		}
+	}
 }

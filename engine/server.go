@@ -13,6 +13,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"loopgate/ratelimit"
 	"loopgate/stats"
 )
 
@@ -44,10 +45,11 @@ type Server struct {
 	reqIDName []byte       // cfg.RequestIDHeader
 	logAgent  bool         // the access log format wants User-Agent and Referer
 
-	clients      atomic.Int64 // open client connections
-	perClient    clientCounts // open connections per peer address, for max_connections_per_client
-	acceptLogged atomic.Int64 // monoNow of the last accept failure logged
-	fast         atomic.Int32 // loops with retries waiting out a backoff (the ticker then runs fast)
+	clients      atomic.Int64     // open client connections
+	perClient    clientCounts     // open connections per peer address, for max_connections_per_client
+	inflight     *ratelimit.Gauge // requests in flight per client, for max_requests_per_client; made on first use (under ctl)
+	acceptLogged atomic.Int64     // monoNow of the last accept failure logged
+	fast         atomic.Int32     // loops with retries waiting out a backoff (the ticker then runs fast)
 }
 
 // New checks cfg, fills in defaults and returns a Server ready to Run.
@@ -107,6 +109,7 @@ func (s *Server) Run() error {
 				p.checker.Stop()
 			}
 		}
+		closeLimits(s.gen.Load().limits, nil) // Redis clients
 	}()
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -28,6 +29,9 @@ func startRedis(t testing.TB) *testRedis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
+		if os.Getenv("LOOPGATE_REQUIRE_REDIS") != "" {
+			t.Fatal("redis-server not installed and LOOPGATE_REQUIRE_REDIS is set (.ci/run installs it)")
+		}
 		t.Skip("redis-server not installed (apt-get install redis-server): skipping the shared-limit tests")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 
@@ -64,9 +65,11 @@ func decodeRoutes(root *table, e *engine.Config) {
 		r.ResponseHeaders = headerRules(t, "response_headers")
 		cidrList(t, "client_allow", &r.ClientAllow)
 		cidrList(t, "client_deny", &r.ClientDeny)
+		strOrList(t, "rate_limit", &r.RateLimit)
 		t.finish()
 		e.Routes = append(e.Routes, r)
 	}
+	decodeRateLimits(root, e)
 	if e.DefaultPool != "" && len(e.Routes) == 0 {
 		src.errorf("server.default_pool", ErrValue, "only used with [[route]]: without routes every request goes to the first pool")
 	}
@@ -90,6 +93,10 @@ func checkRoutes(src *source, e *engine.Config) {
 		key, msg := re.Key, re.Err.Error()
 		if key == "default_pool" {
 			key = "server.default_pool"
+		}
+		if strings.HasPrefix(key, "rate_limit[") || key == "server.rate_limit" {
+			src.errorf(key, ErrValue, "%s", msg)
+			return
 		}
 		var n int
 		if _, err := fmt.Sscanf(msg, "route %d", &n); err == nil && n >= 0 && n < len(e.Routes) {
@@ -204,4 +211,64 @@ func cidrList(t *table, k string, dst *[]string) {
 			*dst = append(*dst, cidr)
 		}
 	})
+}
+
+// decodeRateLimits decodes the [[rate_limit]] rules and [redis]
+// (docs/LIMITS.md).
+func decodeRateLimits(root *table, e *engine.Config) {
+	src := root.src
+	rls, _ := root.tables("rate_limit")
+	for _, t := range rls {
+		var r engine.RateLimit
+		if t.bad {
+			e.RateLimits = append(e.RateLimits, r)
+			continue
+		}
+		if t.required("name") && t.str("name", &r.Name) {
+			if msg := poolNameProblem(r.Name); msg != "" {
+				src.errorf(t.key("name"), ErrValue, "%s", msg)
+			}
+		}
+		if t.required("rate") {
+			t.setInt("rate", &r.Rate, 1, 1_000_000)
+		}
+		t.duration("period", &r.Period)
+		t.setInt("burst", &r.Burst, 0, 1_000_000)
+		strOrList(t, "key", &r.Key)
+		t.boolean("dry_run", &r.DryRun)
+		t.str("store", &r.Store)
+		t.str("on_redis_error", &r.OnRedisError)
+		t.setInt("max_keys", &r.MaxKeys, 0, 1<<28)
+		var headers string
+		if t.str("headers", &headers) {
+			switch headers {
+			case "limited":
+			case "always":
+				r.HeadersAlways = true
+			default:
+				src.errorf(t.key("headers"), ErrValue, `got %q; want "limited" (on 429s) or "always"`, headers)
+			}
+		}
+		t.finish()
+		e.RateLimits = append(e.RateLimits, r)
+	}
+	rt := root.table("redis")
+	if rt.str("address", &e.Redis.Address) && e.Redis.Address != "" {
+		checkHostPort(src, rt.key("address"), e.Redis.Address, false)
+	}
+	rt.str("username", &e.Redis.Username)
+	rt.str("password", &e.Redis.Password)
+	var pwFile string
+	if rt.str("password_file", &pwFile) && pwFile != "" {
+		if b, err := os.ReadFile(pwFile); err != nil {
+			src.errorf(rt.key("password_file"), ErrValue, "cannot read: %v", err)
+		} else {
+			e.Redis.Password = strings.TrimRight(string(b), "\r\n")
+		}
+	}
+	rt.setInt("db", &e.Redis.DB, 0, 1<<16)
+	rt.str("prefix", &e.Redis.Prefix)
+	rt.duration("sync", &e.Redis.Sync)
+	rt.duration("timeout", &e.Redis.Timeout)
+	rt.finish()
 }

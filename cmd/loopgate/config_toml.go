@@ -53,6 +53,18 @@ func decodeTOML(src *source, data []byte) *Config {
 	s.setInt("max_connections", &e.MaxConnections, 0, math.MaxInt32)
 	s.setInt("max_connections_per_client", &e.MaxConnectionsPerClient, 0, math.MaxInt32)
 	s.str("default_pool", &e.DefaultPool)
+	s.setInt("max_requests_per_client", &e.MaxRequestsPerClient, 0, math.MaxInt32)
+	var overLimit string
+	if s.str("over_limit", &overLimit) {
+		switch overLimit {
+		case "429":
+		case "close":
+			e.OverLimitClose = true
+		default:
+			src.errorf(s.key("over_limit"), ErrValue, `got %q; want "429" or "close"`, overLimit)
+		}
+	}
+	strOrList(s, "rate_limit", &e.RateLimit)
 	s.duration("shutdown_grace", &e.ShutdownGrace)
 	s.boolean("access_log", &c.AccessLog)
 	s.boolean("metrics", &c.Metrics)

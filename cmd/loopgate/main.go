@@ -19,6 +19,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"loopgate/health"
 )
 
@@ -26,6 +28,9 @@ import (
 var version = "dev"
 
 func main() {
+	// go-redis prints each failed dial to the standard logger; the rate
+	// limiter already logs Redis going away and coming back, once each.
+	redis.SetLogger(quietRedis{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -248,3 +253,8 @@ func logConfig(log *slog.Logger, cfg *Config) {
 		"metrics", cfg.Metrics, "seed_endpoints", e.SeedEndpoints, "request_id_header", e.RequestIDHeader,
 		"admin", cfg.Admin.Listen)
 }
+
+// quietRedis drops go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}

@@ -86,6 +86,16 @@ func TestRoutesExample(t *testing.T) {
 	if resp, _ := get("b.example", "/"); resp.Header.Get("X-Served-By") != "b" {
 		t.Errorf("pool b's response lacks X-Served-By: b")
 	}
+	for i := 1; i <= 6; i++ {
+		resp, _ := get("any", "/limited")
+		if i <= 5 && resp.StatusCode != 200 {
+			t.Fatalf("/limited request %d: %d", i, resp.StatusCode)
+		}
+		if i == 6 && (resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit") == "" ||
+			resp.Header.Get("RateLimit-Policy") != `"per_client";q=5;w=1`) {
+			t.Fatalf("/limited request 6: %d %v", resp.StatusCode, resp.Header)
+		}
+	}
 	resp, _ := get("x", "/old/page?x=1")
 	if resp.StatusCode != 308 || resp.Header.Get("Location") != "/new/page?x=1" {
 		t.Errorf("/old/page?x=1: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
@@ -121,6 +131,17 @@ func TestRouteConfigErrors(t *testing.T) {
 			t.Errorf("%q:\n got %v\nwant %s...", tc.in, err, tc.want)
 		}
 	}
+	for _, tc := range []struct{ in, want string }{
+		{"[[rate_limit]]\nname = \"r\"\n", `c.toml:7: rate_limit[0].rate: missing (required)`},
+		{"[[rate_limit]]\nname = \"r\"\nrate = 5\nkey = \"ip\"\n", `c.toml:10: rate_limit[0].key: cannot use "ip"`},
+		{"[[rate_limit]]\nname = \"r\"\nrate = 5\nstore = \"redis\"\n", `c.toml:10: rate_limit[0].store: "redis" needs [redis] address`},
+		{"[[route]]\npool = \"a\"\nrate_limit = \"nope\"\n", `c.toml:9: route[0].rate_limit: no [[rate_limit]] named "nope"`},
+	} {
+		_, err := parse("c.toml", []byte(pools+tc.in))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s...", tc.in, err, tc.want)
+		}
+	}
 	// And a good one decodes every key.
 	c, err := parse("c.toml", []byte(pools+`[[route]]
 name = "r"
@@ -137,6 +158,22 @@ max_body_bytes = 1024
 request_headers = { set = { "X-Env" = "prod" }, add = { "X-Via" = "$host" }, remove = ["X-Debug"] }
 response_headers = { remove = ["Server"] }
 client_allow = ["10.0.0.0/8"]
+rate_limit = ["k"]
+[[rate_limit]]
+name = "k"
+rate = 100
+period = "1m"
+burst = 10
+key = ["header:X-API-Key", "route"]
+dry_run = true
+store = "redis"
+on_redis_error = "closed"
+max_keys = 1000
+headers = "always"
+[redis]
+address = "127.0.0.1:6379"
+db = 2
+sync = "50ms"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +182,12 @@ client_allow = ["10.0.0.0/8"]
 	if len(r.Hosts) != 2 || len(r.Methods) != 2 || len(r.Headers) != 2 || !r.Headers[1].Any || r.Query[0].Value != "2" ||
 		r.Timeout != 2*time.Second || r.Retries == nil || *r.Retries != 0 || r.MaxBodyBytes != 1024 ||
 		r.RequestHeaders.Set[0].Value != "prod" || r.RequestHeaders.Add[0].Value != "$host" || r.ResponseHeaders.Remove[0] != "Server" ||
-		r.ClientAllow[0] != "10.0.0.0/8" {
+		r.ClientAllow[0] != "10.0.0.0/8" || r.RateLimit[0] != "k" {
 		t.Errorf("decoded %+v", r)
+	}
+	rl := c.Engine.RateLimits[0]
+	if rl.Rate != 100 || rl.Period != time.Minute || rl.Burst != 10 || len(rl.Key) != 2 || !rl.DryRun || rl.Store != "redis" ||
+		rl.OnRedisError != "closed" || rl.MaxKeys != 1000 || !rl.HeadersAlways || c.Engine.Redis.DB != 2 || c.Engine.Redis.Sync != 50*time.Millisecond {
+		t.Errorf("decoded %+v %+v", rl, c.Engine.Redis)
 	}
 }
