@@ -366,3 +366,30 @@ func TestRateLimitSharedOnRedis(t *testing.T) {
 		t.Errorf("after Redis came back: admitted %d in 1 s, other %d; want a shared limit again", a, o)
 	}
 }
+
+// over_limit = "close" closes a connection over either per-client bound
+// without an answer.
+func TestOverLimitClose(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	cfg := engine.Config{MaxRequestsPerClient: 1, MaxConnectionsPerClient: 2, OverLimitClose: true,
+		Pools: []engine.Pool{{Name: "a", Backends: []engine.Backend{{Address: b}}}}}
+	_, px := startProxy(t, cfg)
+	c1, c2 := dial(t, px), dial(t, px)
+	c1.send("GET /hold HTTP/1.1\r\nHost: h\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c2.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+	c2.expectClosed(ioTimeout) // over max_requests_per_client
+	time.Sleep(50 * time.Millisecond)
+	c3, c4 := dial(t, px), dial(t, px)
+	c4.expectClosed(ioTimeout) // the third connection, over max_connections_per_client
+	_ = c3
+}

@@ -312,6 +312,11 @@ func (cc *clientConn) refuse(status int) {
 	cc.hold()
 	cc.beginBare()
 	cc.log.reason = stats.ReasonLimit
+	if status == 429 && cc.l.cfg.OverLimitClose {
+		cc.record()
+		cc.closeNow() // over_limit = "close": no answer
+		return
+	}
 	cc.answer(status, true)
 }
 
