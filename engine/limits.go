@@ -127,6 +127,9 @@ func buildLimits(cfg *Config, have map[string]*limitRule, st *stats.Proxy, log *
 		}
 		if st != nil {
 			lr.stats = st.RateLimit(r.Name)
+			if lr.shared != nil {
+				lr.stats.WatchRedis(st, lr.shared.Healthy)
+			}
 		}
 		period := r.Period
 		if period == 0 {

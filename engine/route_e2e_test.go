@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"loopgate/engine"
+	"loopgate/ratelimit"
 	"loopgate/route"
 	"loopgate/stats"
 )
@@ -312,5 +314,50 @@ func TestCheckRoutes(t *testing.T) {
 	cfg.DefaultPool = "b"
 	if err := engine.CheckRoutes(cfg); err == nil {
 		t.Errorf("an unknown default_pool passed")
+	}
+}
+
+// /api/routes (stats.AppendAPIRoutes over the engine's view) lists every
+// route with its match, action and counters, and every rate limit.
+func TestRoutesAPI(t *testing.T) {
+	st := stats.New(stats.Options{})
+	cfg := routedConfig(t, exampleRoutes...)
+	cfg.Stats = st
+	cfg.RateLimits = []engine.RateLimit{{Name: "per_ip", Rule: ratelimit.Rule{Rate: 1, Period: time.Minute}}}
+	cfg.Routes[0].RateLimit = []string{"per_ip"}
+	_, px := startProxy(t, cfg)
+	c := dial(t, px)
+	for range 2 {
+		c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
+	}
+	c.roundTrip("GET", "GET /old/x HTTP/1.1\r\nHost: z\r\n\r\n")
+	var got struct {
+		Routes []struct {
+			Name, Match, Action string
+			RateLimits          []string `json:"rate_limits"`
+			Requests            uint64
+			Responses           map[string]uint64
+		}
+		RateLimits []struct {
+			Name, Rule, Store string
+			Allowed, Limited  uint64
+		} `json:"rate_limits"`
+	}
+	if err := json.Unmarshal(st.AppendAPIRoutes(nil), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Routes) != len(exampleRoutes) {
+		t.Fatalf("%d routes listed; want %d", len(got.Routes), len(exampleRoutes))
+	}
+	a, old := got.Routes[0], got.Routes[3]
+	if a.Name != "a" || a.Match != "host a.example" || a.Action != "pool a" || a.Requests != 2 ||
+		a.Responses["2xx"] != 1 || a.Responses["4xx"] != 1 || len(a.RateLimits) != 1 {
+		t.Errorf("route a: %+v", a)
+	}
+	if old.Action != "redirect 308 /new/$rest$is_args$query" || old.Responses["3xx"] != 1 {
+		t.Errorf("route old: %+v", old)
+	}
+	if l := got.RateLimits; len(l) != 1 || l[0].Rule != "1 per 1m0s, burst 1, per client" || l[0].Store != "local" || l[0].Allowed != 1 || l[0].Limited != 1 {
+		t.Errorf("rate limits: %+v", l)
 	}
 }

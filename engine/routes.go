@@ -2,11 +2,13 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"loopgate/codec"
 	"loopgate/route"
@@ -572,4 +574,85 @@ func (rt *routeTable) linkLimits(server []string, rules map[string]*limitRule) {
 			}
 		}
 	}
+}
+
+// routeViews describes the running routes and rate limits for the admin
+// API and the dashboard.
+func (s *Server) routeViews() ([]stats.RouteView, []stats.LimitView) {
+	g := s.gen.Load()
+	var rv []stats.RouteView
+	for i, r := range g.cfg.Routes {
+		a := g.routes.list[i]
+		rv = append(rv, stats.RouteView{Name: a.name, Match: describeMatch(&r.Spec), Action: describeAction(&r),
+			RateLimits: r.RateLimit, Stats: a.stats})
+	}
+	if g.cfg.DefaultPool != "" {
+		rv = append(rv, stats.RouteView{Name: "(default)", Match: "no route matched", Action: "pool " + g.cfg.DefaultPool})
+	}
+	var lv []stats.LimitView
+	for _, r := range g.cfg.RateLimits {
+		lr := g.limits[r.Name]
+		v := stats.LimitView{Name: r.Name, Rule: describeRule(&r), Store: cmp.Or(r.Store, "local"), DryRun: r.DryRun, Stats: lr.stats}
+		if lr.shared != nil {
+			v.RedisHealthy = lr.shared.Healthy
+		}
+		lv = append(lv, v)
+	}
+	return rv, lv
+}
+
+func describeMatch(sp *route.Spec) string {
+	var parts []string
+	add := func(k string, v ...string) {
+		if len(v) > 0 && v[0] != "" {
+			parts = append(parts, k+" "+strings.Join(v, " "))
+		}
+	}
+	add("host", sp.Hosts...)
+	add("path", sp.Path)
+	add("path_prefix", sp.PathPrefix)
+	add("path_regex", sp.PathRegex)
+	add("methods", sp.Methods...)
+	for _, c := range sp.Headers {
+		add("header", condString(c))
+	}
+	for _, c := range sp.Query {
+		add("query", condString(c))
+	}
+	if len(parts) == 0 {
+		return "every request"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func condString(c route.Cond) string {
+	if c.Any {
+		return c.Name
+	}
+	return c.Name + "=" + c.Value
+}
+
+func describeAction(r *Route) string {
+	switch {
+	case r.Redirect != "":
+		return fmt.Sprintf("redirect %d %s", cmp.Or(r.RedirectStatus, 302), r.Redirect)
+	case r.Respond != 0:
+		return fmt.Sprintf("respond %d", r.Respond)
+	}
+	s := "pool " + r.Pool
+	if r.StripPrefix != "" {
+		s += ", strip_prefix " + r.StripPrefix
+	}
+	if r.ReplacePrefix != nil {
+		s += ", replace_prefix " + *r.ReplacePrefix
+	}
+	return s
+}
+
+func describeRule(r *RateLimit) string {
+	key := strings.Join(r.Key, "+")
+	if key == "" {
+		key = "client"
+	}
+	return fmt.Sprintf("%d per %s, burst %d, per %s", r.Rate, cmp.Or(r.Period, time.Second), cmp.Or(r.Burst, r.Rate), key)
 }

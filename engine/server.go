@@ -73,6 +73,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.AccessLog != nil {
 		s.logAgent = cfg.AccessLog.NeedsAgent()
 	}
+	s.st.SetRoutes(s.routeViews)
 	s.st.SetGauges(stats.Gauges{
 		Clients:        s.clients.Load,
 		UpstreamActive: func() int64 { up, idle := s.upstreamConns(); return up - idle },

@@ -36,9 +36,10 @@ type Proxy struct {
 	connect  Histogram // fresh upstream connections
 	ttfb     Histogram // request sent to response head
 
-	gauges atomic.Pointer[Gauges]
-	alog   atomic.Pointer[AccessLog]
-	win    window // the sampler's recent history (sampler.go)
+	gauges     atomic.Pointer[Gauges]
+	routesView atomic.Pointer[func() ([]RouteView, []LimitView)]
+	alog       atomic.Pointer[AccessLog]
+	win        window // the sampler's recent history (sampler.go)
 }
 
 // Options configure a Proxy; the zero value is ready to use.

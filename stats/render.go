@@ -338,6 +338,8 @@ type apiMetrics struct {
 	AccessLog         apiAccessLog                  `json:"access_log"`
 	Series            []point                       `json:"series"`
 	Pools             []poolJSON[apiMetricsBackend] `json:"pools"`
+	Routes            []apiRoute                    `json:"routes"`
+	RateLimits        []apiLimit                    `json:"rate_limits"`
 }
 
 type apiLatency struct {
@@ -443,6 +445,8 @@ func (p *Proxy) AppendAPIMetrics(dst []byte, pools []upstream.PoolStatus) []byte
 		Series:      p.series(),
 		Pools:       make([]poolJSON[apiMetricsBackend], 0, len(pools)),
 	}
+	ar := p.apiRoutes()
+	m.Routes, m.RateLimits = ar.Routes, ar.RateLimits
 	for i := range pools {
 		ps := &pools[i]
 		pj := poolJSON[apiMetricsBackend]{Name: ps.Name, Algorithm: ps.Algorithm, Backends: make([]apiMetricsBackend, 0, len(ps.Backends))}

@@ -341,7 +341,7 @@ func TestAppendAPIStatus(t *testing.T) {
 }
 
 var apiMetricsKeys = []string{"uptime_seconds", "total_requests", "total_errors", "requests_per_second", "error_rate",
-	"window_seconds", "latency_ms", "status_codes", "connections", "access_log", "series", "pools"}
+	"window_seconds", "latency_ms", "status_codes", "connections", "access_log", "series", "pools", "routes", "rate_limits"}
 
 func TestAppendAPIMetrics(t *testing.T) {
 	p, a, b := seedProxy()

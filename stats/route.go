@@ -1,7 +1,9 @@
 package stats
 
 import (
+	"encoding/json"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -63,6 +65,9 @@ type RateLimitStats struct {
 	Allowed *metrics.Counter // loopgate_rate_limit_total{rule,result="allowed"}
 	Limited *metrics.Counter // ... result="limited": refused with 429
 	DryRun  *metrics.Counter // ... result="dry_run": would have been refused, let through
+
+	redis atomic.Pointer[func() bool]
+	gauge sync.Once
 }
 
 // RateLimit returns the counters of the rule named name, creating them on
@@ -84,4 +89,119 @@ func (p *Proxy) RateLimit(name string) *RateLimitStats {
 	}
 	p.limits[name] = rs
 	return rs
+}
+
+// RouteView describes one route of the running configuration, for
+// /api/routes and the dashboard.
+type RouteView struct {
+	Name       string
+	Match      string // e.g. "host a.example, path_prefix /api/"
+	Action     string // e.g. "pool c, strip_prefix /api", "redirect 308 /new/$rest"
+	RateLimits []string
+	Stats      *RouteStats
+}
+
+// LimitView describes one [[rate_limit]] rule of the running configuration.
+type LimitView struct {
+	Name   string
+	Rule   string // e.g. "5 per 1s, burst 5, per client"
+	Store  string // "local" or "redis"
+	DryRun bool
+	// RedisHealthy reports whether Redis answered the last sync; nil for
+	// local rules.
+	RedisHealthy func() bool
+	Stats        *RateLimitStats
+}
+
+// SetRoutes installs the engine's view of its routes and rate limits; it is
+// called at scrape time, from the scraping goroutine.
+func (p *Proxy) SetRoutes(view func() ([]RouteView, []LimitView)) { p.routesView.Store(&view) }
+
+func (p *Proxy) routeViews() ([]RouteView, []LimitView) {
+	if v := p.routesView.Load(); v != nil {
+		return (*v)()
+	}
+	return nil, nil
+}
+
+type apiRoute struct {
+	Name       string     `json:"name"`
+	Match      string     `json:"match"`
+	Action     string     `json:"action"`
+	RateLimits []string   `json:"rate_limits,omitempty"`
+	Requests   uint64     `json:"requests"`
+	ByClass    apiByClass `json:"responses"`
+}
+
+type apiByClass struct {
+	C1xx uint64 `json:"1xx"`
+	C2xx uint64 `json:"2xx"`
+	C3xx uint64 `json:"3xx"`
+	C4xx uint64 `json:"4xx"`
+	C5xx uint64 `json:"5xx"`
+	Cut  uint64 `json:"cut"`
+}
+
+type apiLimit struct {
+	Name      string `json:"name"`
+	Rule      string `json:"rule"`
+	Store     string `json:"store"`
+	DryRun    bool   `json:"dry_run"`
+	RedisUp   *bool  `json:"redis_healthy,omitempty"`
+	Allowed   uint64 `json:"allowed"`
+	Limited   uint64 `json:"limited"`
+	DryRunHit uint64 `json:"dry_run_hits"`
+}
+
+type apiRoutes struct {
+	Routes     []apiRoute `json:"routes"`
+	RateLimits []apiLimit `json:"rate_limits"`
+}
+
+func (p *Proxy) apiRoutes() apiRoutes {
+	rv, lv := p.routeViews()
+	out := apiRoutes{Routes: make([]apiRoute, 0, len(rv)), RateLimits: make([]apiLimit, 0, len(lv))}
+	for _, r := range rv {
+		ar := apiRoute{Name: r.Name, Match: r.Match, Action: r.Action, RateLimits: r.RateLimits}
+		if r.Stats != nil {
+			c := r.Stats.ByClass()
+			ar.Requests = r.Stats.Requests()
+			ar.ByClass = apiByClass{c[0], c[1], c[2], c[3], c[4], c[5]}
+		}
+		out.Routes = append(out.Routes, ar)
+	}
+	for _, l := range lv {
+		al := apiLimit{Name: l.Name, Rule: l.Rule, Store: l.Store, DryRun: l.DryRun}
+		if l.RedisHealthy != nil {
+			up := l.RedisHealthy()
+			al.RedisUp = &up
+		}
+		if s := l.Stats; s != nil {
+			al.Allowed, al.Limited, al.DryRunHit = s.Allowed.Get(), s.Limited.Get(), s.DryRun.Get()
+		}
+		out.RateLimits = append(out.RateLimits, al)
+	}
+	return out
+}
+
+// AppendAPIRoutes appends the JSON of GET /api/routes: every route with its
+// match, action and counters, and every rate limit rule with its counters
+// and, for rules on Redis, whether Redis is reachable.
+func (p *Proxy) AppendAPIRoutes(dst []byte) []byte {
+	b, _ := json.Marshal(p.apiRoutes())
+	return append(dst, b...)
+}
+
+// WatchRedis makes loopgate_rate_limit_redis_up{rule} report healthy (1 or
+// 0); the latest rule of the name is the one reported.
+func (rs *RateLimitStats) WatchRedis(p *Proxy, healthy func() bool) {
+	rs.redis.Store(&healthy)
+	rs.gauge.Do(func() {
+		p.set.NewGauge(`loopgate_rate_limit_redis_up{rule=`+strconv.Quote(rs.Name)+`}`, func() float64 {
+			if f := rs.redis.Load(); f != nil && (*f)() {
+				return 1
+			}
+			return 0
+		})
+	})
 }

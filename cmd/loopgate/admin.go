@@ -34,6 +34,7 @@ func (a *app) routes() {
 	m := a.mux
 	m.HandleFunc("GET /api/pools", a.read(a.getPools))
 	m.HandleFunc("GET /api/config", a.read(a.getConfig))
+	m.HandleFunc("GET /api/routes", a.read(a.getRoutes))
 	m.HandleFunc("POST /api/pools/{pool}/backends", a.write(a.addBackend))
 	m.HandleFunc("DELETE /api/pools/{pool}/backends/{addr}", a.write(a.removeBackend))
 	m.HandleFunc("PATCH /api/pools/{pool}/backends/{addr}", a.write(a.patchBackend))
@@ -132,6 +133,14 @@ func (a *app) getPools(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(a.st.AppendAPIStatus(nil, a.srv.Status()))
+}
+
+// getRoutes lists the routes and rate limits with their counters
+// (docs/ROUTING.md); routes change with the config, through POST /api/reload.
+func (a *app) getRoutes(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(a.st.AppendAPIRoutes(nil), '\n'))
 }
 
 // backendBody is a backend as the API takes and returns it.
