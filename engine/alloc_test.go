@@ -54,3 +54,12 @@ func TestKeysDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestRoutedRequestPathDoesNotAllocate(t *testing.T) {
+	cc := newRoutedLoop(t, 1000)
+	var r codec.Request
+	routedPath(cc, &r, browserGET) // grow the buffers once
+	if n := testing.AllocsPerRun(1000, func() { sink += routedPath(cc, &r, browserGET) }); n != 0 {
+		t.Fatalf("%v allocs per request (route, limits, rewrite, header rules); want 0", n)
+	}
+}

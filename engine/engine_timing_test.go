@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
 
 	"loopgate/codec"
+	"loopgate/ratelimit"
+	"loopgate/route"
 	"loopgate/stats"
+	"loopgate/upstream"
 )
 
 // newBenchLoop returns a loop of a server that is not running, for measuring
@@ -123,5 +127,81 @@ func BenchmarkRequestPath(b *testing.B) {
 	b.SetBytes(int64(len(browserGET)))
 	for b.Loop() {
 		sink += requestPath(l, &r, browserGET, ip)
+	}
+}
+
+// newRoutedLoop is newBenchLoop with what issue 13 adds to a request:
+// n routes (one per host svcN.example.com, and the one browserGET takes:
+// a path prefix with a rewrite and header rules), a rate limit per client
+// and an in-flight bound per client.
+func newRoutedLoop(tb testing.TB, n int) *clientConn {
+	cfg := Config{MaxRequestsPerClient: 1 << 20,
+		Pools: []Pool{{Name: "p", Backends: []Backend{{Address: "127.0.0.1:1"}, {Address: "127.0.0.1:2"}}}},
+		RateLimits: []RateLimit{{Name: "per_client", Rule: ratelimit.Rule{Rate: 1 << 20, Burst: 1 << 20}}},
+	}
+	for i := range n - 1 {
+		cfg.Routes = append(cfg.Routes, Route{Spec: route.Spec{Name: fmt.Sprintf("svc%d", i),
+			Hosts: []string{fmt.Sprintf("svc%d.example.com", i)}, PathPrefix: fmt.Sprintf("/svc%d/", i)}, Pool: "p"})
+	}
+	cfg.Routes = append(cfg.Routes, Route{Spec: route.Spec{Name: "articles", Hosts: []string{"*.example.com"}, PathPrefix: "/articles/"},
+		Pool: "p", StripPrefix: "/articles", RateLimit: []string{"per_client"},
+		RequestHeaders:  HeaderRules{Set: []Field{{Name: "X-Env", Value: "prod"}}, Add: []Field{{Name: "X-Real-IP", Value: "$remote_addr"}}},
+		ResponseHeaders: HeaderRules{Set: []Field{{Name: "X-Served-By", Value: "p"}}, Remove: []string{"Server"}}})
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l := newLoop(s, nil, 0)
+	cc := &clientConn{l: l, ip: []byte("192.0.2.10")}
+	cc.owner = cc
+	cc.ipKey = upstream.HashKey(cc.ip)
+	return cc
+}
+
+// routedPath is requestPath with routing, the per-client bounds and the
+// route's rewrite and header rules, as clientConn.start runs them.
+func routedPath(cc *clientConn, r *codec.Request, raw []byte) int {
+	l := cc.l
+	cc.hold()
+	defer cc.release()
+	n, err := codec.ParseRequest(raw, r, &l.gen.parse)
+	if err != nil {
+		panic(err)
+	}
+	a := cc.route(raw, r)
+	if a == nil || a.name != "articles" {
+		panic("not routed")
+	}
+	key := cc.clientIPKey(raw, r)
+	if !l.gen.inflight.Acquire(key, l.cfg.MaxRequestsPerClient) {
+		panic("over the in-flight bound")
+	}
+	if cc.limited(a.limits, raw, r, a, n) {
+		panic("rate limited")
+	}
+	lp := l.pool(a.pool)
+	cc.lp = lp
+	i := lp.picker.Pick(0, lp.st.mask, -1)
+	lp.picker.Done(i, 0, true)
+	fw := codec.Forward{ClientIP: cc.ip, Proto: protoHTTP, Target: cc.rewriteTarget(a), Drop: a.reqDrop}
+	l.extra = appendFields(l.extra[:0], a.reqAdd, &l.vars)
+	fw.Extra = l.extra
+	cc.respExtra = appendFields(cc.respExtra[:0], a.respAdd, &l.vars)
+	l.scratch = codec.AppendRequestHead(l.scratch[:0], raw, r, &fw)
+	l.gen.inflight.Release(key)
+	return n + i
+}
+
+func BenchmarkRequestPathRouted(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			cc := newRoutedLoop(b, n)
+			var r codec.Request
+			b.ReportAllocs()
+			b.SetBytes(int64(len(browserGET)))
+			for b.Loop() {
+				sink += routedPath(cc, &r, browserGET)
+			}
+		})
 	}
 }
