@@ -136,7 +136,7 @@ func BenchmarkRequestPath(b *testing.B) {
 // and an in-flight bound per client.
 func newRoutedLoop(tb testing.TB, n int) *clientConn {
 	cfg := Config{MaxRequestsPerClient: 1 << 20,
-		Pools: []Pool{{Name: "p", Backends: []Backend{{Address: "127.0.0.1:1"}, {Address: "127.0.0.1:2"}}}},
+		Pools:      []Pool{{Name: "p", Backends: []Backend{{Address: "127.0.0.1:1"}, {Address: "127.0.0.1:2"}}}},
 		RateLimits: []RateLimit{{Name: "per_client", Rule: ratelimit.Rule{Rate: 1 << 20, Burst: 1 << 20}}},
 	}
 	for i := range n - 1 {
