@@ -30,6 +30,7 @@ const (
 	clientWaiting                     // request forwarded; the response is in progress
 	clientClosing                     // last response written; flushing, then closing
 	clientBackoff                     // waiting out a retry's backoff before the next attempt
+	clientQueued                      // head held while every backend is at max_connections (queue.go)
 )
 
 // clientConn is the state of one client connection. It is owned by its loop.
@@ -93,6 +94,9 @@ type exchange struct {
 	// record; nil: it does not.
 	inflight    *ratelimit.Gauge
 	inflightKey uint64
+	// Waiting in a pool's queue since queuedAt; nil: not queued.
+	queued   *stats.PoolStats
+	queuedAt int64
 
 	log exchangeLog // what metrics and the access log learn about the exchange
 }
@@ -225,7 +229,7 @@ func (cc *clientConn) endOfInput() {
 		// for a whole request (guarantee 2), so its connection closes.
 		cc.log.reason = stats.ReasonClientGone
 		cc.closeNow()
-	case clientDialing, clientWaiting, clientBackoff:
+	case clientDialing, clientWaiting, clientBackoff, clientQueued:
 		cc.closeAfter = true // answer this request, then close
 	}
 }
@@ -447,7 +451,8 @@ func (cc *clientConn) start(b []byte, n int) {
 	lp := l.pool(a.pool)
 	cc.lp = lp
 	i, picker := cc.choose(lp, b, r)
-	if i < 0 {
+	queue := i < 0 && lp.p.limited && lp.st.mask.Count() > 0 // all full: wait for a slot
+	if i < 0 && !queue {
 		cc.consume(n)
 		cc.answer(503, false)
 		return
@@ -483,14 +488,18 @@ func (cc *clientConn) start(b []byte, n int) {
 	if r.Body == codec.BodyNone && r.Method.Idempotent() {
 		cc.retry = append(cc.retry, l.scratch...)
 	}
+	if queue {
+		cc.enqueue(lp, l.scratch)
+		return
+	}
 	if u := l.takeIdle(lp, i, len(cc.retry) == 0); u != nil {
-		u.picked(picker)
+		u.picked(picker, lp.p.limited)
 		cc.send(u, l.scratch)
 		return
 	}
 	cc.head = append(cc.head[:0], l.scratch...)
 	cc.state = clientDialing
-	l.dial(cc, lp, i).picked(picker)
+	l.dial(cc, lp, i).picked(picker, lp.p.limited)
 }
 
 // serveSeedAt answers the head b[:n] itself when it asks for a seed
@@ -534,9 +543,10 @@ func (cc *clientConn) seedAllowed(b []byte, r *codec.Request) bool {
 func (cc *clientConn) choose(lp *loopPool, b []byte, r *codec.Request) (int, upstream.Picker) {
 	st := lp.st
 	cc.setCookie = nil
+	limited := lp.p.limited
 	if t := st.cookie; t != nil {
 		if v, ok := cookieValue(b, r, t.name); ok {
-			if i, ok := t.index[string(v)]; ok && st.mask.Has(i) {
+			if i, ok := t.index[string(v)]; ok && st.mask.Has(i) && (!limited || reserve(st, i)) {
 				lp.picker.Assign(i)
 				return i, lp.picker
 			}
@@ -548,7 +558,15 @@ func (cc *clientConn) choose(lp *loopPool, b []byte, r *codec.Request) (int, ups
 			cc.key = k
 		}
 	}
-	i := lp.picker.Pick(cc.key, st.mask, -1)
+	var i int
+	switch {
+	case !limited:
+		i = lp.picker.Pick(cc.key, st.mask, -1)
+	case lp.p.stats.Queued.Load() > 0:
+		i = -1 // others wait: join them
+	default:
+		i = cc.l.pickLimited(lp, cc.key, -1)
+	}
 	if i < 0 {
 		return -1, nil
 	}
@@ -650,17 +668,32 @@ func (cc *clientConn) redispatch(avoid int, head []byte) {
 		return
 	}
 	cc.lp = lp
-	i := lp.picker.Pick(cc.key, lp.st.mask, avoid)
+	var i int
+	if lp.p.limited {
+		if i = l.pickLimited(lp, cc.key, avoid); i < 0 && lp.st.mask.Count() > 0 {
+			cc.enqueue(lp, head)
+			return
+		}
+	} else {
+		i = lp.picker.Pick(cc.key, lp.st.mask, avoid)
+	}
 	if i < 0 {
 		cc.log.reason = stats.ReasonNoBackend
 		cc.fail(503)
 		return
 	}
+	cc.dispatch(lp, i, head, lp.p.limited)
+}
+
+// dispatch sends head to backend i of lp, on an idle connection or a new
+// one; reserved says whether i's slot is already counted (pickLimited).
+func (cc *clientConn) dispatch(lp *loopPool, i int, head []byte, reserved bool) {
+	l := cc.l
 	if lp.st.cookie != nil {
 		cc.setCookie = lp.st.cookie.setCookie[i]
 	}
 	if u := l.takeIdle(lp, i, len(cc.retry) == 0); u != nil {
-		u.picked(lp.picker)
+		u.picked(lp.picker, reserved)
 		cc.send(u, head)
 		return
 	}
@@ -668,7 +701,7 @@ func (cc *clientConn) redispatch(avoid int, head []byte) {
 		cc.head = append(cc.head[:0], head...)
 	}
 	cc.state = clientDialing
-	l.dial(cc, lp, i).picked(lp.picker)
+	l.dial(cc, lp, i).picked(lp.picker, reserved)
 }
 
 // retryAfter decides what follows a failed attempt on backend failed: a
@@ -843,6 +876,7 @@ func (cc *clientConn) closeGracefully() {
 	cc.state = clientClosing
 	cc.unlink()
 	cc.l.unwait(cc)
+	cc.leaveQueue()
 	cc.c.Discard(-1)
 	cc.resumeRead()
 	if cc.c.OutboundBuffered() == 0 {
@@ -869,9 +903,16 @@ func (cc *clientConn) flushed() {
 	cc.l.arm(&cc.timer, timerLinger)
 }
 
-// drained is the waiter check of a client backing off before a retry.
+// drained is the waiter check of a client backing off before a retry, or
+// waiting in a pool's queue.
 func (cc *clientConn) drained() bool {
-	if cc.closed || cc.state != clientBackoff {
+	if cc.closed {
+		return true
+	}
+	if cc.state == clientQueued {
+		return cc.dequeue()
+	}
+	if cc.state != clientBackoff {
 		return true
 	}
 	if monoNow() < cc.retryAt {
@@ -932,6 +973,7 @@ func (cc *clientConn) shut() {
 	cc.closed = true
 	cc.timer.stop()
 	cc.l.unwait(cc)
+	cc.leaveQueue()
 	if !cc.refused {
 		cc.l.s.clients.Add(-1)
 	}

@@ -210,6 +210,19 @@ type Pool struct {
 	// spread requests over all of them instead of answering 503 (default false).
 	PanicMode bool `toml:"panic_mode"`
 
+	// MaxConnections bounds the exchanges in flight on each backend (a
+	// backend's own MaxConnections overrides it): pickers skip a full
+	// backend, and when every backend that may take traffic is full a
+	// request waits in the pool's queue (HAProxy's maxconn). 0 = no bound
+	// (default 0).
+	MaxConnections int `toml:"max_connections"`
+	// Queue bounds the requests waiting for a slot, over all loops; a
+	// request over it gets 503 at once (HAProxy's maxqueue) (default 1024).
+	Queue int `toml:"queue"`
+	// QueueTimeout is how long a request may wait for a slot; then it gets
+	// 503 with Retry-After (HAProxy's timeout queue) (default 5s).
+	QueueTimeout time.Duration `toml:"queue_timeout"`
+
 	Backends []Backend `toml:"backend"`
 }
 
@@ -232,6 +245,9 @@ type Backend struct {
 	Address string `toml:"address"` // host:port (required)
 	Weight  *int   `toml:"weight"`  // 0..1000; 0 takes no new requests (default 1)
 	Backup  bool   `toml:"backup"`  // takes traffic only when no primary can (default false)
+	// MaxConnections bounds this backend's exchanges in flight; 0: the
+	// pool's max_connections.
+	MaxConnections int `toml:"max_connections"`
 	// Drained takes no new requests (set through the admin API and kept in
 	// its state file, not in config.toml).
 	Drained bool `toml:"-"`
@@ -252,6 +268,8 @@ const (
 	DefaultMaxIdle        = 1024
 	DefaultHighWatermark  = 1 << 20
 	DefaultLowWatermark   = 256 << 10
+	DefaultQueue          = 1024
+	DefaultQueueTimeout   = 5 * time.Second
 )
 
 // DefaultTimeouts are the timeouts used for zero fields.
@@ -311,6 +329,12 @@ func (c Config) WithDefaults() Config {
 		}
 		if p.RetryDeadline == 0 {
 			p.RetryDeadline = DefaultRetryDeadline
+		}
+		if p.Queue == 0 {
+			p.Queue = DefaultQueue
+		}
+		if p.QueueTimeout == 0 {
+			p.QueueTimeout = DefaultQueueTimeout
 		}
 		pools[i] = p
 	}

@@ -62,6 +62,7 @@ type loop struct {
 	hv                                  headerView
 	vars                                requestVars
 	respTimers                          []*timerList
+	mask                                upstream.Mask // notFull's result
 
 	// Gauges, written only by this loop, read by scrapes.
 	upConns   atomic.Int64 // upstream connections, dialing ones included

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -42,6 +43,14 @@ type pool struct {
 	log                  *slog.Logger
 	stats                *stats.PoolStats
 	state                atomic.Pointer[poolState]
+
+	// Connection bounds and the queue (queue.go): maxConn by backend
+	// address, defaultMax for backends added later; limited when any is set.
+	limited      bool
+	maxConn      map[string]int64
+	defaultMax   int64
+	queueMax     int64
+	queueTimeout int64 // ns
 }
 
 // poolState is what a pool publishes: its backends, which of them may take
@@ -53,6 +62,9 @@ type poolState struct {
 	cookie *stickyTable // nil when the pool has no sticky cookie
 	// stats are the metric handles of each backend, indexed like set.
 	stats []*stats.BackendStats
+	// maxConn is each backend's bound on exchanges in flight (0: none),
+	// indexed like set; nil when the pool has no bound.
+	maxConn []int64
 }
 
 // publish makes set, with up saying which backends are healthy, the pool's
@@ -80,8 +92,18 @@ func (p *pool) publishAllowed(set *upstream.Set, up, allowed upstream.Mask) {
 		}
 	}
 	if old := p.state.Load(); old != nil && old.set == set {
-		st.cookie, st.stats = old.cookie, old.stats
+		st.cookie, st.stats, st.maxConn = old.cookie, old.stats, old.maxConn
 	} else {
+		if p.limited {
+			st.maxConn = make([]int64, len(set.Backends))
+			for i, b := range set.Backends {
+				m, ok := p.maxConn[b.Addr]
+				if !ok {
+					m = p.defaultMax
+				}
+				st.maxConn[i] = m
+			}
+		}
 		if p.sticky != nil {
 			st.cookie = newStickyTable(p.sticky, p.secret, set)
 		}
@@ -176,6 +198,14 @@ func newPool(pc Pool, ps *stats.PoolStats, log *slog.Logger) (*pool, error) {
 			p.secret = make([]byte, 32)
 			rand.Read(p.secret)
 		}
+	}
+	p.defaultMax, p.queueMax, p.queueTimeout = int64(pc.MaxConnections), int64(pc.Queue), int64(pc.QueueTimeout)
+	p.maxConn = make(map[string]int64, len(pc.Backends))
+	p.limited = pc.MaxConnections > 0
+	for _, b := range pc.Backends {
+		m := int64(cmp.Or(b.MaxConnections, pc.MaxConnections))
+		p.maxConn[b.Address] = m
+		p.limited = p.limited || m > 0
 	}
 	backends := make([]upstream.Backend, 0, len(pc.Backends))
 	for _, b := range pc.Backends {

@@ -331,6 +331,10 @@ func TestRoutesAPI(t *testing.T) {
 		c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
 	}
 	c.roundTrip("GET", "GET /old/x HTTP/1.1\r\nHost: z\r\n\r\n")
+	// An exchange is counted just after its answer is written.
+	for deadline := time.Now().Add(ioTimeout); st.Route("old").Requests() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	var got struct {
 		Routes []struct {
 			Name, Match, Action string

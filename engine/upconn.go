@@ -164,9 +164,12 @@ func (u *upConn) done(ok bool) {
 
 // picked records that p chose this connection's backend for an exchange:
 // the exchange is in flight until done.
-func (u *upConn) picked(p upstream.Picker) {
+// reserved: the slot was taken already (reserve), so it is not counted again.
+func (u *upConn) picked(p upstream.Picker, reserved bool) {
 	u.picker = p
-	u.bs.InFlight.Add(1)
+	if !reserved {
+		u.bs.InFlight.Add(1)
+	}
 }
 
 // release takes a closed connection out of the loop's gauge, once.

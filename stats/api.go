@@ -19,6 +19,7 @@ const (
 	ReasonDenied            // the client's address is refused (client_allow, client_deny): 403
 	ReasonNoRoute           // no [[route]] takes the request: 404
 	ReasonRateLimit         // a rate limit or an in-flight limit refused the request: 429
+	ReasonQueue             // every backend was at max_connections and the queue was full or timed out: 503
 	numReasons
 )
 
@@ -37,6 +38,7 @@ var reasonNames = [numReasons]string{
 	ReasonDenied:     "denied",
 	ReasonNoRoute:    "no_route",
 	ReasonRateLimit:  "rate_limit",
+	ReasonQueue:      "queue",
 }
 
 // Record describes one finished exchange. The engine fills one per loop and

@@ -66,6 +66,14 @@ type PoolStats struct {
 	Retries   *metrics.Counter // loopgate_retries_total{pool}
 	Ejections *metrics.Counter // loopgate_ejections_total{pool}
 
+	// The pool's queue (max_connections): requests waiting now
+	// (loopgate_queue_length{pool}), every request that waited, those that
+	// waited out queue_timeout, and the seconds they waited in all.
+	Queued        atomic.Int64
+	QueuedTotal   *metrics.Counter      // loopgate_queued_total{pool}
+	QueueTimeouts *metrics.Counter      // loopgate_queue_timeouts_total{pool}
+	QueueWait     *metrics.FloatCounter // loopgate_queue_wait_seconds_total{pool}
+
 	p        *Proxy
 	mu       sync.Mutex // guards backends (cold)
 	backends map[string]*BackendStats
@@ -126,9 +134,13 @@ func (p *Proxy) Pool(name string) *PoolStats {
 	}
 	l := `{pool=` + strconv.Quote(name) + `}`
 	ps := &PoolStats{Name: name, p: p, backends: map[string]*BackendStats{},
-		Retries:   p.set.NewCounter(`loopgate_retries_total` + l),
-		Ejections: p.set.NewCounter(`loopgate_ejections_total` + l),
+		Retries:       p.set.NewCounter(`loopgate_retries_total` + l),
+		Ejections:     p.set.NewCounter(`loopgate_ejections_total` + l),
+		QueuedTotal:   p.set.NewCounter(`loopgate_queued_total` + l),
+		QueueTimeouts: p.set.NewCounter(`loopgate_queue_timeouts_total` + l),
+		QueueWait:     p.set.NewFloatCounter(`loopgate_queue_wait_seconds_total` + l),
 	}
+	p.set.NewGauge(`loopgate_queue_length`+l, func() float64 { return float64(ps.Queued.Load()) })
 	p.pools[name] = ps
 	return ps
 }

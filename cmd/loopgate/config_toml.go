@@ -177,6 +177,9 @@ func decodeTOML(src *source, data []byte) *Config {
 		pt.duration("retry_backoff", &p.RetryBackoff)
 		pt.duration("slow_start", &p.SlowStart)
 		pt.boolean("panic_mode", &p.PanicMode)
+		pt.setInt("max_connections", &p.MaxConnections, 0, math.MaxInt32)
+		pt.setInt("queue", &p.Queue, 0, math.MaxInt32)
+		pt.duration("queue_timeout", &p.QueueTimeout)
 		decodeHashKeys(pt, &p, algOK)
 		p.StickyCookie = decodeSticky(pt)
 
@@ -198,6 +201,7 @@ func decodeTOML(src *source, data []byte) *Config {
 				b.Weight = &w
 			}
 			bt.boolean("backup", &b.Backup)
+			bt.setInt("max_connections", &b.MaxConnections, 0, math.MaxInt32)
 			bt.finish()
 			p.Backends = append(p.Backends, b)
 		}
