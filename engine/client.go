@@ -695,6 +695,11 @@ func (cc *clientConn) dispatch(lp *loopPool, i int, head []byte, reserved bool) 
 	if u := l.takeIdle(lp, i, len(cc.retry) == 0); u != nil {
 		u.picked(lp.picker, reserved)
 		cc.send(u, head)
+		if !cc.closed {
+			// From a waiter (queue, backoff) no read event may come: the
+			// body may be waiting in full already.
+			cc.serve()
+		}
 		return
 	}
 	if len(cc.head) == 0 || &head[0] != &cc.head[0] {

@@ -1,9 +1,11 @@
 package engine_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,5 +147,33 @@ func TestQueueTimeoutAndBound(t *testing.T) {
 	}
 	if held.Load() != 1 {
 		t.Errorf("the backend got %d requests; want only the first", held.Load())
+	}
+}
+
+// A request with a body that waited in the queue is forwarded whole once a
+// slot frees, though the client sent everything before it waited (no read
+// event comes to restart it), on a pooled connection or a fresh one.
+func TestQueuedRequestWithBody(t *testing.T) {
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		time.Sleep(50 * time.Millisecond)
+		w.Write(body)
+	}))
+	cfg := engine.Config{Pools: []engine.Pool{{Name: "p", MaxConnections: 1, Backends: []engine.Backend{{Address: b}}}}}
+	_, px := startProxy(t, cfg)
+	warm := dial(t, px) // leaves a pooled connection behind
+	wantStatus(t, warm.roundTrip("POST", "POST /w HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nw"), 200)
+	var cs []*client
+	for i := range 4 {
+		c := dial(t, px)
+		body := fmt.Sprintf("body-%d-%s", i, strings.Repeat("x", 3000))
+		c.send(fmt.Sprintf("POST /%d HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%s", i, len(body), body))
+		cs = append(cs, c)
+	}
+	for i, c := range cs {
+		r, err := c.readErr("POST", 5*time.Second)
+		if err != nil || r.StatusCode != 200 || !strings.HasPrefix(r.body, fmt.Sprintf("body-%d-", i)) || len(r.body) != 3000+len(fmt.Sprintf("body-%d-", i)) {
+			t.Fatalf("request %d: %v %+v", i, err, r)
+		}
 	}
 }

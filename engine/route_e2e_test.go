@@ -92,6 +92,11 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("%s %s %q: %d %q; want %d %q", tc.host, tc.target, tc.fields, r.StatusCode, r.body, tc.status, tc.body)
 		}
 	}
+	// An absolute-form target names the host (RFC 9112 §3.2.2): it is what
+	// is routed on and what the backend is told, whatever Host says.
+	if r := c.roundTrip("GET", "GET http://b.example/abs HTTP/1.1\r\nHost: a.example\r\n\r\n"); r.body != "b GET /abs" {
+		t.Errorf("absolute-form to b.example with Host a.example: %q", r.body)
+	}
 	r := get("b.example", "/", "")
 	if r.Header.Get("X-Served-By") != "b" || r.Header.Get("X-Powered-By") != "" {
 		t.Errorf("b's response headers: %v", r.Header)
