@@ -44,6 +44,7 @@ type BenchConfig struct {
 	IdleConns int           // idle keep-alive connections for the memory test (default 10000; < 0 skips it)
 	Clients   bool          // also compare wrk with the load generator (both must be available)
 	Quick     bool          // smoke preset; explicit fields still win
+	Policy    bool          // every proxy gets the traffic-policy configuration (configs.go; issue 13)
 	WorkDir   string        // configs, logs, backend files (default: a temporary directory, removed after)
 	Log       io.Writer     // progress lines (default: none)
 }
@@ -135,6 +136,7 @@ type BenchSettings struct {
 	Load      string  `json:"load"`     // "wrk -t1" or "loadgen (GOMAXPROCS=1)"
 	Backends  string  `json:"backends"` // "nginx" or "cmd/backend"
 	Quick     bool    `json:"quick"`
+	Policy    bool    `json:"policy"` // the traffic-policy configurations (BenchConfig.Policy)
 	// SyscallsBy is the tool behind syscalls_per_req: "perf stat (raw_syscalls:sys_enter)",
 	// "strace -c" (slows the proxy; see perf/syscalls.go) or "" (not counted).
 	SyscallsBy string `json:"syscalls_counted_by"`
@@ -230,7 +232,7 @@ type bench struct {
 	useWrk   bool
 	script   string // wrk Lua script path
 	backends []string
-	paths    map[int]string // response size → request path on the backends
+	paths    map[int]string // response size → request path on the backends (proxyPath: on the proxies)
 	proxies  []*liveProxy
 	syscalls map[scenario]float64 // per proxy and scenario, from countSyscalls
 	counter  string               // what counts system calls: countByPerf, countByStrace or ""
@@ -282,6 +284,11 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 	b.dir = dir
 	b.ps = &procSet{dir: dir}
+	if cfg.Policy {
+		if err := writePolicyFiles(dir); err != nil {
+			return nil, err
+		}
+	}
 	defer b.ps.stopAll()
 
 	if err := b.chooseTools(); err != nil {
@@ -353,7 +360,7 @@ func (b *bench) chooseTools() error {
 	}
 	b.res.Settings = BenchSettings{
 		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
-		Conns: cfg.Conns, Sizes: cfg.Sizes, IdleConns: max(cfg.IdleConns, 0), Quick: cfg.Quick,
+		Conns: cfg.Conns, Sizes: cfg.Sizes, IdleConns: max(cfg.IdleConns, 0), Quick: cfg.Quick, Policy: cfg.Policy,
 		Load: "loadgen (GOMAXPROCS=1)",
 	}
 	if b.useWrk {
@@ -469,6 +476,15 @@ func (b *bench) startBackends(ctx context.Context) error {
 	return nil
 }
 
+// proxyPath is the request path, on the proxies, of a response of size bytes. In policy
+// mode the load's route strips policyPrefix, so the backends see b.paths[size].
+func (b *bench) proxyPath(size int) string {
+	if b.cfg.Policy {
+		return policyPrefix + b.paths[size]
+	}
+	return b.paths[size]
+}
+
 // waitReady polls url until it answers 2xx, p exits, or 10 seconds pass.
 func waitReady(ctx context.Context, url string, p *proc) error {
 	deadline := time.Now().Add(10 * time.Second)
@@ -519,7 +535,7 @@ func (b *bench) startProxies(ctx context.Context) {
 				info.Setup = fmt.Sprintf("%d event loops (GOMAXPROCS)", runtime.GOMAXPROCS(0))
 			}
 			info.Version = b.res.Host.Versions["loopgate"]
-			text = loopgateConf(addr, b.backends, loops, maxConns)
+			text = loopgateConf(addr, b.backends, loops, maxConns, b.cfg.Policy)
 			conf = filepath.Join(b.dir, name+".toml")
 			argv = []string{b.cfg.Loopgate, "-config", conf}
 		case proxyHAProxy:
@@ -528,7 +544,7 @@ func (b *bench) startProxies(ctx context.Context) {
 				break
 			}
 			info.Setup, info.Version = "nbthread 1", version("haproxy", "-v")
-			text = haproxyConf(addr, b.backends, maxConns)
+			text = haproxyConf(b.dir, addr, b.backends, maxConns, b.cfg.Policy)
 			argv = []string{"haproxy", "-db", "-f", conf}
 		case proxyNginx:
 			if !installed("nginx") {
@@ -536,7 +552,7 @@ func (b *bench) startProxies(ctx context.Context) {
 				break
 			}
 			info.Setup, info.Version = "worker_processes 1", version("nginx", "-v")
-			text = nginxProxyConf(b.dir, addr, b.backends, maxConns)
+			text = nginxProxyConf(b.dir, addr, b.backends, maxConns, b.cfg.Policy)
 			argv = []string{"nginx", "-p", b.dir, "-c", conf}
 		default:
 			info.Skipped = "unknown proxy"
@@ -549,7 +565,7 @@ func (b *bench) startProxies(ctx context.Context) {
 		if info.Skipped == "" {
 			p, err := b.ps.startEnv(name, env, argv...)
 			if err == nil {
-				err = waitReady(ctx, "http://"+addr+b.paths[100], p)
+				err = waitReady(ctx, "http://"+addr+b.proxyPath(100), p)
 			}
 			if err != nil {
 				info.Skipped = err.Error()
@@ -576,7 +592,7 @@ func (b *bench) loadRounds(ctx context.Context) error {
 		for _, size := range cfg.Sizes {
 			if cfg.Warmup > 0 {
 				for _, lp := range b.proxies {
-					if _, err := b.load(ctx, b.useWrk, lp.addr, b.paths[size], conns, cfg.Warmup); err != nil {
+					if _, err := b.load(ctx, b.useWrk, lp.addr, b.proxyPath(size), conns, cfg.Warmup); err != nil {
 						return err
 					}
 				}
@@ -614,7 +630,7 @@ func (b *bench) measure(ctx context.Context, lp *liveProxy, conns, size, round i
 	if err != nil {
 		return err
 	}
-	lr, err := b.load(ctx, b.useWrk, lp.addr, b.paths[size], conns, b.cfg.Duration)
+	lr, err := b.load(ctx, b.useWrk, lp.addr, b.proxyPath(size), conns, b.cfg.Duration)
 	if err != nil {
 		return err
 	}
@@ -640,14 +656,14 @@ func (b *bench) measure(ctx context.Context, lp *liveProxy, conns, size, round i
 // compareClients loads the same targets with wrk and the load generator, for the note that
 // says whether the load generator can be the bottleneck.
 func (b *bench) compareClients(ctx context.Context) error {
-	type target struct{ name, addr string }
+	type target struct{ name, addr, path string }
 	var targets []target
 	if b.res.Settings.Backends == "nginx" {
-		targets = append(targets, target{"nginx (static backend)", b.backends[0]})
+		targets = append(targets, target{"nginx (static backend)", b.backends[0], b.paths[100]})
 	}
 	for _, lp := range b.proxies {
 		if lp.name == proxyLoopgate {
-			targets = append(targets, target{lp.name, lp.addr})
+			targets = append(targets, target{lp.name, lp.addr, b.proxyPath(100)})
 		}
 	}
 	type client struct {
@@ -666,7 +682,7 @@ func (b *bench) compareClients(ctx context.Context) error {
 				for k := range clients {
 					i := (k + round - 1) % len(clients)
 					c := clients[i]
-					lr, err := b.loadWith(ctx, c.wrk, c.procs, t.addr, b.paths[100], conns, b.cfg.Duration)
+					lr, err := b.loadWith(ctx, c.wrk, c.procs, t.addr, t.path, conns, b.cfg.Duration)
 					if err != nil {
 						return err
 					}

@@ -25,6 +25,9 @@ func (res *BenchResult) header() string {
 	if s.SyscallsBy != "" {
 		h += ", system calls counted with " + s.SyscallsBy
 	}
+	if s.Policy {
+		h += ", traffic policy on (1,000 routes, header rules, per-client connection and rate limits)"
+	}
 	return h
 }
 

@@ -59,7 +59,7 @@ func (b *bench) countSyscalls(ctx context.Context, lp *liveProxy, conns, size in
 		return 0, fmt.Errorf("cannot start %s on %s: %w", cmd.Path, lp.name, err)
 	}
 	time.Sleep(200 * time.Millisecond) // attaching to every thread takes a moment
-	lr, lerr := b.load(ctx, b.useWrk, lp.addr, b.paths[size], conns, syscallRun)
+	lr, lerr := b.load(ctx, b.useWrk, lp.addr, b.proxyPath(size), conns, syscallRun)
 	_ = cmd.Process.Signal(syscall.SIGINT) // both stop counting and write their summary
 	werr := cmd.Wait()
 	if lerr != nil {

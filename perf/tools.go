@@ -139,7 +139,7 @@ func (b *bench) idleTest(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		r, err := idleRSS(ctx, lp, b.paths[100], b.cfg.IdleConns, b.settle())
+		r, err := idleRSS(ctx, lp, b.proxyPath(100), b.cfg.IdleConns, b.settle())
 		if err != nil {
 			b.note("%s idle test: %v", lp.name, err)
 			continue

@@ -3,7 +3,7 @@
 // loads each the same way and prints a table of medians and spreads with ratios to HAProxy.
 // It also writes DIR/perf-<time>.json, DIR/latest.json, DIR/latest.md and an SVG chart.
 //
-//	harness -loopgate bin/loopgate -backend bin/backend [-quick] [-out perf/results] [-chart FILE]
+//	harness -loopgate bin/loopgate -backend bin/backend [-quick] [-policy] [-out perf/results] [-chart FILE]
 //
 // The engine is perf.Bench; docs/PERFORMANCE.md describes the method and the JSON.
 package main
@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&proxies, "proxies", "", "comma-separated subset of "+strings.Join(perf.AllProxies, ","))
 	fs.StringVar(&cfg.Load, "load", "auto", "load tool: auto (wrk if installed), wrk or loadgen")
 	fs.StringVar(&cfg.Backends, "backends", "auto", "backends: auto (nginx if installed), nginx or go (cmd/backend)")
+	fs.BoolVar(&cfg.Policy, "policy", false, "every proxy runs the traffic-policy configuration: 1,000 routes, header rules, per-client connection and rate limits")
 	fs.BoolVar(&cfg.Clients, "clients", false, "also compare wrk with loopgate's load generator on the same targets")
 	fs.StringVar(&out, "out", "perf/results", "directory for the JSON, Markdown and SVG results")
 	fs.StringVar(&chart, "chart", "", "also write the SVG chart here (e.g. docs/perf.svg)")
