@@ -528,3 +528,6 @@ func checkAddress(addr string) error {
 	}
 	return nil
 }
+
+// Routes returns the running routes, as configured.
+func (s *Server) Routes() []Route { return slices.Clone(s.gen.Load().cfg.Routes) }

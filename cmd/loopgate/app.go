@@ -60,6 +60,7 @@ func newApp(cfg *Config, path string, log *slog.Logger, stdout io.Writer) (*app,
 	a.authFailures = a.st.Metrics().NewCounter("loopgate_admin_auth_failures_total")
 	ec := cfg.Engine
 	ec.Pools = st.apply(cfg.Engine.Pools, log)
+	ec.Routes = st.Routes.applyRoutes(cfg.Engine.Routes, log)
 	ec.Stats = a.st
 	if cfg.AccessLog {
 		alog, err := stats.OpenAccessLog(stats.AccessLogOptions{
@@ -117,6 +118,7 @@ func (a *app) saveState() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st := diffState(a.base, a.srv.Pools(), a.state)
+	st.Routes = a.state.Routes
 	if err := st.save(statePath(a.cfg, a.path)); err != nil {
 		return err
 	}

@@ -17,62 +17,68 @@ func decodeRoutes(root *table, e *engine.Config) {
 	src := root.src
 	rts, _ := root.tables("route")
 	for _, t := range rts {
-		var r engine.Route
 		if t.bad {
-			e.Routes = append(e.Routes, r) // keeps indexes aligned
+			e.Routes = append(e.Routes, engine.Route{}) // keeps indexes aligned
 			continue
 		}
-		t.str("name", &r.Name)
-		if r.Name != "" {
-			if msg := poolNameProblem(r.Name); msg != "" {
-				src.errorf(t.key("name"), ErrValue, "%s", msg)
-			}
-		}
-		strOrList(t, "host", &r.Hosts)
-		t.str("path", &r.Path)
-		t.str("path_prefix", &r.PathPrefix)
-		t.str("path_regex", &r.PathRegex)
-		t.strList("methods", func(key, m string) {
-			if !isToken(m) || strings.ToUpper(m) != m {
-				src.errorf(key, ErrValue, "cannot use %q: want an upper-case method token such as \"GET\"", m)
-				return
-			}
-			r.Methods = append(r.Methods, m)
-		})
-		r.Headers = conditions(t, "headers")
-		r.Query = conditions(t, "query")
-
-		t.str("pool", &r.Pool)
-		t.str("redirect", &r.Redirect)
-		t.setInt("redirect_status", &r.RedirectStatus, 0, 999)
-		t.setInt("respond", &r.Respond, 0, 999)
-		t.str("body", &r.Body)
-		t.str("content_type", &r.ContentType)
-		t.str("strip_prefix", &r.StripPrefix)
-		var replace string
-		if t.str("replace_prefix", &replace) {
-			r.ReplacePrefix = &replace
-		}
-		t.duration("timeout", &r.Timeout)
-		if n, ok := t.integer("retries", -1, 100); ok {
-			n := int(n)
-			r.Retries = &n
-		}
-		if n, ok := t.integer("max_body_bytes", 0, math.MaxInt64); ok {
-			r.MaxBodyBytes = n
-		}
-		r.RequestHeaders = headerRules(t, "request_headers")
-		r.ResponseHeaders = headerRules(t, "response_headers")
-		cidrList(t, "client_allow", &r.ClientAllow)
-		cidrList(t, "client_deny", &r.ClientDeny)
-		strOrList(t, "rate_limit", &r.RateLimit)
-		t.finish()
-		e.Routes = append(e.Routes, r)
+		e.Routes = append(e.Routes, decodeRoute(t))
 	}
 	decodeRateLimits(root, e)
 	if e.DefaultPool != "" && len(e.Routes) == 0 {
 		src.errorf("server.default_pool", ErrValue, "only used with [[route]]: without routes every request goes to the first pool")
 	}
+}
+
+// decodeRoute decodes one [[route]] table (or an admin API body).
+func decodeRoute(t *table) engine.Route {
+	src := t.src
+	var r engine.Route
+	t.str("name", &r.Name)
+	if r.Name != "" {
+		if msg := poolNameProblem(r.Name); msg != "" {
+			src.errorf(t.key("name"), ErrValue, "%s", msg)
+		}
+	}
+	strOrList(t, "host", &r.Hosts)
+	t.str("path", &r.Path)
+	t.str("path_prefix", &r.PathPrefix)
+	t.str("path_regex", &r.PathRegex)
+	t.strList("methods", func(key, m string) {
+		if !isToken(m) || strings.ToUpper(m) != m {
+			src.errorf(key, ErrValue, "cannot use %q: want an upper-case method token such as \"GET\"", m)
+			return
+		}
+		r.Methods = append(r.Methods, m)
+	})
+	r.Headers = conditions(t, "headers")
+	r.Query = conditions(t, "query")
+
+	t.str("pool", &r.Pool)
+	t.str("redirect", &r.Redirect)
+	t.setInt("redirect_status", &r.RedirectStatus, 0, 999)
+	t.setInt("respond", &r.Respond, 0, 999)
+	t.str("body", &r.Body)
+	t.str("content_type", &r.ContentType)
+	t.str("strip_prefix", &r.StripPrefix)
+	var replace string
+	if t.str("replace_prefix", &replace) {
+		r.ReplacePrefix = &replace
+	}
+	t.duration("timeout", &r.Timeout)
+	if n, ok := t.integer("retries", -1, 100); ok {
+		n := int(n)
+		r.Retries = &n
+	}
+	if n, ok := t.integer("max_body_bytes", 0, math.MaxInt64); ok {
+		r.MaxBodyBytes = n
+	}
+	r.RequestHeaders = headerRules(t, "request_headers")
+	r.ResponseHeaders = headerRules(t, "response_headers")
+	cidrList(t, "client_allow", &r.ClientAllow)
+	cidrList(t, "client_deny", &r.ClientDeny)
+	strOrList(t, "rate_limit", &r.RateLimit)
+	t.finish()
+	return r
 }
 
 // checkRoutes compiles the decoded routes as the engine will, once nothing

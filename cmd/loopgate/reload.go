@@ -30,6 +30,7 @@ func (a *app) reload() error {
 	}
 	ec := cfg.Engine
 	ec.Pools = st.apply(cfg.Engine.Pools, a.log)
+	ec.Routes = st.Routes.applyRoutes(cfg.Engine.Routes, a.log)
 	if keys := processKeys(a.cfg, cfg); len(keys) > 0 {
 		e := a.cfg.Engine
 		return &restartError{keys: keys, upgradable: e.ReusePort && cfg.Engine.ReusePort}

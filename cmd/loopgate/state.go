@@ -16,7 +16,7 @@ import (
 
 // The state file keeps what the admin API changed, as differences from the
 // config file: backends added and removed, weights changed, backends
-// drained. It is replayed over the config file at start and on every
+// drained, routes added and removed (admin_routes.go). It is replayed over the config file at start and on every
 // reload, so an edit of config.toml and a change made at runtime both hold;
 // config.toml itself is never rewritten (its comments and layout stay the
 // operator's). Deleting the state file (with the proxy stopped, or followed
@@ -30,6 +30,7 @@ type savedState struct {
 	Version int                     `json:"version"`
 	Saved   time.Time               `json:"saved"`
 	Pools   map[string]*poolChanges `json:"pools"`
+	Routes  *routeChanges           `json:"routes,omitempty"`
 }
 
 // poolChanges are one pool's differences from the config file.
