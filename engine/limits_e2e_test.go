@@ -61,13 +61,23 @@ func TestRateLimitPerClient(t *testing.T) {
 	if r := get("/other"); r.StatusCode != 200 {
 		t.Fatalf("another route: %d", r.StatusCode)
 	}
+	// The same path spelled otherwise is the same route and the same limit,
+	// and a forwarded address from an untrusted peer is not a new client.
+	for _, p := range []string{"//limited", "/./limited", "/%6cimited", "/x/../limited"} {
+		if r := get(p); r.StatusCode != 429 {
+			t.Errorf("%s: %d; want 429", p, r.StatusCode)
+		}
+	}
+	if r := c.roundTrip("GET", "GET /limited HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n"); r.StatusCode != 429 {
+		t.Errorf("with a spoofed X-Forwarded-For: %d; want 429", r.StatusCode)
+	}
 	time.Sleep(250 * time.Millisecond) // one more request's worth (T = 200ms)
 	if r := get("/limited"); r.StatusCode != 200 {
 		t.Fatalf("after 250ms: %d", r.StatusCode)
 	}
 	rs := st.RateLimit("per_ip")
-	if rs.Allowed.Get() != 6 || rs.Limited.Get() != 1 {
-		t.Errorf("allowed %d limited %d; want 6 and 1", rs.Allowed.Get(), rs.Limited.Get())
+	if rs.Allowed.Get() != 6 || rs.Limited.Get() != 6 {
+		t.Errorf("allowed %d limited %d; want 6 and 6", rs.Allowed.Get(), rs.Limited.Get())
 	}
 }
 
