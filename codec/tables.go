@@ -1,5 +1,7 @@
 package codec
 
+import "loopgate/internal/ascii"
+
 // Byte classes, one [256] table so a scan costs one load per byte.
 const (
 	cToken  = 1 << iota // tchar (RFC 9110 §5.6.2)
@@ -33,32 +35,12 @@ var class = func() (t [256]uint8) {
 	return t
 }()
 
-// lower maps ASCII upper case to lower case and every other byte to itself.
-var lower = func() (t [256]byte) {
-	for c := 0; c < 256; c++ {
-		t[c] = byte(c)
-		if 'A' <= c && c <= 'Z' {
-			t[c] = byte(c) + 'a' - 'A'
-		}
-	}
-	return t
-}()
-
-// unhex maps a hex digit to its value and every other byte to 0xff.
-var unhex = func() (t [256]byte) {
-	for c := 0; c < 256; c++ {
-		t[c] = 0xff
-		switch {
-		case '0' <= c && c <= '9':
-			t[c] = byte(c - '0')
-		case 'a' <= c && c <= 'f':
-			t[c] = byte(c - 'a' + 10)
-		case 'A' <= c && c <= 'F':
-			t[c] = byte(c - 'A' + 10)
-		}
-	}
-	return t
-}()
+// Case folding and hex digits (package ascii), copied in so that a lookup
+// is one load from this package's data.
+var (
+	lower = ascii.Lower
+	unhex = ascii.Unhex
+)
 
 // eqFold reports whether b equals lit ignoring ASCII case; lit must be lower case.
 func eqFold(b []byte, lit string) bool {

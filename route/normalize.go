@@ -1,33 +1,17 @@
 package route
 
-import "bytes"
+import (
+	"bytes"
 
-// lower maps ASCII upper case to lower case and every other byte to itself.
-var lower = func() (t [256]byte) {
-	for c := 0; c < 256; c++ {
-		t[c] = byte(c)
-		if 'A' <= c && c <= 'Z' {
-			t[c] = byte(c) + 'a' - 'A'
-		}
-	}
-	return t
-}()
+	"loopgate/internal/ascii"
+)
 
-// unhex maps a hex digit to its value and every other byte to 0xff.
-var unhex = func() (t [256]byte) {
-	for c := 0; c < 256; c++ {
-		t[c] = 0xff
-		switch {
-		case '0' <= c && c <= '9':
-			t[c] = byte(c - '0')
-		case 'a' <= c && c <= 'f':
-			t[c] = byte(c - 'a' + 10)
-		case 'A' <= c && c <= 'F':
-			t[c] = byte(c - 'A' + 10)
-		}
-	}
-	return t
-}()
+// Case folding and hex digits (package ascii), copied in so that a lookup
+// is one load from this package's data.
+var (
+	lower = ascii.Lower
+	unhex = ascii.Unhex
+)
 
 // unreserved marks RFC 3986 §2.3 unreserved characters: ALPHA DIGIT - . _ ~
 var unreserved = func() (t [256]bool) {

@@ -72,6 +72,18 @@ func (a *app) runningConfig() engine.Config {
 	return ec
 }
 
+// reloadRoutes runs ec, whose routes an API call changed, and returns the
+// state file's route changes for the caller to record. The caller holds a.mu.
+func (a *app) reloadRoutes(ec engine.Config) (*routeChanges, error) {
+	if err := a.srv.Reload(ec); err != nil {
+		return nil, err
+	}
+	if a.state.Routes == nil {
+		a.state.Routes = &routeChanges{}
+	}
+	return a.state.Routes, nil
+}
+
 // addRoute is POST /api/routes: the body is one route with the keys of a
 // [[route]] table (docs/ROUTING.md); it is added after the others and takes
 // effect as a reload does.
@@ -94,15 +106,13 @@ func (a *app) addRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ec.Routes = append(ec.Routes, rt)
-	if err := a.srv.Reload(ec); err != nil {
+	rc, err := a.reloadRoutes(ec)
+	if err != nil {
 		a.mu.Unlock()
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	if a.state.Routes == nil {
-		a.state.Routes = &routeChanges{}
-	}
-	a.state.Routes.Added = append(a.state.Routes.Added, json.RawMessage(data))
+	rc.Added = append(rc.Added, json.RawMessage(data))
 	a.mu.Unlock()
 	a.changed(r, "route added", "route", rt.Name)
 	writeJSON(w, http.StatusCreated, map[string]any{"route": rt.Name, "added": true})
@@ -126,15 +136,12 @@ func (a *app) removeRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ec.Routes = slices.Delete(ec.Routes, i, i+1)
-	if err := a.srv.Reload(ec); err != nil {
+	rc, err := a.reloadRoutes(ec)
+	if err != nil {
 		a.mu.Unlock()
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	if a.state.Routes == nil {
-		a.state.Routes = &routeChanges{}
-	}
-	rc := a.state.Routes
 	added := slices.IndexFunc(rc.Added, func(raw json.RawMessage) bool {
 		x, err := parseRoute(raw)
 		return err == nil && x.Name == name

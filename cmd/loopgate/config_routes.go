@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -132,20 +133,7 @@ func strOrList(t *table, k string, dst *[]string) {
 // conditions decodes a table of field conditions: name = "value" must
 // equal, name = true must be present.
 func conditions(t *table, k string) []route.Cond {
-	v, ok := t.get(k)
-	if !ok {
-		return nil
-	}
-	m, isTable := v.(map[string]any)
-	if !isTable {
-		t.wrong(k, `a table such as { "X-Canary" = "1", "X-Debug" = true }`, v)
-		return nil
-	}
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	m, names := namedTable(t, k, `a table such as { "X-Canary" = "1", "X-Debug" = true }`)
 	var cs []route.Cond
 	for _, n := range names {
 		switch x := m[n].(type) {
@@ -176,20 +164,7 @@ func headerRules(t *table, k string) engine.HeaderRules {
 		return h
 	}
 	fields := func(k string) []engine.Field {
-		v, ok := ht.get(k)
-		if !ok {
-			return nil
-		}
-		m, isTable := v.(map[string]any)
-		if !isTable {
-			ht.wrong(k, `a table of field names and values, such as { "X-Served-By" = "b" }`, v)
-			return nil
-		}
-		names := make([]string, 0, len(m))
-		for n := range m {
-			names = append(names, n)
-		}
-		slices.Sort(names)
+		m, names := namedTable(ht, k, `a table of field names and values, such as { "X-Served-By" = "b" }`)
 		var fs []engine.Field
 		for _, n := range names {
 			s, isStr := m[n].(string)
@@ -277,4 +252,20 @@ func decodeRateLimits(root *table, e *engine.Config) {
 	rt.duration("sync", &e.Redis.Sync)
 	rt.duration("timeout", &e.Redis.Timeout)
 	rt.finish()
+}
+
+// namedTable returns the table at k, whose keys are names the user chose
+// (field names), with those names sorted; nil when there is none or it is
+// not a table (reported, saying what is wanted).
+func namedTable(t *table, k, want string) (map[string]any, []string) {
+	v, ok := t.get(k)
+	if !ok {
+		return nil, nil
+	}
+	m, isTable := v.(map[string]any)
+	if !isTable {
+		t.wrong(k, want, v)
+		return nil, nil
+	}
+	return m, slices.Sorted(maps.Keys(m))
 }
