@@ -78,6 +78,15 @@ algorithm = "round_robin"
 
   [[pool.backend]]
   address = %q
+
+[[route]]
+name = "all"
+pool = "web"
+rate_limit = "rl"
+
+[[rate_limit]]
+name = "rl"
+rate = 1000000
 `, proxyAddr, adminAddr, backends[0], backends[1])
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
@@ -177,6 +186,14 @@ algorithm = "round_robin"
 		if share, ok := strings.CutSuffix(row.Share, "%"); !ok || dashboardNumber(t, addr+" share", share) <= 0 {
 			t.Errorf("backend %s: share %q; want a positive percentage", addr, row.Share)
 		}
+	}
+
+	// The routes and rate limits tables count the same traffic.
+	if v, ok := after.Routes["all"]; !ok || dashboardNumber(t, "route all", v) <= 0 {
+		t.Errorf("routes table: %v; want a row \"all\" with requests", after.Routes)
+	}
+	if v, ok := after.Limits["rl"]; !ok || dashboardNumber(t, "rate limit rl", v) <= 0 {
+		t.Errorf("rate limits table: %v; want a row \"rl\" with allowed requests", after.Limits)
 	}
 
 	// The page must fit a laptop's and a phone's width (wide tables scroll
@@ -294,6 +311,8 @@ type dashboardView struct {
 	RPS, Total, P95 string
 	Banner          bool
 	Backends        map[string]struct{ State, Share string }
+	Routes          map[string]string // route name -> requests cell
+	Limits          map[string]string // rule name -> allowed cell
 }
 
 const dashboardViewJS = `(() => {
@@ -302,8 +321,11 @@ const dashboardViewJS = `(() => {
 	for (const tr of document.querySelectorAll("tr[data-backend]")) {
 		backends[tr.dataset.backend] = {State: tr.querySelector(".state").textContent, Share: tr.querySelector(".share").textContent};
 	}
+	const routes = {}, limits = {};
+	for (const tr of document.querySelectorAll("tr[data-route]")) routes[tr.dataset.route] = tr.querySelector(".requests").textContent;
+	for (const tr of document.querySelectorAll("tr[data-limit]")) limits[tr.dataset.limit] = tr.querySelector(".allowed").textContent;
 	return {RPS: text("rps"), Total: text("total-requests"), P95: text("p95"),
-		Banner: document.getElementById("banner").offsetParent !== null, Backends: backends};
+		Banner: document.getElementById("banner").offsetParent !== null, Backends: backends, Routes: routes, Limits: limits};
 })()`
 
 // findDashboardBrowser returns the path of a Chromium or Chrome, or "".
