@@ -255,8 +255,26 @@ func TestPoolKeepsAtMostMaxIdle(t *testing.T) {
 	for _, e := range es {
 		e.Discard()
 	}
-	if n := len(p.free[Gzip]); n != 2 {
-		t.Fatalf("idle gzip encoders: %d; want 2", n)
+	if n := len(p.free[Gzip]); n != 2 || p.Active() != 0 {
+		t.Fatalf("idle gzip encoders: %d, active %d; want 2, 0", n, p.Active())
+	}
+}
+
+func TestPoolCapsStreams(t *testing.T) {
+	p := newPool(t, Options{MaxStreams: 2})
+	a, b := p.Get(Gzip), p.Get(Zstd)
+	if a == nil || b == nil || p.Get(Brotli) != nil || p.Active() != 2 {
+		t.Fatalf("MaxStreams 2: third Get should be nil; active %d", p.Active())
+	}
+	a.Close(nil)
+	c := p.Get(Brotli)
+	if c == nil {
+		t.Fatalf("Get after Close: nil")
+	}
+	b.Discard()
+	c.Discard()
+	if p.Active() != 0 {
+		t.Fatalf("active %d; want 0", p.Active())
 	}
 }
 
@@ -302,6 +320,7 @@ func TestNewPoolChecksOptions(t *testing.T) {
 	f(Options{ZstdWindow: 16 << 20}, false)
 	f(Options{MinSize: -1}, false)
 	f(Options{MaxIdle: -1}, false)
+	f(Options{MaxStreams: -1}, false)
 	f(Options{Offered: []Coding{Identity}}, false)
 	f(Options{Offered: []Coding{Gzip}}, true)
 	f(Options{Types: []string{"text/html"}}, true)

@@ -23,7 +23,7 @@ type Options struct {
 	Offered []Coding `toml:"offered"`
 	// GzipLevel is the gzip level, 1..9 (default 5).
 	GzipLevel int `toml:"gzip_level"`
-	// BrotliQuality is the Brotli quality, 0..11 (default 4); 11 is for static assets.
+	// BrotliQuality is the Brotli quality, 0..11 (default 5); 11 is for static assets.
 	BrotliQuality int `toml:"brotli_quality"`
 	// BrotliWindow is log2 of Brotli's window, 10..24 (default 18, 256 KiB).
 	BrotliWindow int `toml:"brotli_window"`
@@ -35,6 +35,10 @@ type Options struct {
 	ZstdWindow int `toml:"zstd_window"`
 	// MaxIdle is how many idle encoders of each coding a Pool keeps for reuse (default 4).
 	MaxIdle int `toml:"max_idle"`
+	// MaxStreams caps the streams a Pool has open at once, all codings together; past it
+	// Get returns nil and the response goes out unencoded. It bounds a loop's memory to
+	// about MaxStreams times the per-stream figure in doc.go (default 256).
+	MaxStreams int `toml:"max_streams"`
 }
 
 // DefaultTypes are the media types compressed when Options.Types is empty: text and the
@@ -50,11 +54,12 @@ var DefaultTypes = []string{
 const (
 	DefaultMinSize       = 1024
 	DefaultGzipLevel     = 5
-	DefaultBrotliQuality = 4
+	DefaultBrotliQuality = 5
 	DefaultBrotliWindow  = 18
 	DefaultZstdLevel     = 3
 	DefaultZstdWindow    = 256 << 10
 	DefaultMaxIdle       = 4
+	DefaultMaxStreams    = 256
 )
 
 // DefaultOffered is the server's preference when Options.Offered is empty.
@@ -76,6 +81,7 @@ func (o *Options) withDefaults() (Options, error) {
 	def(&v.ZstdLevel, DefaultZstdLevel)
 	def(&v.ZstdWindow, DefaultZstdWindow)
 	def(&v.MaxIdle, DefaultMaxIdle)
+	def(&v.MaxStreams, DefaultMaxStreams)
 	if len(v.Types) == 0 {
 		v.Types = DefaultTypes
 	}
@@ -97,6 +103,8 @@ func (o *Options) withDefaults() (Options, error) {
 		return v, fmt.Errorf("cannot use zstd_window %d: want a power of two in %d..%d", v.ZstdWindow, zstd.MinWindowSize, 8<<20)
 	case v.MaxIdle < 0:
 		return v, fmt.Errorf("cannot use max_idle %d: want >= 0", v.MaxIdle)
+	case v.MaxStreams < 0:
+		return v, fmt.Errorf("cannot use max_streams %d: want >= 0", v.MaxStreams)
 	}
 	for _, c := range v.Offered {
 		if c == Identity || c >= numCodings {
@@ -115,9 +123,10 @@ func (o *Options) withDefaults() (Options, error) {
 // loop: a Pool and its Encoders are owned by that loop, take no locks and start no
 // goroutines. Eligible and Negotiate may be called from any goroutine.
 type Pool struct {
-	o     Options
-	types []string // o.Types in lower case
-	free  [numCodings][]*Encoder
+	o      Options
+	types  []string // o.Types in lower case
+	free   [numCodings][]*Encoder
+	active int // encoders handed out and not yet Closed or Discarded
 }
 
 // NewPool checks o and returns a Pool that uses it. It is meant for startup and reloads.
@@ -142,14 +151,19 @@ func (p *Pool) Options() Options { return p.o }
 // Negotiate is the package's Negotiate with p's offered codings.
 func (p *Pool) Negotiate(accept ...[]byte) Coding { return Negotiate(p.o.Offered, accept...) }
 
-// Get returns an encoder for a new stream in coding c (Gzip, Brotli or Zstd), idle or new.
-// A new encoder allocates its window and tables (see doc.go for sizes); a reused one does
-// not. The stream ends with Close, or Discard when the response is abandoned; either hands
-// the encoder back to p. Must run on the loop that owns p.
+// Get returns an encoder for a new stream in coding c (Gzip, Brotli or Zstd), idle or new,
+// or nil when MaxStreams streams are open: then send the response unencoded. A new encoder
+// allocates its window and tables (see doc.go for sizes); a reused one does not. The stream
+// ends with Close, or Discard when the response is abandoned; either hands the encoder back
+// to p. Must run on the loop that owns p.
 func (p *Pool) Get(c Coding) *Encoder {
 	if c == Identity || c >= numCodings {
 		panic("BUG: compress: Get called for coding " + c.String())
 	}
+	if p.active >= p.o.MaxStreams {
+		return nil
+	}
+	p.active++
 	var e *Encoder
 	if f := p.free[c]; len(f) > 0 {
 		e = f[len(f)-1]
@@ -189,7 +203,11 @@ func (p *Pool) newEncoder(c Coding) *Encoder {
 	return e
 }
 
+// Active returns the number of open streams. Must run on the loop that owns p.
+func (p *Pool) Active() int { return p.active }
+
 func (p *Pool) put(e *Encoder) {
+	p.active--
 	if len(p.free[e.c]) < p.o.MaxIdle {
 		p.free[e.c] = append(p.free[e.c], e)
 	}

@@ -40,8 +40,8 @@ func TestNegotiate(t *testing.T) {
 	// identity competes only when ranked: explicitly, or through "*".
 	f(all, Identity, "gzip;q=0.5, identity")
 	f([]Coding{Gzip}, Identity, "gzip;q=0.5, *")
-	f(all, Gzip, "gzip;q=0.5")          // identity unranked: acceptable, not preferred
-	f(all, Gzip, "gzip, identity;q=0")  // identity refused
+	f(all, Gzip, "gzip;q=0.5")         // identity unranked: acceptable, not preferred
+	f(all, Gzip, "gzip, identity;q=0") // identity refused
 	f(all, Gzip, "gzip;q=0.5, identity;q=0.5")
 	f(all, Identity, "identity;q=0, *;q=0") // nothing acceptable: send it anyway
 	// The server's offer and order.
