@@ -6,8 +6,8 @@
 // Encoders belong to one loop; Negotiate, Eligible, WeakenETag and AppendVary run anywhere.
 //
 //	c := p.Negotiate(acceptEncoding)
-//	if p.Eligible(&head) { // add Vary: Accept-Encoding whatever c is
-//		if e := p.Get(c); c != compress.Identity && e != nil {
+//	if p.Eligible(&head) && c != compress.Identity { // add Vary: Accept-Encoding whatever c is
+//		if e := p.Get(c); e != nil { // nil: MaxStreams open, send it unencoded
 //			out = e.Compress(out, piece) // for every piece of the body; e.Flush(out) when it stalls
 //			out = e.Close(out)           // at the end of it
 //		}
