@@ -5,7 +5,9 @@ go 1.26.0
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/VictoriaMetrics/metrics v1.45.0
+	github.com/andybalholm/brotli v1.3.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/klauspost/compress v1.18.0
 	github.com/panjf2000/gnet/v2 v2.10.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.73.1

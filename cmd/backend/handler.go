@@ -11,14 +11,18 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // Bounds on what a request may ask for.
 const (
-	maxDelay = 60 * time.Second
-	maxBytes = 1 << 30
+	maxDelay  = 60 * time.Second
+	maxBytes  = 1 << 30
+	maxAge    = 1<<31 - 1 // the largest delta-seconds caches must accept (RFC 9111 §1.2.2)
+	maxTextKB = 64 << 10  // /text answers at most 64 MiB
 )
 
 // Backend answers the demo endpoints. Make it with newBackend, set the
@@ -34,6 +38,7 @@ type Backend struct {
 	started time.Time
 	served  atomic.Int64
 	failing atomic.Bool // /health answers 503
+	cached  sync.Map    // path?query -> *cacheCount, for /cache
 }
 
 // SetFailing turns the failing mode of /health on or off.
@@ -86,6 +91,10 @@ func (b *Backend) route(w http.ResponseWriter, r *http.Request) {
 		b.bytes(w, r)
 	case "/echo":
 		b.echo(w, r)
+	case "/cache":
+		b.cache(w, r)
+	case "/text":
+		b.text(w, r)
 	default:
 		b.report(w, r, http.StatusOK)
 	}
@@ -265,6 +274,207 @@ func (b *Backend) echo(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// cacheCount counts what /cache answered for one path and query.
+type cacheCount struct {
+	bodies   atomic.Int64 // 200s: the count in the body
+	requests atomic.Int64 // 200s and 304s: X-Requests
+}
+
+// CacheBody is the body of /cache. It changes only when the backend serves a new body, so
+// its ETag stays valid until then.
+type CacheBody struct {
+	Name  string `json:"name"`            // the backend's name
+	Label string `json:"label,omitempty"` // ?name=, to make distinct cache keys
+	Count int64  `json:"count"`           // bodies served on this path and query, this one included
+	Vary  string `json:"vary,omitempty"`  // ?vary=H
+	Value string `json:"value,omitempty"` // the request's field H
+}
+
+// cache answers ?max_age=N (0..2^31-1) with Cache-Control: max-age=N and a CacheBody, for
+// testing a cache in front of the backend: Count goes up only when a full body is served.
+// With ?etag=1 the body gets a strong ETag (a hash of the body) and a GET or HEAD whose
+// If-None-Match matches the body that is current (compared weakly, RFC 9110 §13.1.2, so a
+// proxy's W/"…" matches too) gets 304 and leaves Count alone. With ?vary=H the answer
+// carries Vary: H and the request's H in the body, so each variant has its own body and
+// ETag. X-Requests counts every answer on this path and query, 304s included.
+func (b *Backend) cache(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	age, ok := b.intParam(w, r, "max_age", 0, maxAge)
+	if !ok {
+		return
+	}
+	etag := false
+	if s := q.Get("etag"); s != "" {
+		v, err := strconv.ParseBool(s)
+		if err != nil {
+			b.writeError(w, http.StatusBadRequest, "cannot parse etag="+strconv.Quote(s)+": want 0 or 1")
+			return
+		}
+		etag = v
+	}
+	vary := q.Get("vary")
+	if vary != "" && !validFieldName(vary) {
+		b.writeError(w, http.StatusBadRequest, "cannot use vary="+strconv.Quote(vary)+": want a field name")
+		return
+	}
+	key := r.URL.Path + "?" + r.URL.RawQuery
+	v, _ := b.cached.LoadOrStore(key, new(cacheCount))
+	cnt := v.(*cacheCount)
+
+	body := CacheBody{Name: b.Name, Label: q.Get("name"), Vary: vary}
+	if vary != "" {
+		body.Value = r.Header.Get(vary)
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "max-age="+strconv.FormatInt(age, 10))
+	if vary != "" {
+		h.Set("Vary", vary)
+	}
+	if etag && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if inm := r.Header.Values("If-None-Match"); len(inm) > 0 {
+			// The body as it is now, without serving a new one.
+			body.Count = cnt.bodies.Load()
+			if tag := bodyETag(b.marshal(body)); body.Count > 0 && etagMatches(inm, tag) {
+				h.Set("ETag", tag)
+				h.Set("X-Requests", strconv.FormatInt(cnt.requests.Add(1), 10))
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+	}
+	body.Count = cnt.bodies.Add(1)
+	h.Set("X-Requests", strconv.FormatInt(cnt.requests.Add(1), 10))
+	raw := b.marshal(body)
+	if etag {
+		h.Set("ETag", bodyETag(raw))
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(raw)
+}
+
+// bodyETag is a strong entity tag for body: the first 16 hex digits of its SHA-256.
+func bodyETag(body []byte) string {
+	s := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(s[:8]) + `"`
+}
+
+// etagMatches reports whether an If-None-Match field (its lines) names tag or is "*",
+// comparing weakly: W/ prefixes are ignored (RFC 9110 §13.1.2, §8.8.3.2).
+func etagMatches(fields []string, tag string) bool {
+	for _, f := range fields {
+		for e := range strings.SplitSeq(f, ",") {
+			e = strings.TrimSpace(e)
+			if e == "*" || strings.TrimPrefix(e, "W/") == strings.TrimPrefix(tag, "W/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// validFieldName reports whether s is a token (RFC 9110 §5.1), which a Vary member must be.
+func validFieldName(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// text answers ?kb=N (0..65536) KiB of HTML as text/html with a Content-Length: the same
+// bytes for the same N, compressible like a real page (markup, a small vocabulary), for
+// measuring compression through the proxy. See fillText.
+func (b *Backend) text(w http.ResponseWriter, r *http.Request) {
+	kb, ok := b.intParam(w, r, "kb", 0, maxTextKB)
+	if !ok {
+		return
+	}
+	n := kb << 10
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < n; {
+		p := buf[:min(int64(len(buf)), n-off)]
+		fillText(p, off)
+		if _, err := w.Write(p); err != nil {
+			return // the client went away
+		}
+		off += int64(len(p))
+	}
+}
+
+// Content of /text: block k (bytes 1024k .. 1024k+1023) is one paragraph, `<p id="pNNNNNNNN">`
+// with k in eight digits, words picked by a generator seeded with k, spaces to pad, and
+// "</p>\n"; block 0 starts with the document's head. Any byte can be computed on its own.
+const textBlock = 1024
+
+const textHead = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>loopgate /text</title></head>\n<body>\n"
+
+var textWords = strings.Fields(`proxy loop event buffer request response header body chunk stream backend
+pool health probe route limit token bucket window latency queue socket timer retry weight cache entry value
+key version build test profile trace span metric label counter the a of and to in is for on with as by`)
+
+// fillText fills p with the /text content from offset off on.
+func fillText(p []byte, off int64) {
+	var blk [textBlock]byte
+	for len(p) > 0 {
+		k := off / textBlock
+		textBlockAt(&blk, k)
+		n := copy(p, blk[off%textBlock:])
+		p = p[n:]
+		off += int64(n)
+	}
+}
+
+// textBlockAt writes block k of the /text content into blk.
+func textBlockAt(blk *[textBlock]byte, k int64) {
+	b := blk[:0]
+	if k == 0 {
+		b = append(b, textHead...)
+	}
+	b = append(b, `<p id="p`...)
+	for d := int64(1e7); d > 0; d /= 10 {
+		b = append(b, byte('0'+k/d%10))
+	}
+	b = append(b, `">`...)
+	const tail = "</p>\n"
+	x := uint64(k)*0x9e3779b97f4a7c15 + 1
+	for {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		w := textWords[x%uint64(len(textWords))]
+		if len(b)+1+len(w)+len(tail) > textBlock {
+			break
+		}
+		if b[len(b)-1] != '>' {
+			b = append(b, ' ')
+		}
+		b = append(b, w...)
+	}
+	for len(b)+len(tail) < textBlock {
+		b = append(b, ' ')
+	}
+	b = append(b, tail...)
+}
+
+// marshal returns v as JSON and a newline.
+func (b *Backend) marshal(v any) []byte {
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic("BUG: cannot encode response: " + err.Error())
+	}
+	return append(body, '\n')
+}
+
 // Received is the body of /, /delay and /status: what the backend got. Tests
 // through the proxy decode it to check what arrived.
 type Received struct {
@@ -340,11 +550,7 @@ func (b *Backend) writeJSON(w http.ResponseWriter, status int, v any) {
 		w.WriteHeader(status)
 		return
 	}
-	body, err := json.Marshal(v)
-	if err != nil {
-		panic("BUG: cannot encode response: " + err.Error())
-	}
-	body = append(body, '\n')
+	body := b.marshal(v)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

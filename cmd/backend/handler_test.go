@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -343,6 +344,235 @@ func TestEcho(t *testing.T) {
 	pw.Close()
 	if rest, _ := io.ReadAll(resp.Body); len(rest) != 0 {
 		t.Fatalf("streamed echo: extra %q", rest)
+	}
+}
+
+// get sends a GET with the given fields ("Name: value") and returns the response and body.
+func get(t *testing.T, url string, fields ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fields {
+		name, value, _ := strings.Cut(f, ": ")
+		req.Header.Add(name, value)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+func TestCache(t *testing.T) {
+	url := start(t, newBackend("b1", 1))
+	f := func(query string, wantCount int64, wantCC string) {
+		t.Helper()
+		resp, body := get(t, url+"/cache"+query)
+		got := decode[CacheBody](t, body)
+		if resp.StatusCode != 200 || got.Name != "b1" || got.Count != wantCount ||
+			resp.Header.Get("Cache-Control") != wantCC || resp.Header.Get("Content-Type") != "application/json" ||
+			resp.ContentLength != int64(len(body)) || resp.Header.Get("ETag") != "" || resp.Header.Get("Vary") != "" {
+			t.Fatalf("/cache%s: got %d %s %v; want count %d, %s", query, resp.StatusCode, body, resp.Header, wantCount, wantCC)
+		}
+	}
+	// One counter per path and query.
+	f("?max_age=60", 1, "max-age=60")
+	f("?max_age=60", 2, "max-age=60")
+	f("?max_age=0", 1, "max-age=0")
+	f("?max_age=60&name=x", 1, "max-age=60")
+	f("?max_age=60", 3, "max-age=60")
+	f("?max_age=2147483647", 1, "max-age=2147483647")
+	if _, body := get(t, url+"/cache?max_age=5&name=abc"); decode[CacheBody](t, body).Label != "abc" {
+		t.Fatalf("label: %s", body)
+	}
+
+	bad := func(q string) {
+		t.Helper()
+		if resp, body := get(t, url+"/cache"+q); resp.StatusCode != 400 {
+			t.Fatalf("/cache%s: got %d %s; want 400", q, resp.StatusCode, body)
+		}
+	}
+	bad("")
+	bad("?max_age=-1")
+	bad("?max_age=2147483648")
+	bad("?max_age=10&etag=maybe")
+	bad("?max_age=10&vary=Bad%20Name")
+	bad("?max_age=10&vary=a:b")
+}
+
+func TestCacheConcurrentCount(t *testing.T) {
+	b := newBackend("b1", 1)
+	const n = 200
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			for range n / 4 {
+				b.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/cache?max_age=1", nil))
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	w := httptest.NewRecorder()
+	b.ServeHTTP(w, httptest.NewRequest("GET", "/cache?max_age=1", nil))
+	if got := decode[CacheBody](t, w.Body.Bytes()).Count; got != n+1 || w.Header().Get("X-Requests") != fmt.Sprint(n+1) {
+		t.Fatalf("count %d, X-Requests %s; want %d", got, w.Header().Get("X-Requests"), n+1)
+	}
+}
+
+func TestCacheETag(t *testing.T) {
+	url := start(t, newBackend("b1", 1)) + "/cache?max_age=30&etag=1"
+	resp, body := get(t, url)
+	tag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || tag != bodyETag(body) || !strings.HasPrefix(tag, `"`) || decode[CacheBody](t, body).Count != 1 {
+		t.Fatalf("first: %d ETag %q body %s", resp.StatusCode, tag, body)
+	}
+	// A matching If-None-Match, strong or weak (as a compressing proxy sends it), in a list,
+	// or "*": 304 with the same validator and no new body.
+	f := func(inm string, wantCode int, wantCount int64, wantReq string) {
+		t.Helper()
+		resp, body := get(t, url, "If-None-Match: "+inm)
+		if resp.StatusCode != wantCode || resp.Header.Get("X-Requests") != wantReq ||
+			resp.Header.Get("Cache-Control") != "max-age=30" {
+			t.Fatalf("If-None-Match %s: got %d %v %s; want %d X-Requests %s", inm, resp.StatusCode, resp.Header, body, wantCode, wantReq)
+		}
+		if wantCode == 304 && (len(body) != 0 || resp.Header.Get("ETag") != tag) {
+			t.Fatalf("If-None-Match %s: 304 with body %q ETag %q", inm, body, resp.Header.Get("ETag"))
+		}
+		if wantCode == 200 {
+			if got := decode[CacheBody](t, body); got.Count != wantCount || resp.Header.Get("ETag") != bodyETag(body) {
+				t.Fatalf("If-None-Match %s: body %s ETag %q", inm, body, resp.Header.Get("ETag"))
+			}
+			tag = resp.Header.Get("ETag")
+		}
+	}
+	f(tag, 304, 1, "2")
+	f("W/"+tag, 304, 1, "3")
+	f(`"nope", `+tag, 304, 1, "4")
+	f("*", 304, 1, "5")
+	f(`"nope"`, 200, 2, "6") // a new body: count 2, a new tag
+	f(tag, 304, 2, "7")
+
+	// Without etag=1 If-None-Match is ignored and there is no ETag.
+	resp, body = get(t, strings.Replace(url, "&etag=1", "", 1), "If-None-Match: *")
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") != "" || len(body) == 0 {
+		t.Fatalf("no etag: %d %v", resp.StatusCode, resp.Header)
+	}
+	// Only GET and HEAD revalidate.
+	req, _ := http.NewRequest("POST", url, nil)
+	req.Header.Set("If-None-Match", "*")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}
+
+func TestCacheVary(t *testing.T) {
+	url := start(t, newBackend("b1", 1)) + "/cache?max_age=30&etag=1&vary=X-Lang"
+	resp, en := get(t, url, "X-Lang: en")
+	_, fr := get(t, url, "X-Lang: fr")
+	_, none := get(t, url)
+	if resp.Header.Get("Vary") != "X-Lang" {
+		t.Fatalf("Vary %q", resp.Header.Get("Vary"))
+	}
+	ben, bfr, bnone := decode[CacheBody](t, en), decode[CacheBody](t, fr), decode[CacheBody](t, none)
+	if ben.Value != "en" || bfr.Value != "fr" || bnone.Value != "" || ben.Vary != "X-Lang" || bodyETag(en) == bodyETag(fr) {
+		t.Fatalf("variants: %s %s %s", en, fr, none)
+	}
+	// The en variant's tag does not validate the fr variant.
+	if resp, _ := get(t, url, "X-Lang: fr", "If-None-Match: "+bodyETag(en)); resp.StatusCode != 200 {
+		t.Fatalf("fr with en's tag: %d", resp.StatusCode)
+	}
+}
+
+// checkText checks the /text content by an independent reading of its framing: every 1 KiB block
+// is a paragraph with its number, padded, closed.
+func checkText(t *testing.T, b []byte) {
+	t.Helper()
+	if len(b)%textBlock != 0 {
+		t.Fatalf("len %d: not whole blocks", len(b))
+	}
+	for k := 0; k*textBlock < len(b); k++ {
+		blk := string(b[k*textBlock : (k+1)*textBlock])
+		if k == 0 {
+			if !strings.HasPrefix(blk, "<!DOCTYPE html>\n") {
+				t.Fatalf("block 0: %q", blk[:40])
+			}
+			blk = strings.TrimPrefix(blk, textHead)
+		}
+		if !strings.HasPrefix(blk, fmt.Sprintf(`<p id="p%08d">`, k)) || !strings.HasSuffix(blk, "</p>\n") ||
+			strings.ContainsAny(blk[:len(blk)-1], "\n\x00") {
+			t.Fatalf("block %d: %q", k, blk)
+		}
+	}
+}
+
+func TestFillText(t *testing.T) {
+	whole := make([]byte, 5*textBlock)
+	fillText(whole, 0)
+	checkText(t, whole)
+	for off := 0; off < 3*textBlock; off += 37 {
+		for _, n := range []int{0, 1, 5, 1023, 1024, 1025, 2000} {
+			p := make([]byte, n)
+			fillText(p, int64(off))
+			if !bytes.Equal(p, whole[off:off+n]) {
+				t.Fatalf("fillText(%d bytes, off %d) differs from the whole", n, off)
+			}
+		}
+	}
+}
+
+func TestText(t *testing.T) {
+	url := start(t, newBackend("b1", 1))
+	f := func(kb int) []byte {
+		t.Helper()
+		resp, body := do(t, "GET", fmt.Sprintf("%s/text?kb=%d", url, kb), nil)
+		if resp.StatusCode != 200 || resp.ContentLength != int64(kb)<<10 || len(body) != kb<<10 ||
+			resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Fatalf("kb=%d: got %d CL=%d len=%d type %q", kb, resp.StatusCode, resp.ContentLength, len(body), resp.Header.Get("Content-Type"))
+		}
+		checkText(t, body)
+		return body
+	}
+	f(0)
+	f(1)
+	a := f(300)
+	if b := f(300); !bytes.Equal(a, b) {
+		t.Fatalf("two answers for kb=300 differ")
+	}
+	if b := f(100); !bytes.Equal(b, a[:len(b)]) {
+		t.Fatalf("kb=100 is not a prefix of kb=300")
+	}
+	// Compressible, but not trivially.
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(a)
+	zw.Close()
+	if ratio := float64(len(a)) / float64(z.Len()); ratio < 2 || ratio > 20 {
+		t.Fatalf("gzip ratio %.1f; want 2..20", ratio)
+	}
+
+	bad := func(q string) {
+		t.Helper()
+		if resp, body := do(t, "GET", url+"/text"+q, nil); resp.StatusCode != 400 {
+			t.Fatalf("/text%s: got %d %s; want 400", q, resp.StatusCode, body)
+		}
+	}
+	bad("")
+	bad("?kb=-1")
+	bad(fmt.Sprintf("?kb=%d", maxTextKB+1))
+	bad("?kb=1.5")
+
+	resp, body := do(t, "HEAD", url+"/text?kb=10", nil)
+	if resp.StatusCode != 200 || resp.ContentLength != 10<<10 || len(body) != 0 {
+		t.Fatalf("HEAD: got %d CL=%d len=%d", resp.StatusCode, resp.ContentLength, len(body))
 	}
 }
 
