@@ -75,6 +75,8 @@ deps:
 	[ -z "$$bad" ] || { echo "codec imports non-std: $$bad"; exit 1; }; \
 	bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./route/ | grep '\.' || true); \
 	[ -z "$$bad" ] || { echo "route imports non-std: $$bad"; exit 1; }; \
+	bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./compress/ | grep '\.' | grep -vE '^github.com/(klauspost/compress|andybalholm/brotli)' || true); \
+	[ -z "$$bad" ] || { echo "compress imports: $$bad"; exit 1; }; \
 	bad=$$($(GO) list -deps ./upstream/ | grep -E 'gnet|loopgate/(engine|codec|stats|health)' || true); \
 	[ -z "$$bad" ] || { echo "upstream imports: $$bad"; exit 1; }; \
 	bad=$$($(GO) list -deps ./health/ | grep -E 'gnet|loopgate/(engine|cmd)' || true); \

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopgate/codec"
+	"loopgate/compress"
 	"loopgate/ratelimit"
 	"loopgate/stats"
 	"loopgate/upstream"
@@ -94,6 +95,11 @@ type exchange struct {
 	// record; nil: it does not.
 	inflight    *ratelimit.Gauge
 	inflightKey uint64
+	// Compression (compress.go): whether the route compresses, the coding
+	// the client accepts, and what the request says for Eligible.
+	zon    bool
+	coding compress.Coding
+	zhead  compress.Head
 	// Waiting in a pool's queue since queuedAt; nil: not queued.
 	queued   *stats.PoolStats
 	queuedAt int64
@@ -448,6 +454,7 @@ func (cc *clientConn) start(b []byte, n int) {
 		return
 	}
 	cc.log.pooled = true
+	cc.negotiate(b, r)
 	lp := l.pool(a.pool)
 	cc.lp = lp
 	i, picker := cc.choose(lp, b, r)

@@ -83,6 +83,27 @@ type Config struct {
 	// OverLimitClose closes a connection over max_connections_per_client
 	// or max_requests_per_client without an answer, instead of 429.
 	OverLimitClose bool `toml:"-"`
+
+	Compression Compression `toml:"compression"`
+}
+
+// Compression compresses responses on the fly (docs/CACHE.md) when the
+// client accepts a coding and the backend did not encode: gzip, Brotli,
+// zstd, chosen by the client's q-values and then the order of Codings.
+type Compression struct {
+	Enabled bool     `toml:"enabled"`  // for every route unless it says compress = false (default false)
+	Types   []string `toml:"types"`    // media types, "text/*" wildcards (default DefaultCompressTypes)
+	MinSize int      `toml:"min_size"` // bodies known to be smaller pass as they are (default 1024)
+	Codings []string `toml:"codings"`  // offered, in the server's preference (default ["zstd", "br", "gzip"])
+	// Levels: gzip 1..9, Brotli quality 0..11, zstd 1..22 in klauspost's
+	// four speeds; 0: each coding's default (package compress).
+	GzipLevel     int `toml:"gzip_level"`
+	BrotliQuality int `toml:"brotli_quality"`
+	ZstdLevel     int `toml:"zstd_level"`
+	// MaxStreams bounds the responses each event loop encodes at once
+	// (each holds an encoder of 1-3 MB); past it responses go as they are
+	// (default 256).
+	MaxStreams int `toml:"max_streams"`
 }
 
 // RateLimit is one [[rate_limit]] rule: Rate requests per Period per key,
@@ -133,6 +154,9 @@ type Route struct {
 
 	ClientAllow, ClientDeny []string // as the [server] keys, for this route only
 	RateLimit               []string // names of [[rate_limit]] rules the route's requests are subject to
+	// Compress turns [compression] on or off for this route; nil: as
+	// [compression] enabled says.
+	Compress *bool
 }
 
 // HeaderRules change a message's header fields. Values are templates:

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopgate/codec"
+	"loopgate/compress"
 	"loopgate/stats"
 	"loopgate/upstream"
 )
@@ -49,7 +50,8 @@ type loop struct {
 	rec      stats.Record
 	alog     *stats.LogBuffer
 	extra    []byte
-	fields   []byte // more field lines for an answer of the proxy's own
+	fields   []byte   // more field lines for an answer of the proxy's own
+	drop     []string // fields a response head leaves out: a route's and compression's
 	idPrefix [12]byte
 	idSeq    uint64
 	genID    bool // the current request's ID was generated: add it upstream
@@ -63,6 +65,14 @@ type loop struct {
 	vars                                requestVars
 	respTimers                          []*timerList
 	mask                                upstream.Mask // notFull's result
+
+	// Compression (compress.go): the loop's encoders, and scratch for the
+	// request's Accept-Encoding values, an encoded response's fields, the
+	// encoder's output and its chunk framing.
+	zpool                   *compress.Pool
+	accept                  [][]byte
+	zfields, zbuf, chunkHdr []byte
+	ziov                    [4][]byte
 
 	// Gauges, written only by this loop, read by scrapes.
 	upConns   atomic.Int64 // upstream connections, dialing ones included

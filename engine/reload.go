@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"loopgate/codec"
+	"loopgate/compress"
 	"loopgate/ratelimit"
 )
 
@@ -29,6 +30,8 @@ type generation struct {
 	parse                   codec.Limits          // cfg.Limits as the parser applies them (routes.go)
 	limits                  map[string]*limitRule // [[rate_limit]] by name (limits.go)
 	inflight                *ratelimit.Gauge      // max_requests_per_client; nil: no bound
+	zopts                   compress.Options      // [compression], for each loop's pool
+	zany                    bool                  // some route compresses
 }
 
 // newGeneration validates cfg (with defaults) and builds its pools, reusing
@@ -68,6 +71,12 @@ func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error
 	// route checks its own once it is known.
 	g.parse = cfg.Limits
 	g.parse.MaxBodyBytes = g.routes.maxBody
+	if g.zopts, err = compressOptions(&cfg.Compression); err != nil {
+		return nil, err
+	}
+	for _, a := range append([]*routeAction{g.routes.implicit, g.routes.fallback}, g.routes.list...) {
+		g.zany = g.zany || a != nil && a.compress
+	}
 	// Last, as nothing can fail any more: limiter state (and Redis
 	// clients) carried over from the running rules or made.
 	var have map[string]*limitRule
@@ -116,6 +125,10 @@ func (l *loop) sync() {
 // started them.
 func (l *loop) adopt(g *generation) {
 	l.gen, l.cfg = g, &g.cfg
+	l.zpool = nil
+	if g.zany {
+		l.zpool, _ = compress.NewPool(&g.zopts) // checked by newGeneration
+	}
 	t := g.cfg.Timeouts
 	for k, d := range [numTimerKinds]int64{
 		timerClientIdle:   int64(t.ClientIdle),

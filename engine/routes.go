@@ -65,6 +65,7 @@ type routeAction struct {
 	filtered                bool
 	clientAllow, clientDeny []netip.Prefix
 
+	compress   bool         // [compression], or the route's compress
 	limitNames []string     // RateLimit, resolved into limits by linkLimits
 	limits     []*limitRule // the server's rules, then the route's
 	nameKey    uint64       // hash of name, the "route" part of a rate limit key
@@ -133,7 +134,8 @@ func compileRoutes(cfg *Config, pools []string, st *stats.Proxy) (*routeTable, e
 		}
 	}
 	if len(pools) > 0 {
-		rt.implicit = &routeAction{kind: actPool, retries: -1, maxBody: cfg.Limits.MaxBodyBytes, nameKey: upstream.HashKey(nil)}
+		rt.implicit = &routeAction{kind: actPool, retries: -1, maxBody: cfg.Limits.MaxBodyBytes, nameKey: upstream.HashKey(nil),
+			compress: cfg.Compression.Enabled}
 	}
 	if len(cfg.Routes) == 0 {
 		return rt, nil
@@ -143,7 +145,8 @@ func compileRoutes(cfg *Config, pools []string, st *stats.Proxy) (*routeTable, e
 		if i < 0 {
 			return nil, &RouteError{-1, "default_pool", fmt.Errorf("no pool named %q", cfg.DefaultPool)}
 		}
-		rt.fallback = &routeAction{kind: actPool, pool: i, retries: -1, maxBody: cfg.Limits.MaxBodyBytes, nameKey: upstream.HashKey(nil)}
+		rt.fallback = &routeAction{kind: actPool, pool: i, retries: -1, maxBody: cfg.Limits.MaxBodyBytes, nameKey: upstream.HashKey(nil),
+			compress: cfg.Compression.Enabled}
 	}
 	specs := make([]route.Spec, len(cfg.Routes))
 	for i, r := range cfg.Routes {
@@ -259,6 +262,10 @@ func compileRoute(i int, r *Route, cfg *Config, poolIndex func(string) int) (*ro
 		}
 	}
 	a.limitNames = r.RateLimit
+	a.compress = cfg.Compression.Enabled
+	if r.Compress != nil {
+		a.compress = *r.Compress
+	}
 	a.nameKey = upstream.HashKey([]byte(a.name))
 	return a, nil
 }

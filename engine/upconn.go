@@ -10,6 +10,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"loopgate/codec"
+	"loopgate/compress"
 	"loopgate/stats"
 	"loopgate/upstream"
 )
@@ -51,6 +52,8 @@ type upConn struct {
 	paused    bool // reading stopped while the client drains the response (flow.go)
 	lastOut   int  // bytes queued to the slower peer when the exchange last made progress (flow.go)
 	interim   int  // 1xx responses relayed for the current request
+
+	enc *compress.Encoder // the response body's encoder; nil: sent as it came (compress.go)
 
 	bs          *stats.BackendStats // the backend's handles (stable per address)
 	connectTime time.Duration       // how long the dial took; taken by the first exchange
@@ -308,8 +311,19 @@ func (u *upConn) readHead() bool {
 	u.chunk.Reset()
 	u.dechunk, u.rechunk = false, false
 	var rf codec.ResponseFraming
+	var zextra []byte
+	var zdrop []string
+	zok := false
+	if cc.zon && r.Body != codec.BodyNone && !(r.Body == codec.BodyLength && r.BodyLen == 0) {
+		zextra, zdrop, zok = u.startCompression(b, r)
+	}
 	closeAfter := cc.closeAfter || !cc.reqDone || l.s.draining.Load()
 	switch {
+	case u.enc != nil:
+		// Encoded: the payload goes to the encoder, whose output goes
+		// out chunked (HTTP/1.1 clients only: negotiate).
+		rf.Chunked = true
+		u.dechunk = r.Body == codec.BodyChunked
 	case r.Body == codec.BodyChunked && cc.minor == 0:
 		u.dechunk, closeAfter = true, true
 	case r.Body == codec.BodyChunked:
@@ -324,17 +338,22 @@ func (u *upConn) readHead() bool {
 	rf.KeepAlive = !closeAfter && cc.minor == 0
 	rf.HTTP10 = cc.minor == 0
 	rf.Extra, rf.Drop = cc.setCookie, cc.rt.respDrop
+	if zok {
+		l.drop = append(append(l.drop[:0], cc.rt.respDrop...), zdrop...)
+		rf.Drop = l.drop
+	}
 	addID := false
 	if name := l.s.reqIDName; len(name) > 0 {
 		_, has := fieldValue(b, r.Headers[:r.NHeaders], name)
 		addID = !has
 	}
-	if addID || len(cc.respExtra) > 0 {
+	if addID || len(cc.respExtra) > 0 || zok {
 		l.extra = append(l.extra[:0], cc.setCookie...)
 		if addID {
 			l.extra = cc.appendIDField(l.extra)
 		}
 		l.extra = append(l.extra, cc.respExtra...)
+		l.extra = append(l.extra, zextra...)
 		rf.Extra = l.extra
 	}
 	l.scratch = codec.AppendResponseHead(l.scratch[:0], b, r, rf)
@@ -350,6 +369,15 @@ func (u *upConn) readHead() bool {
 	u.state = upBody
 	l.arm(&u.timer, timerUpBody)
 	return true
+}
+
+// relay sends body payload p on: through the encoder when the response is
+// encoded, as it is otherwise.
+func (u *upConn) relay(p []byte) bool {
+	if u.enc != nil {
+		return u.encode(p)
+	}
+	return u.emit(p)
 }
 
 // emit writes p to the client, preceded by the response head while that is
@@ -380,7 +408,7 @@ func (u *upConn) forwardBody() {
 		n = int(min(int64(len(b)), u.remaining))
 		u.remaining -= int64(n)
 		done = u.remaining == 0
-		if n > 0 && !u.emit(b[:n]) {
+		if n > 0 && !u.relay(b[:n]) {
 			return
 		}
 	case codec.BodyChunked:
@@ -391,13 +419,17 @@ func (u *upConn) forwardBody() {
 			return
 		}
 		n, done = k, u.chunk.Done()
-		if len(out) > 0 && !u.emit(out) {
+		if len(out) > 0 && !u.relay(out) {
 			return
 		}
 	case codec.BodyClose:
 		n = len(b)
 		if n > 0 {
-			if u.rechunk {
+			if u.enc != nil {
+				if !u.encode(b) {
+					return
+				}
+			} else if u.rechunk {
 				l := u.l
 				hdr := l.scratch[:0]
 				if u.headOut {
@@ -414,6 +446,9 @@ func (u *upConn) forwardBody() {
 				return
 			}
 		}
+	}
+	if u.enc != nil && (done || n > 0) && !u.endEncoding(done) {
+		return
 	}
 	if u.headOut && !u.emit(nil) {
 		return
@@ -557,6 +592,7 @@ func (u *upConn) closeNow() {
 	}
 	u.state = upClosed
 	u.release()
+	u.dropEncoder()
 	u.timer.stop()
 	if u.c != nil {
 		_ = u.c.Close()
@@ -608,6 +644,9 @@ func (u *upConn) onClose(error) {
 // response did: cleanly (eof, its FIN) or not (a reset, a failed read).
 func (u *upConn) lost(prev upState, eof bool) {
 	cc := u.cc
+	if prev == upBody && u.body == codec.BodyClose && eof && u.enc != nil {
+		u.endEncoding(true) // the backend's FIN ends the body: so does the stream
+	}
 	u.closeNow()
 	switch {
 	case prev == upAwaitHead && !u.gotBytes && u.reused && len(cc.retry) > 0:

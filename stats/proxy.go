@@ -36,6 +36,7 @@ type Proxy struct {
 	connect  Histogram // fresh upstream connections
 	ttfb     Histogram // request sent to response head
 
+	compressed [8]*metrics.Counter // loopgate_compressed_responses_total{coding}, by the coding's index in codings
 	gauges     atomic.Pointer[Gauges]
 	routesView atomic.Pointer[func() ([]RouteView, []LimitView)]
 	alog       atomic.Pointer[AccessLog]
@@ -105,6 +106,9 @@ func New(o Options) *Proxy {
 	// registering it in the set keeps the family in one group.
 	p.requests = p.set.NewCounter(`loopgate_requests_total`)
 	p.AcceptErrors = p.set.NewCounter(`loopgate_accept_errors_total`)
+	for i, c := range codings {
+		p.compressed[i] = p.set.NewCounter(`loopgate_compressed_responses_total{coding="` + c + `"}`)
+	}
 	for r := ReasonParse; r < numReasons; r++ {
 		p.byReason[r] = p.set.NewCounter(`loopgate_errors_total{reason="` + r.String() + `"}`)
 	}

@@ -205,3 +205,18 @@ func (rs *RateLimitStats) WatchRedis(p *Proxy, healthy func() bool) {
 		})
 	})
 }
+
+// codings name the compressed-responses counters; the engine's codings are
+// a subset.
+var codings = [...]string{"gzip", "br", "zstd"}
+
+// Compressed counts a response sent encoded in coding ("gzip", "br" or
+// "zstd"). It does not allocate.
+func (p *Proxy) Compressed(coding string) {
+	for i, c := range codings {
+		if c == coding {
+			p.compressed[i].Inc()
+			return
+		}
+	}
+}

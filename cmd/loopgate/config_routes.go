@@ -78,6 +78,13 @@ func decodeRoute(t *table) engine.Route {
 	cidrList(t, "client_allow", &r.ClientAllow)
 	cidrList(t, "client_deny", &r.ClientDeny)
 	strOrList(t, "rate_limit", &r.RateLimit)
+	if _, set := t.m["compress"]; set {
+		var on bool
+		t.boolean("compress", &on)
+		r.Compress = &on
+	} else {
+		t.get("compress")
+	}
 	t.finish()
 	return r
 }
@@ -268,4 +275,31 @@ func namedTable(t *table, k, want string) (map[string]any, []string) {
 		return nil, nil
 	}
 	return m, slices.Sorted(maps.Keys(m))
+}
+
+// decodeCompression decodes [compression] (docs/CACHE.md).
+func decodeCompression(root *table, e *engine.Config) {
+	c := &e.Compression
+	t := root.table("compression")
+	t.boolean("enabled", &c.Enabled)
+	t.strList("types", func(key, v string) {
+		if !strings.Contains(v, "/") {
+			t.src.errorf(key, ErrValue, "cannot use %q: want a media type such as \"text/html\" or \"text/*\"", v)
+			return
+		}
+		c.Types = append(c.Types, v)
+	})
+	t.setInt("min_size", &c.MinSize, 0, math.MaxInt32)
+	t.strList("codings", func(key, v string) {
+		if v != "gzip" && v != "br" && v != "zstd" {
+			t.src.errorf(key, ErrValue, `cannot use %q: want "zstd", "br" or "gzip"`, v)
+			return
+		}
+		c.Codings = append(c.Codings, v)
+	})
+	t.setInt("gzip_level", &c.GzipLevel, 0, 9)
+	t.setInt("brotli_quality", &c.BrotliQuality, 0, 11)
+	t.setInt("zstd_level", &c.ZstdLevel, 0, 22)
+	t.setInt("max_streams", &c.MaxStreams, 0, 1<<20)
+	t.finish()
 }

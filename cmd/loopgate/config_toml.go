@@ -213,6 +213,7 @@ func decodeTOML(src *source, data []byte) *Config {
 		e.Pools = append(e.Pools, p)
 	}
 	decodeRoutes(root, e)
+	decodeCompression(root, e)
 	root.finish()
 	if !src.failed() {
 		checkRoutes(src, e)

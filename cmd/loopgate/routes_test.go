@@ -191,3 +191,40 @@ sync = "50ms"
 		t.Errorf("decoded %+v %+v", rl, c.Engine.Redis)
 	}
 }
+
+// [compression] and a route's compress decode, and bad values name their key.
+func TestCompressionConfig(t *testing.T) {
+	const pools = "[[pool]]\nname = \"a\"\n[[pool.backend]]\naddress = \"127.0.0.1:8001\"\n"
+	c, err := parse("c.toml", []byte(pools+`[compression]
+enabled = true
+types = ["text/html", "application/*"]
+min_size = 10
+codings = ["gzip", "zstd"]
+gzip_level = 6
+brotli_quality = 4
+zstd_level = 1
+max_streams = 8
+[[route]]
+pool = "a"
+compress = false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := c.Engine.Compression
+	if !z.Enabled || len(z.Types) != 2 || z.MinSize != 10 || len(z.Codings) != 2 || z.GzipLevel != 6 || z.BrotliQuality != 4 ||
+		z.ZstdLevel != 1 || z.MaxStreams != 8 || c.Engine.Routes[0].Compress == nil || *c.Engine.Routes[0].Compress {
+		t.Errorf("decoded %+v, route compress %v", z, c.Engine.Routes[0].Compress)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"[compression]\ncodings = [\"deflate\"]\n", `c.toml:6: compression.codings[0]: cannot use "deflate"`},
+		{"[compression]\ngzip_level = 10\n", `c.toml:6: compression.gzip_level:`},
+		{"[compression]\ntypes = [\"html\"]\n", `c.toml:6: compression.types[0]: cannot use "html"`},
+		{"[compression]\nenable = true\n", `c.toml:6: compression.enable: unknown key (did you mean "enabled"?)`},
+	} {
+		_, err := parse("c.toml", []byte(pools+tc.in))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s...", tc.in, err, tc.want)
+		}
+	}
+}
