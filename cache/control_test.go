@@ -2,6 +2,7 @@ package cache
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -80,6 +81,9 @@ func FuzzParseCacheControl(f *testing.F) {
 	f.Add(`max-age=60, no-cache="a,b"`)
 	f.Add(`s-maxage="5`)
 	f.Fuzz(func(t *testing.T, v string) {
+		if strings.ContainsAny(v, "\r\n") {
+			return // cannot occur in a parsed field value; it would end the test head's line
+		}
 		resp := respOf("200 OK", "Cache-Control: "+v, "Cache-Control: no-store")
 		cc := ParseCacheControl(resp)
 		if !cc.NoStore {
