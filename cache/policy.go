@@ -124,7 +124,8 @@ func understood(status int) bool {
 // stored response (§4.3.5 allows that; we skip it). A response is stored when no rule
 // forbids it and it has a freshness lifetime (explicit, or heuristic when enabled), or it
 // asks to be revalidated (no-cache, or max-age=0 and the like) and carries a validator, so
-// a 304 saves sending the body again.
+// a 304 saves sending the body again. Its only clock reading is time.Now, for a
+// response with Expires or Last-Modified but no valid Date.
 func Storable(method string, status int, req, resp Fields, c *Config) (bool, Reason) {
 	var d Config
 	if c != nil {

@@ -97,7 +97,8 @@ func New(c Config) *Store {
 	return s
 }
 
-// Config returns the store's configuration with defaults applied.
+// Config returns the store's configuration with defaults applied, for Storable, NewEntry
+// and Refresh. Do not modify it.
 func (s *Store) Config() *Config { return &s.cfg }
 
 func (s *Store) shardOf(h uint64) *shard {
