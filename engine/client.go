@@ -10,6 +10,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"loopgate/cache"
 	"loopgate/codec"
 	"loopgate/compress"
 	"loopgate/ratelimit"
@@ -100,6 +101,7 @@ type exchange struct {
 	zon    bool
 	coding compress.Coding
 	zhead  compress.Head
+	cache  cacheState // cache.go
 	// Waiting in a pool's queue since queuedAt; nil: not queued.
 	queued   *stats.PoolStats
 	queuedAt int64
@@ -135,7 +137,8 @@ func (cc *clientConn) release() {
 		return
 	}
 	cc.exchange = nil
-	*x = exchange{head: keep(x.head), retry: keep(x.retry), respExtra: keep(x.respExtra), log: x.log.emptied()}
+	*x = exchange{head: keep(x.head), retry: keep(x.retry), respExtra: keep(x.respExtra), log: x.log.emptied(),
+		cache: cacheState{key: keep(x.cache.key)}}
 	cc.l.exchanges = append(cc.l.exchanges, x)
 }
 
@@ -449,6 +452,9 @@ func (cc *clientConn) start(b []byte, n int) {
 		cc.respond(a)
 		return
 	}
+	if a.cache && cc.cacheLookup(a, b, r, n) {
+		return
+	}
 	if a.maxBody > 0 && r.Body == codec.BodyLength && r.BodyLen > a.maxBody {
 		cc.reject(codec.ErrBodyTooLarge) // RFC 9110 §15.5.14; the body is not read
 		return
@@ -461,7 +467,9 @@ func (cc *clientConn) start(b []byte, n int) {
 	queue := i < 0 && lp.p.limited && lp.st.mask.Count() > 0 // all full: wait for a slot
 	if i < 0 && !queue {
 		cc.consume(n)
-		cc.answer(503, false)
+		if !cc.serveStaleOnError() { // stale-if-error shields an outage
+			cc.answer(503, false)
+		}
 		return
 	}
 	fw := codec.Forward{ClientIP: cc.ip, Proto: protoHTTP}
@@ -469,10 +477,23 @@ func (cc *clientConn) start(b []byte, n int) {
 		l.extra = cc.appendIDField(l.extra[:0])
 		fw.Extra = l.extra
 	}
+	if cc.cache.stale != nil {
+		// Revalidation: the entry's validators go upstream instead of the
+		// client's conditions, which the refreshed entry answers.
+		l.drop = append(append(l.drop[:0], a.reqDrop...), "If-None-Match", "If-Modified-Since")
+		if !l.genID {
+			l.extra = l.extra[:0]
+		}
+		l.extra = cache.AppendValidators(l.extra, cc.cache.stale)
+		fw.Extra, fw.Drop = l.extra, l.drop
+	}
 	if routed {
-		fw.Target, fw.Drop = cc.rewriteTarget(a), a.reqDrop
+		fw.Target = cc.rewriteTarget(a)
+		if cc.cache.stale == nil {
+			fw.Drop = a.reqDrop
+		}
 		if len(a.reqAdd) > 0 {
-			if !l.genID {
+			if !l.genID && cc.cache.stale == nil {
 				l.extra = l.extra[:0]
 			}
 			l.extra = appendFields(l.extra, a.reqAdd, &l.vars)
@@ -598,6 +619,7 @@ func (cc *clientConn) send(u *upConn, head []byte) {
 	u.state = upAwaitHead
 	u.gotBytes, u.interim = false, 0
 	u.start = time.Now()
+	cc.cache.sent = monoNow()
 	cc.log.bs, cc.log.reason = u.bs, stats.ReasonNone
 	cc.log.connect, cc.log.ttfb, cc.log.upTime = u.connectTime, 0, 0
 	u.connectTime = 0
@@ -813,6 +835,9 @@ func (cc *clientConn) fail(status int) {
 	cc.unlink()
 	if cc.l.s.cutting.Load() {
 		cc.closeNow()
+		return
+	}
+	if cc.serveStaleOnError() {
 		return
 	}
 	if cc.respStarted {

@@ -151,21 +151,31 @@ var methodGET = []byte("GET")
 func (u *upConn) encode(p []byte) bool {
 	l := u.l
 	l.zbuf = u.enc.Compress(l.zbuf[:0], p)
+	u.cc.cacheAppend(l.zbuf)
 	return u.emitChunk(l.zbuf)
 }
 
-// endEncoding flushes the encoder after the input at hand (done false: the
-// body goes on, and what was fed must reach the client now), or closes the
-// stream and ends the chunked body (done true).
-func (u *upConn) endEncoding(done bool) bool {
+// endReframed ends the input at hand of a body we chunk ourselves: the
+// encoder is flushed (done false: the body goes on, and what was fed must
+// reach the client now) or closed, and the chunked body ended (done true).
+func (u *upConn) endReframed(done bool) bool {
 	l := u.l
-	if !done {
-		l.zbuf = u.enc.Flush(l.zbuf[:0])
-		return u.emitChunk(l.zbuf)
+	if u.enc != nil {
+		if done {
+			l.zbuf = u.enc.Close(l.zbuf[:0])
+			u.enc = nil
+		} else {
+			l.zbuf = u.enc.Flush(l.zbuf[:0])
+		}
+		u.cc.cacheAppend(l.zbuf)
+		if !u.emitChunk(l.zbuf) {
+			return false
+		}
 	}
-	l.zbuf = u.enc.Close(l.zbuf[:0])
-	u.enc = nil
-	if !u.emitChunk(l.zbuf) || u.headOut && !u.emit(nil) {
+	if !done {
+		return true
+	}
+	if u.headOut && !u.emit(nil) {
 		return false
 	}
 	return u.cc.write(lastChunk)

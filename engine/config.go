@@ -85,6 +85,7 @@ type Config struct {
 	OverLimitClose bool `toml:"-"`
 
 	Compression Compression `toml:"compression"`
+	Cache       CacheConfig `toml:"cache"`
 }
 
 // Compression compresses responses on the fly (docs/CACHE.md) when the
@@ -157,6 +158,9 @@ type Route struct {
 	// Compress turns [compression] on or off for this route; nil: as
 	// [compression] enabled says.
 	Compress *bool
+	// Cache turns the response cache on or off for this route; nil: as
+	// its pool's cache says.
+	Cache *bool
 }
 
 // HeaderRules change a message's header fields. Values are templates:
@@ -233,6 +237,9 @@ type Pool struct {
 	// PanicMode: when no backend may take traffic (all down or ejected),
 	// spread requests over all of them instead of answering 503 (default false).
 	PanicMode bool `toml:"panic_mode"`
+	// Cache stores this pool's cacheable responses in the response cache
+	// ([cache], docs/CACHE.md); a route may say otherwise (default false).
+	Cache bool `toml:"cache"`
 
 	// MaxConnections bounds the exchanges in flight on each backend (a
 	// backend's own MaxConnections overrides it): pickers skip a full

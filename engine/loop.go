@@ -69,6 +69,8 @@ type loop struct {
 	// Compression (compress.go): the loop's encoders, and scratch for the
 	// request's Accept-Encoding values, an encoded response's fields, the
 	// encoder's output and its chunk framing.
+	cf                      cacheFields // cache.go
+	chead, cextra           []byte      // a response head as the cache stores it, and its added fields
 	zpool                   *compress.Pool
 	accept                  [][]byte
 	zfields, zbuf, chunkHdr []byte

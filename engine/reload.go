@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"loopgate/cache"
 	"loopgate/codec"
 	"loopgate/compress"
 	"loopgate/ratelimit"
@@ -32,6 +33,7 @@ type generation struct {
 	inflight                *ratelimit.Gauge      // max_requests_per_client; nil: no bound
 	zopts                   compress.Options      // [compression], for each loop's pool
 	zany                    bool                  // some route compresses
+	cache                   *cache.Store          // the response cache; nil when no route uses it
 }
 
 // newGeneration validates cfg (with defaults) and builds its pools, reusing
@@ -74,9 +76,16 @@ func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error
 	if g.zopts, err = compressOptions(&cfg.Compression); err != nil {
 		return nil, err
 	}
+	cached := false
 	for _, a := range append([]*routeAction{g.routes.implicit, g.routes.fallback}, g.routes.list...) {
 		g.zany = g.zany || a != nil && a.compress
+		cached = cached || a != nil && a.cache
 	}
+	var prevCache *cache.Store
+	if prev != nil {
+		prevCache = prev.cache
+	}
+	g.cache = newCacheStore(&g.cfg, prevCache, cached)
 	// Last, as nothing can fail any more: limiter state (and Redis
 	// clients) carried over from the running rules or made.
 	var have map[string]*limitRule

@@ -66,6 +66,7 @@ type routeAction struct {
 	clientAllow, clientDeny []netip.Prefix
 
 	compress   bool         // [compression], or the route's compress
+	cache      bool         // the pool's cache, or the route's
 	limitNames []string     // RateLimit, resolved into limits by linkLimits
 	limits     []*limitRule // the server's rules, then the route's
 	nameKey    uint64       // hash of name, the "route" part of a rate limit key
@@ -135,7 +136,7 @@ func compileRoutes(cfg *Config, pools []string, st *stats.Proxy) (*routeTable, e
 	}
 	if len(pools) > 0 {
 		rt.implicit = &routeAction{kind: actPool, retries: -1, maxBody: cfg.Limits.MaxBodyBytes, nameKey: upstream.HashKey(nil),
-			compress: cfg.Compression.Enabled}
+			compress: cfg.Compression.Enabled, cache: cfg.Pools[0].Cache}
 	}
 	if len(cfg.Routes) == 0 {
 		return rt, nil
@@ -146,7 +147,7 @@ func compileRoutes(cfg *Config, pools []string, st *stats.Proxy) (*routeTable, e
 			return nil, &RouteError{-1, "default_pool", fmt.Errorf("no pool named %q", cfg.DefaultPool)}
 		}
 		rt.fallback = &routeAction{kind: actPool, pool: i, retries: -1, maxBody: cfg.Limits.MaxBodyBytes, nameKey: upstream.HashKey(nil),
-			compress: cfg.Compression.Enabled}
+			compress: cfg.Compression.Enabled, cache: cfg.Pools[i].Cache}
 	}
 	specs := make([]route.Spec, len(cfg.Routes))
 	for i, r := range cfg.Routes {
@@ -265,6 +266,12 @@ func compileRoute(i int, r *Route, cfg *Config, poolIndex func(string) int) (*ro
 	a.compress = cfg.Compression.Enabled
 	if r.Compress != nil {
 		a.compress = *r.Compress
+	}
+	if a.kind == actPool {
+		a.cache = cfg.Pools[a.pool].Cache
+	}
+	if r.Cache != nil {
+		a.cache = *r.Cache && a.kind == actPool
 	}
 	a.nameKey = upstream.HashKey([]byte(a.name))
 	return a, nil

@@ -74,6 +74,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.logAgent = cfg.AccessLog.NeedsAgent()
 	}
 	s.st.SetRoutes(s.routeViews)
+	s.st.SetCacheStore(s.cacheStats)
 	s.st.SetGauges(stats.Gauges{
 		Clients:        s.clients.Load,
 		UpstreamActive: func() int64 { up, idle := s.upstreamConns(); return up - idle },

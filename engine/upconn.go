@@ -46,6 +46,7 @@ type upConn struct {
 	chunk     codec.Chunked
 	dechunk   bool // an HTTP/1.0 client gets the payload without chunked framing
 	rechunk   bool // a close-delimited body goes to an HTTP/1.1 client chunked
+	reframe   bool // the payload goes out in chunks of our own (emitChunk): encoded or copied into the cache
 	gotBytes  bool // response bytes arrived for the current request
 	broken    bool // framing was violated: never pool it
 	headOut   bool // the client's response head waits in l.scratch for the first body bytes
@@ -296,6 +297,9 @@ func (u *upConn) readHead() bool {
 		cc.retryLater(u.backend, true)
 		return false
 	}
+	if cc.cache.stale != nil && u.cacheRevalidate(b, r, n) {
+		return false
+	}
 
 	// Framing towards the client (RFC 9112 §6): HTTP/1.1 clients keep the
 	// connection, with a close-delimited body re-chunked; HTTP/1.0 clients
@@ -309,7 +313,7 @@ func (u *upConn) readHead() bool {
 	}
 	u.body, u.remaining = r.Body, r.BodyLen
 	u.chunk.Reset()
-	u.dechunk, u.rechunk = false, false
+	u.dechunk, u.rechunk, u.reframe = false, false, false
 	var rf codec.ResponseFraming
 	var zextra []byte
 	var zdrop []string
@@ -322,7 +326,7 @@ func (u *upConn) readHead() bool {
 	case u.enc != nil:
 		// Encoded: the payload goes to the encoder, whose output goes
 		// out chunked (HTTP/1.1 clients only: negotiate).
-		rf.Chunked = true
+		rf.Chunked, u.reframe = true, true
 		u.dechunk = r.Body == codec.BodyChunked
 	case r.Body == codec.BodyChunked && cc.minor == 0:
 		u.dechunk, closeAfter = true, true
@@ -347,19 +351,31 @@ func (u *upConn) readHead() bool {
 		_, has := fieldValue(b, r.Headers[:r.NHeaders], name)
 		addID = !has
 	}
-	if addID || len(cc.respExtra) > 0 || zok {
+	if cc.cache.store {
+		// The head as stored: what the client gets but its own fields
+		// (request ID, sticky cookie) and the framing.
+		l.cextra = append(append(l.cextra[:0], cc.respExtra...), zextra...)
+		l.chead = codec.AppendResponseHead(l.chead[:0], b, r, codec.ResponseFraming{Drop: rf.Drop, Extra: l.cextra})
+		u.cacheStart(r, l.chead)
+		if cc.cache.entry != nil && r.Body == codec.BodyChunked && u.enc == nil && cc.minor == 1 {
+			u.dechunk, u.reframe = true, true // the payload is copied, then chunked again
+		}
+	}
+	if addID || len(cc.respExtra) > 0 || zok || cc.cache.status != cacheNone {
 		l.extra = append(l.extra[:0], cc.setCookie...)
 		if addID {
 			l.extra = cc.appendIDField(l.extra)
 		}
 		l.extra = append(l.extra, cc.respExtra...)
 		l.extra = append(l.extra, zextra...)
+		l.extra = cc.appendCacheField(l.extra, cc.cache.status)
 		rf.Extra = l.extra
 	}
 	l.scratch = codec.AppendResponseHead(l.scratch[:0], b, r, rf)
 	u.consume(n)
 	if r.Body == codec.BodyNone || r.Body == codec.BodyLength && r.BodyLen == 0 {
 		if cc.write(l.scratch) {
+			cc.cacheDone()
 			u.finish()
 		}
 		return false
@@ -376,6 +392,10 @@ func (u *upConn) readHead() bool {
 func (u *upConn) relay(p []byte) bool {
 	if u.enc != nil {
 		return u.encode(p)
+	}
+	u.cc.cacheAppend(p)
+	if u.reframe {
+		return u.emitChunk(p)
 	}
 	return u.emit(p)
 }
@@ -442,12 +462,13 @@ func (u *upConn) forwardBody() {
 				if !ok {
 					return
 				}
-			} else if !u.emit(b) {
+				cc.cacheAppend(b)
+			} else if !u.relay(b) {
 				return
 			}
 		}
 	}
-	if u.enc != nil && (done || n > 0) && !u.endEncoding(done) {
+	if u.reframe && (done || n > 0) && !u.endReframed(done) {
 		return
 	}
 	if u.headOut && !u.emit(nil) {
@@ -458,6 +479,7 @@ func (u *upConn) forwardBody() {
 		u.timer.touch(now())
 	}
 	if done {
+		cc.cacheDone()
 		u.finish()
 		return
 	}
@@ -479,14 +501,20 @@ func (u *upConn) finish() {
 	u.timer.stop()
 	cc.log.upTime = time.Since(u.start)
 	u.done(true)
+	u.handBack(cc.reqDone)
+	cc.exchangeDone()
+}
+
+// handBack pools the connection after its exchange ended, or closes it
+// unless both messages ended cleanly and exactly (see finish).
+func (u *upConn) handBack(reqDone bool) {
 	c := u.c
-	if !u.broken && !u.respClose && cc.reqDone && c != nil && c.InboundBuffered() == 0 &&
+	if !u.broken && !u.respClose && reqDone && c != nil && c.InboundBuffered() == 0 &&
 		c.OutboundBuffered() == 0 && !c.ReadEOF() && c.WriteErr() == nil {
 		u.toIdle()
 	} else {
 		u.closeNow()
 	}
-	cc.exchangeDone()
 }
 
 // onEOF ends a close-delimited body: the backend closing cleanly (its FIN,
@@ -505,6 +533,7 @@ func (u *upConn) onEOF() {
 	if cc.closed {
 		return
 	}
+	cc.cacheDone()
 	cc.exchangeDone()
 }
 
@@ -644,8 +673,8 @@ func (u *upConn) onClose(error) {
 // response did: cleanly (eof, its FIN) or not (a reset, a failed read).
 func (u *upConn) lost(prev upState, eof bool) {
 	cc := u.cc
-	if prev == upBody && u.body == codec.BodyClose && eof && u.enc != nil {
-		u.endEncoding(true) // the backend's FIN ends the body: so does the stream
+	if prev == upBody && u.body == codec.BodyClose && eof && u.reframe {
+		u.endReframed(true) // the backend's FIN ends the body: so does the stream
 	}
 	u.closeNow()
 	switch {

@@ -220,3 +220,50 @@ func (p *Proxy) Compressed(coding string) {
 		}
 	}
 }
+
+// CacheOutcome is how the response cache served a request.
+type CacheOutcome uint8
+
+const (
+	CacheHit CacheOutcome = iota
+	CacheMiss
+	CacheStale
+	CacheBypass
+	CacheRevalidated
+	numCacheOutcomes
+)
+
+var cacheOutcomes = [numCacheOutcomes]string{"hit", "miss", "stale", "bypass", "revalidated"}
+
+// CacheResult counts one request the cache answered or passed on
+// (loopgate_cache_requests_total{result}). It does not allocate.
+func (p *Proxy) CacheResult(o CacheOutcome) { p.cacheResults[o].Inc() }
+
+// CacheResults returns the counts by outcome, in CacheOutcome order.
+func (p *Proxy) CacheResults() (n [numCacheOutcomes]uint64) {
+	for i, c := range p.cacheResults {
+		n[i] = c.Get()
+	}
+	return n
+}
+
+// CacheStore reads the response cache's size at scrape time.
+type CacheStore func() (entries int, bytes int64, insertions, evictions uint64)
+
+// SetCacheStore registers the cache's gauges, once; later calls replace
+// the function they read.
+func (p *Proxy) SetCacheStore(f CacheStore) {
+	p.cacheStore.Store(&f)
+	p.cacheOnce.Do(func() {
+		read := func() (int, int64, uint64, uint64) {
+			if f := p.cacheStore.Load(); f != nil && *f != nil {
+				return (*f)()
+			}
+			return 0, 0, 0, 0
+		}
+		p.set.NewGauge(`loopgate_cache_entries`, func() float64 { n, _, _, _ := read(); return float64(n) })
+		p.set.NewGauge(`loopgate_cache_bytes`, func() float64 { _, b, _, _ := read(); return float64(b) })
+		p.set.NewGauge(`loopgate_cache_insertions_total`, func() float64 { _, _, i, _ := read(); return float64(i) })
+		p.set.NewGauge(`loopgate_cache_evictions_total`, func() float64 { _, _, _, e := read(); return float64(e) })
+	})
+}

@@ -155,3 +155,22 @@ func (a *app) removeRoute(w http.ResponseWriter, r *http.Request) {
 	a.changed(r, "route removed", "route", name)
 	writeJSON(w, http.StatusOK, map[string]any{"route": name, "removed": true})
 }
+
+// purgeCache is DELETE /api/cache?key=K, ?prefix=P or ?all=1: cached
+// responses go (every variant of the key; keys are the normalised host and
+// target, "example.com/a?x=1"). The answer says how many.
+func (a *app) purgeCache(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	key, prefix, all := q.Get("key"), q.Get("prefix"), q.Get("all") == "1"
+	if key == "" && prefix == "" && !all {
+		fail(w, http.StatusBadRequest, "want ?key=HOST/PATH, ?prefix=HOST/PATH or ?all=1")
+		return
+	}
+	n, err := a.srv.PurgeCache(key, prefix, all)
+	if err != nil {
+		fail(w, http.StatusConflict, "%v", err)
+		return
+	}
+	a.log.Info("admin: cache purged", "remote", r.RemoteAddr, "key", key, "prefix", prefix, "all", all, "entries", n)
+	writeJSON(w, http.StatusOK, map[string]any{"purged": n})
+}

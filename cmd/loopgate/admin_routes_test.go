@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -86,4 +87,56 @@ func TestAdminRoutes(t *testing.T) {
 	if err != nil || st.Routes == nil || len(st.Routes.Added) != 0 || len(st.Routes.Removed) != 1 || st.Routes.Removed[0] != "old" {
 		t.Fatalf("state: %+v %v", st.Routes, err)
 	}
+}
+
+// DELETE /api/cache purges by key, prefix or all; without one it is
+// refused, and with the cache off it says so.
+func TestAdminCachePurge(t *testing.T) {
+	b := startTestBackend(t, "b", 0)
+	cached := startTestBackendWith(t, "cached", "max-age=60")
+	dir := t.TempDir()
+	path := adminConfig(t, dir, freeAddr(t), "round_robin", "\n[[pool]]\nname = \"c\"\ncache = true\n[[pool.backend]]\naddress = \""+cached.addr+"\"\n\n[[route]]\npath_prefix = \"/c/\"\npool = \"c\"\n[[route]]\npool = \"web\"\n", b.addr)
+	r := startApp(t, path)
+	xcache := func() string {
+		resp, err := http.Get("http://" + r.proxy + "/c/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.Header.Get("X-Cache")
+	}
+	if a, b := xcache(), xcache(); a != "MISS" || b != "HIT" {
+		t.Fatalf("X-Cache %q then %q", a, b)
+	}
+	host, _, _ := strings.Cut(r.proxy, ":") // keys name the host without its port
+	if code, m := r.call(t, "DELETE", "/api/cache", ""); code != 400 {
+		t.Errorf("no key: %d %v", code, m)
+	}
+	if code, m := r.call(t, "DELETE", "/api/cache?key="+host+"/c/x", ""); code != 200 || m["purged"] != float64(1) {
+		t.Errorf("purge key: %d %v", code, m)
+	}
+	if a := xcache(); a != "MISS" {
+		t.Errorf("after the purge: %q", a)
+	}
+	if code, m := r.call(t, "DELETE", "/api/cache?all=1", ""); code != 200 || m["purged"] != float64(1) {
+		t.Errorf("flush: %d %v", code, m)
+	}
+	off := startApp(t, adminConfig(t, t.TempDir(), freeAddr(t), "round_robin", "", b.addr))
+	if code, _ := off.call(t, "DELETE", "/api/cache?all=1", ""); code != 409 {
+		t.Errorf("with the cache off: %d; want 409", code)
+	}
+}
+
+// startTestBackendWith is startTestBackend whose answers carry Cache-Control cc.
+func startTestBackendWith(t *testing.T, name, cc string) *testBackend {
+	b := &testBackend{name: name}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.served.Add(1)
+		w.Header().Set("Cache-Control", cc)
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(srv.Close)
+	b.addr = srv.Listener.Addr().String()
+	return b
 }

@@ -99,6 +99,7 @@ type AdminConfig struct {
 const (
 	defaultAdminListen     = "127.0.0.1:9090"
 	defaultRequestIDHeader = "X-Request-ID"
+	defaultCacheHeader     = "X-Cache"
 	defaultLogPath         = "-"
 	defaultLogFormat       = "json"
 	defaultLogBuffer       = 64 << 10
@@ -112,7 +113,7 @@ func newConfig() *Config {
 	return &Config{
 		// reuse_port lets an upgrade's new process share the port (docs/UPGRADE.md).
 		Engine: engine.Config{ReusePort: true, SeedEndpoints: true, RequestIDHeader: defaultRequestIDHeader,
-			SeedEndpointsAllow: slices.Clone(defaultSeedEndpointsAllow)},
+			SeedEndpointsAllow: slices.Clone(defaultSeedEndpointsAllow), Cache: engine.CacheConfig{Header: defaultCacheHeader}},
 		AccessLog: true, Metrics: true,
 		Log:   LogConfig{Path: defaultLogPath, Format: defaultLogFormat, Buffer: defaultLogBuffer, Queue: defaultLogQueue},
 		Admin: AdminConfig{Listen: defaultAdminListen},

@@ -78,13 +78,8 @@ func decodeRoute(t *table) engine.Route {
 	cidrList(t, "client_allow", &r.ClientAllow)
 	cidrList(t, "client_deny", &r.ClientDeny)
 	strOrList(t, "rate_limit", &r.RateLimit)
-	if _, set := t.m["compress"]; set {
-		var on bool
-		t.boolean("compress", &on)
-		r.Compress = &on
-	} else {
-		t.get("compress")
-	}
+	r.Compress = optBool(t, "compress")
+	r.Cache = optBool(t, "cache")
 	t.finish()
 	return r
 }
@@ -301,5 +296,38 @@ func decodeCompression(root *table, e *engine.Config) {
 	t.setInt("brotli_quality", &c.BrotliQuality, 0, 11)
 	t.setInt("zstd_level", &c.ZstdLevel, 0, 22)
 	t.setInt("max_streams", &c.MaxStreams, 0, 1<<20)
+	t.finish()
+}
+
+// optBool decodes a boolean that may be absent (nil).
+func optBool(t *table, k string) *bool {
+	if _, set := t.m[k]; !set {
+		t.get(k)
+		return nil
+	}
+	var on bool
+	t.boolean(k, &on)
+	return &on
+}
+
+// decodeCache decodes [cache] (docs/CACHE.md).
+func decodeCache(root *table, e *engine.Config) {
+	c := &e.Cache
+	t := root.table("cache")
+	if n, ok := t.integer("max_bytes", 0, math.MaxInt64); ok {
+		c.MaxBytes = n
+	}
+	if n, ok := t.integer("max_object", 0, math.MaxInt64); ok {
+		c.MaxObject = n
+	}
+	t.setInt("shards", &c.Shards, 0, 4096)
+	t.setInt("max_variants", &c.MaxVariants, 0, 1024)
+	t.boolean("heuristic", &c.Heuristic)
+	t.duration("heuristic_max", &c.HeuristicMax)
+	t.boolean("cache_cookie_requests", &c.CacheCookieRequests)
+	t.boolean("store_set_cookie", &c.StoreSetCookie)
+	if t.str("header", &c.Header) && c.Header != "" && !isToken(c.Header) {
+		t.src.errorf(t.key("header"), ErrValue, "cannot use %q: want a field name, or \"\" for none", c.Header)
+	}
 	t.finish()
 }

@@ -177,6 +177,7 @@ func decodeTOML(src *source, data []byte) *Config {
 		pt.duration("retry_backoff", &p.RetryBackoff)
 		pt.duration("slow_start", &p.SlowStart)
 		pt.boolean("panic_mode", &p.PanicMode)
+		pt.boolean("cache", &p.Cache)
 		pt.setInt("max_connections", &p.MaxConnections, 0, math.MaxInt32)
 		pt.setInt("queue", &p.Queue, 0, math.MaxInt32)
 		pt.duration("queue_timeout", &p.QueueTimeout)
@@ -214,6 +215,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	}
 	decodeRoutes(root, e)
 	decodeCompression(root, e)
+	decodeCache(root, e)
 	root.finish()
 	if !src.failed() {
 		checkRoutes(src, e)

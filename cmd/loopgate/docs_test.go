@@ -257,3 +257,44 @@ func startDocRedis(t *testing.T) string {
 		}
 	}
 }
+
+// examples/cache.toml does what its comment says: a second GET of
+// /cache?max_age=60 is a hit with an Age and the same body, and
+// /text?kb=64 with Accept-Encoding: gzip comes back gzip-encoded with Vary.
+func TestCacheExample(t *testing.T) {
+	data, err := os.ReadFile("../../examples/cache.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served atomic.Int64
+	origin := func(pool string, i int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/cache":
+				w.Header().Set("Cache-Control", "max-age="+r.URL.Query().Get("max_age"))
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"backend": %d, "count": %d}`, i, served.Add(1))
+			case "/text":
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				io.WriteString(w, strings.Repeat("<p>compressible text</p>\n", 64*1024/25))
+			}
+		})
+	}
+	d := docClient{t, runDoc(t, "cache", string(data), origin, "")}
+	r1, b1 := d.get("h", "/cache?max_age=60")
+	r2, b2 := d.get("h", "/cache?max_age=60")
+	if r1.Header.Get("X-Cache") != "MISS" || r2.Header.Get("X-Cache") != "HIT" || b1 != b2 || r2.Header.Get("Age") == "" || served.Load() != 1 {
+		t.Errorf("two GETs: %v %q then %v %q (backend served %d)", r1.Header, b1, r2.Header, b2, served.Load())
+	}
+	req, _ := http.NewRequest("GET", "http://"+d.addr+"/text?kb=64", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decoding
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" || len(body) > 8000 {
+		t.Errorf("/text?kb=64 with gzip: %v, %d bytes", resp.Header, len(body))
+	}
+}

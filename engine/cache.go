@@ -1,0 +1,362 @@
+package engine
+
+import (
+	"errors"
+	"reflect"
+	"strconv"
+	"time"
+
+	"loopgate/cache"
+	"loopgate/codec"
+	"loopgate/route"
+	"loopgate/stats"
+)
+
+// The response cache (package cache; docs/CACHE.md). A route (or its pool)
+// with the cache on looks a GET or HEAD up before it picks a backend:
+//
+//   - fresh: the loop answers from the entry, its head and body written in
+//     one system call, with no lock held and nothing allocated; a
+//     conditional request the entry satisfies gets 304;
+//   - stale with a validator: the request goes upstream with the entry's
+//     validators instead of the client's; a 304 refreshes the entry, which
+//     answers; a 5xx or a failure answers with the stale entry while its
+//     stale-if-error allows;
+//   - miss: the request goes upstream; a storable response is copied into
+//     a new entry as it streams to the client (after compression, so each
+//     coding is its own variant) and stored once complete, never when cut.
+//
+// Entries are immutable and shared by the loops; the store is bounded in
+// bytes (S3-FIFO eviction, package cache).
+
+// CacheConfig is [cache]: the store's bounds and policy switches (package
+// cache) and the field that says how a response was served.
+type CacheConfig struct {
+	cache.Config
+	// Header names the field that says HIT, MISS, STALE or BYPASS; "" = none
+	// (default "X-Cache").
+	Header string `toml:"header"`
+}
+
+// cacheStatus is what the X-Cache field says.
+type cacheStatus uint8
+
+const (
+	cacheNone cacheStatus = iota
+	cacheMiss
+	cacheHit
+	cacheStale
+	cacheBypass
+	cacheRevalidated
+)
+
+var cacheStatusText = [...]string{"", "MISS", "HIT", "STALE", "BYPASS", "REVALIDATED"}
+
+// cacheState is what an exchange knows of the cache.
+type cacheState struct {
+	status cacheStatus
+	store  bool         // a miss whose response may be stored
+	stale  *cache.Entry // being revalidated upstream, or served if that fails
+	nm     bool         // the client's conditions select stale (If-None-Match, If-Modified-Since)
+	entry  *cache.Entry // the response being copied in, inserted when complete
+	key    []byte       // primary key: host + target
+	sent   int64        // monoNow when the request went upstream
+}
+
+// cacheFields is cache.Fields over the head being served; the loop's, so
+// converting it to the interface once costs nothing per request.
+type cacheFields struct {
+	b []byte
+	r *codec.Request
+}
+
+func (f *cacheFields) Field(name string, i int) ([]byte, bool) {
+	for _, fl := range f.r.Fields() {
+		if n := fl.Name.Bytes(f.b); len(n) == len(name) && equalFoldString(n, name) {
+			if i == 0 {
+				return fl.Value.Bytes(f.b), true
+			}
+			i--
+		}
+	}
+	return nil, false
+}
+
+func equalFoldString(b []byte, s string) bool {
+	for i := range b {
+		x, y := b[i], s[i]
+		if x == y {
+			continue
+		}
+		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// newCacheStore returns the store for cfg: prev when its settings are the
+// same (a reload keeps the entries), a new one otherwise, nil when no
+// route uses the cache.
+func newCacheStore(cfg *Config, prev *cache.Store, used bool) *cache.Store {
+	if !used {
+		return nil
+	}
+	if prev != nil && reflect.DeepEqual(*prev.Config(), cfg.Cache.Config) {
+		return prev
+	}
+	return cache.New(cfg.Cache.Config)
+}
+
+// cacheLookup looks the request r (head b[:n]) up for route a. It answers
+// from the cache and reports true, or prepares the exchange to go upstream
+// (with validators for a stale entry, and to store the response).
+func (cc *clientConn) cacheLookup(a *routeAction, b []byte, r *codec.Request, n int) bool {
+	l := cc.l
+	x := cc.exchange
+	x.cache = cacheState{key: x.cache.key[:0]}
+	st := l.gen.cache
+	if st == nil || !a.cache || r.Method != codec.MethodGet && r.Method != codec.MethodHead {
+		return false
+	}
+	l.cf = cacheFields{b: b, r: r}
+	defer func() { l.cf = cacheFields{} }()
+	method := "GET"
+	if r.Method == codec.MethodHead {
+		method = "HEAD"
+	}
+	if cache.Bypass(method, &l.cf, st.Config()) != cache.ReasonNone || r.Body != codec.BodyNone {
+		x.cache.status = cacheBypass
+		l.s.st.CacheResult(stats.CacheBypass)
+		return false
+	}
+	x.cache.key = cc.cacheKey(x.cache.key, b, r)
+	now := monoNow()
+	e, state := st.Lookup(x.cache.key, &l.cf, now)
+	switch state {
+	case cache.Fresh:
+		cc.consume(n)
+		cc.serveEntry(e, cacheHit, cache.Evaluate(&l.cf, e))
+		return true
+	case cache.GatewayTimeout: // only-if-cached, and nothing fresh (RFC 9111 §5.2.1.7)
+		cc.consume(n)
+		l.s.st.CacheResult(stats.CacheMiss)
+		cc.answer(504, false)
+		return true
+	case cache.Stale:
+		if e.HasValidator() {
+			x.cache.stale, x.cache.nm = e, cache.Evaluate(&l.cf, e)
+		}
+	}
+	x.cache.status = cacheMiss
+	x.cache.store = r.Method == codec.MethodGet
+	return false
+}
+
+// cacheKey appends the primary key of r: its host, normalised, then its
+// target with the path normalised.
+func (cc *clientConn) cacheKey(dst, b []byte, r *codec.Request) []byte {
+	dst = route.NormalizeHost(dst, r.EffectiveHost(b))
+	path, query := targetParts(b, r)
+	dst, _ = route.NormalizePath(dst, path)
+	if query != nil {
+		dst = append(append(dst, '?'), query...)
+	}
+	return dst
+}
+
+// serveEntry answers from e: 304 with its validators when the client's
+// conditions select it (notModified), the whole response otherwise (its
+// head alone for HEAD). One write; nothing allocated once the buffers have
+// grown.
+func (cc *clientConn) serveEntry(e *cache.Entry, how cacheStatus, notModified bool) {
+	l := cc.l
+	now := monoNow()
+	close := cc.closeAfter || cc.minor == 0 || l.s.draining.Load()
+	h := l.scratch[:0]
+	status := e.Status
+	if notModified {
+		status = 304
+		h = append(h, e.NotModified...)
+		h = append(h, "Age: "...)
+		h = strconv.AppendInt(h, e.Age(now), 10)
+		h = append(h, "\r\n"...)
+	} else {
+		h = cache.AppendHit(h, e, now)
+	}
+	h = cc.appendCacheField(h, how)
+	h = cc.appendIDField(h)
+	if close {
+		h = append(h, "Connection: close\r\n"...)
+	} else if cc.minor == 0 {
+		h = append(h, "Connection: keep-alive\r\n"...)
+	}
+	h = append(h, "\r\n"...)
+	l.scratch = h
+	bufs := l.ziov[:1]
+	bufs[0] = h
+	if !notModified && cc.method != codec.MethodHead && len(e.Body) > 0 {
+		bufs = append(bufs, e.Body)
+	}
+	cc.log.status = status
+	if !cc.closed {
+		cc.writev(bufs)
+	}
+	clear(l.ziov[:])
+	l.s.st.CacheResult(statsResult(how))
+	cc.record()
+	if close {
+		cc.closeGracefully()
+		return
+	}
+	cc.next()
+}
+
+func statsResult(how cacheStatus) stats.CacheOutcome {
+	switch how {
+	case cacheHit:
+		return stats.CacheHit
+	case cacheStale:
+		return stats.CacheStale
+	case cacheRevalidated:
+		return stats.CacheRevalidated
+	}
+	return stats.CacheMiss
+}
+
+// appendCacheField appends "X-Cache: HIT" (or the configured name) when the
+// exchange went through the cache.
+func (cc *clientConn) appendCacheField(dst []byte, how cacheStatus) []byte {
+	name := cc.l.cfg.Cache.Header
+	if how == cacheNone || name == "" {
+		return dst
+	}
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, cacheStatusText[how]...)
+	return append(dst, "\r\n"...)
+}
+
+// cacheRevalidate handles the response head r (b[:n]) to a request that
+// revalidated a stale entry, and reports whether it answered the client
+// itself: a 304 refreshes the entry, which answers; a 5xx leaves the stale
+// entry to answer while its stale-if-error allows.
+func (u *upConn) cacheRevalidate(b []byte, r *codec.Response, n int) bool {
+	cc := u.cc
+	x := &cc.exchange.cache
+	st := u.l.gen.cache
+	if x.stale == nil || st == nil {
+		return false
+	}
+	switch {
+	case r.Status == 304:
+		e := cache.Refresh(x.stale, b[:n], u.cacheTimes(), st.Config())
+		if e == nil {
+			return false // it selected another representation: relay it
+		}
+		st.Insert(x.key, e)
+		u.consume(n)
+		cc.up, u.cc = nil, nil
+		u.timer.stop()
+		u.done(true)
+		u.handBack(cc.reqDone)
+		cc.serveEntry(e, cacheRevalidated, x.nm)
+		return true
+	case r.Status >= 500 && x.stale.ServeOnError(monoNow()):
+		cc.up, u.cc = nil, nil
+		u.done(false)
+		u.closeNow() // its body is not read
+		cc.serveEntry(x.stale, cacheStale, x.nm)
+		return true
+	}
+	return false
+}
+
+// serveStaleOnError answers a failed exchange with the stale entry it was
+// revalidating, when stale-if-error allows; fail calls it.
+func (cc *clientConn) serveStaleOnError() bool {
+	if cc.exchange == nil {
+		return false
+	}
+	x := &cc.exchange.cache
+	if x.stale == nil || cc.respStarted || !x.stale.ServeOnError(monoNow()) {
+		return false
+	}
+	cc.serveEntry(x.stale, cacheStale, x.nm)
+	return true
+}
+
+// cacheTimes are the exchange's times for ages (RFC 9111 §4.2.3).
+func (u *upConn) cacheTimes() cache.Times {
+	return cache.Times{Sent: u.cc.exchange.cache.sent, Received: monoNow(), Wall: time.Now().Unix()}
+}
+
+// cacheStart begins copying a storable response into an entry. storeHead
+// is the head as stored: the one the client gets, without the per-request
+// fields (request ID, sticky cookie) and framing, which cache.NewEntry
+// leaves out.
+func (u *upConn) cacheStart(r *codec.Response, storeHead []byte) {
+	cc := u.cc
+	x := &cc.exchange.cache
+	st := u.l.gen.cache
+	if !x.store || st == nil {
+		return
+	}
+	req := cache.RawFields(cc.retry) // the request as sent: its Vary fields
+	if ok, _ := cache.Storable("GET", r.Status, req, cache.RawFields(storeHead), st.Config()); !ok {
+		return
+	}
+	x.entry = cache.NewEntry(storeHead, req, u.cacheTimes(), st.Config())
+}
+
+// cacheAppend copies body bytes into the entry being stored; one too big
+// is dropped.
+func (cc *clientConn) cacheAppend(p []byte) {
+	x := &cc.exchange.cache
+	if x.entry != nil && !x.entry.AppendBody(p) {
+		x.entry = nil
+	}
+}
+
+// cacheDone stores the entry of a response that ended complete.
+func (cc *clientConn) cacheDone() {
+	x := &cc.exchange.cache
+	if x.entry != nil {
+		if st := cc.l.gen.cache; st != nil {
+			st.Insert(x.key, x.entry)
+		}
+		x.entry = nil
+	}
+}
+
+// ErrNoCache refuses a purge when no route uses the cache.
+var ErrNoCache = errors.New("engine: the response cache is off (no route or pool has cache = true)")
+
+// PurgeCache removes cached responses: every variant of key (a normalised
+// host and target, such as "example.com/a?x=1"), or of every key that
+// starts with prefix ("example.com/" for a whole host), or, with all,
+// everything. It returns how many entries went.
+func (s *Server) PurgeCache(key, prefix string, all bool) (int, error) {
+	st := s.gen.Load().cache
+	if st == nil {
+		return 0, ErrNoCache
+	}
+	switch {
+	case all:
+		n := st.Stats().Entries
+		st.Flush()
+		return n, nil
+	case prefix != "":
+		return st.PurgePrefix(prefix), nil
+	}
+	return st.Purge([]byte(key)), nil
+}
+
+// cacheStats reads the current store's size for the metrics.
+func (s *Server) cacheStats() (entries int, bytes int64, insertions, evictions uint64) {
+	if st := s.gen.Load().cache; st != nil {
+		x := st.Stats()
+		return x.Entries, x.Bytes, x.Insertions, x.Evictions
+	}
+	return 0, 0, 0, 0
+}
