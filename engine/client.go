@@ -44,6 +44,8 @@ type clientConn struct {
 	timer
 	l       *loop
 	c       gnet.Conn
+	ln      *listener // the listener it came through
+	tls     *tlsConn  // nil on a plain listener
 	state   clientState
 	ip      []byte // for X-Forwarded-For, formatted once at accept
 	ipKey   uint64 // hash of ip, for ip_hash and hash_key = "ip"
@@ -150,8 +152,8 @@ func keep(b []byte) []byte {
 	return b[:0]
 }
 
-func newClient(l *loop, c gnet.Conn) *clientConn {
-	cc := &clientConn{l: l, c: c}
+func newClient(l *loop, c gnet.Conn, ln *listener) *clientConn {
+	cc := &clientConn{l: l, c: c, ln: ln}
 	cc.owner = cc
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.ip = []byte(a.IP.String())
@@ -167,11 +169,15 @@ func newClient(l *loop, c gnet.Conn) *clientConn {
 
 func (cc *clientConn) onTraffic() gnet.Action {
 	if cc.closed {
-		cc.c.Discard(-1)
+		cc.discardInput()
+		return gnet.None
+	}
+	if cc.tls != nil && cc.tls.hs != nil {
+		cc.feedHandshake()
 		return gnet.None
 	}
 	if cc.state == clientClosing {
-		cc.c.Discard(-1) // lingering: the answer is out, input is ignored
+		cc.discardInput() // lingering: the answer is out, input is ignored
 		if cc.c.ReadEOF() && cc.shutWrite {
 			cc.closeNow()
 		}
@@ -182,13 +188,63 @@ func (cc *clientConn) onTraffic() gnet.Action {
 }
 
 // input returns the unconsumed request bytes gnet holds (read now or earlier
-// and left there). They are valid until consume or the callback's end.
+// and left there), or for a TLS client the decrypted ones. They are valid
+// until consume or the callback's end. The client connection reads its
+// input only through input, consume, inboundBuffered and readEOF, so a TLS
+// connection costs the plain path one branch each.
 func (cc *clientConn) input() []byte {
+	if t := cc.tls; t != nil {
+		cc.fill()
+		return t.in[t.off:]
+	}
 	b, _ := cc.c.Peek(-1)
 	return b
 }
 
-func (cc *clientConn) consume(n int) { cc.c.Discard(n) }
+func (cc *clientConn) consume(n int) {
+	if t := cc.tls; t != nil {
+		t.off += n
+		return
+	}
+	cc.c.Discard(n)
+}
+
+// inboundBuffered counts the input read from the client and not consumed:
+// gnet's buffer (ciphertext, for TLS) and the decrypted bytes.
+func (cc *clientConn) inboundBuffered() int {
+	n := cc.c.InboundBuffered()
+	if t := cc.tls; t != nil {
+		n += len(t.in) - t.off
+	}
+	return n
+}
+
+// readEOF reports that no more input will come beyond what is buffered: the
+// client's FIN, or for TLS its close_notify, a FIN with no whole record
+// left, or a broken stream.
+func (cc *clientConn) readEOF() bool {
+	if t := cc.tls; t != nil {
+		return t.eof || cc.c.ReadEOF() && cc.c.InboundBuffered() == 0
+	}
+	return cc.c.ReadEOF()
+}
+
+// discardInput drops all the input in hand (closing: it is not read).
+func (cc *clientConn) discardInput() {
+	cc.c.Discard(-1)
+	if cc.tls != nil {
+		cc.dropTLSIn()
+	}
+}
+
+// writeOut writes p to the client, encrypted on a TLS connection.
+func (cc *clientConn) writeOut(p []byte) error {
+	if cc.tls != nil {
+		return cc.tlsWrite(p)
+	}
+	_, err := cc.c.Write(p)
+	return err
+}
 
 // serve advances the request side as far as the input allows, then bounds
 // what waits unread (flow.go) and handles the client's end of input. Writes
@@ -215,10 +271,13 @@ func (cc *clientConn) serve() {
 	if cc.closed {
 		return
 	}
-	if cc.c.ReadEOF() {
+	if cc.readEOF() {
 		cc.endOfInput()
 	}
 	cc.bound()
+	if t := cc.tls; t != nil && t.in != nil && t.off == len(t.in) {
+		cc.dropTLSIn() // no caller holds input now: an idle client keeps no buffer
+	}
 }
 
 // endOfInput handles a client that has shut its sending side (its FIN). It
@@ -377,7 +436,7 @@ func (cc *clientConn) answerRetry(status int, close bool, retryAfter int, fields
 			l.scratch = l.scratch[:bytes.Index(l.scratch, headEnd)+len(headEnd)]
 		}
 		cc.log.bytesOut += int64(len(l.scratch))
-		_, _ = cc.c.Write(l.scratch) // a client that is gone is closed below or by its read side
+		_ = cc.writeOut(l.scratch) // a client that is gone is closed below or by its read side
 	}
 	cc.record()
 	if close {
@@ -401,6 +460,13 @@ func (cc *clientConn) start(b []byte, n int) {
 
 	l := cc.l
 	cc.beginExchange(b, r, n)
+	if l.s.cfg.ACMEChallenge != nil && cc.serveACME(b, r, n) {
+		return
+	}
+	if cc.ln.RedirectHTTPS {
+		cc.redirectHTTPS(b, r, n)
+		return
+	}
 	if l.gen.filtered && !cc.admitted(b, r) {
 		cc.consume(n)
 		cc.log.reason = stats.ReasonDenied
@@ -472,7 +538,7 @@ func (cc *clientConn) start(b []byte, n int) {
 		}
 		return
 	}
-	fw := codec.Forward{ClientIP: cc.ip, Proto: protoHTTP}
+	fw := codec.Forward{ClientIP: cc.ip, Proto: cc.ln.scheme}
 	if l.genID {
 		l.extra = cc.appendIDField(l.extra[:0])
 		fw.Extra = l.extra
@@ -802,6 +868,7 @@ func (cc *clientConn) mayRetry(head []byte, sent bool) bool {
 func (cc *clientConn) failBody(err error) {
 	cc.unlink()
 	if cc.respStarted {
+		cc.markCut()
 		cc.closeGracefully() // cut, as in fail
 		return
 	}
@@ -841,6 +908,7 @@ func (cc *clientConn) fail(status int) {
 		return
 	}
 	if cc.respStarted {
+		cc.markCut()
 		cc.closeGracefully()
 		return
 	}
@@ -880,7 +948,7 @@ func (cc *clientConn) write(p []byte) bool {
 	}
 	cc.respStarted = true
 	cc.log.bytesOut += int64(len(p))
-	if _, err := cc.c.Write(p); err != nil {
+	if err := cc.writeOut(p); err != nil {
 		cc.closeNow()
 		return false
 	}
@@ -895,7 +963,13 @@ func (cc *clientConn) writev(bs [][]byte) bool {
 	for _, b := range bs {
 		cc.log.bytesOut += int64(len(b))
 	}
-	if _, err := cc.c.Writev(bs); err != nil {
+	var err error
+	if cc.tls != nil {
+		err = cc.tlsWritev(bs)
+	} else {
+		_, err = cc.c.Writev(bs)
+	}
+	if err != nil {
 		cc.closeNow()
 		return false
 	}
@@ -914,7 +988,8 @@ func (cc *clientConn) closeGracefully() {
 	cc.unlink()
 	cc.l.unwait(cc)
 	cc.leaveQueue()
-	cc.c.Discard(-1)
+	cc.discardInput()
+	cc.closeNotify()
 	cc.resumeRead()
 	if cc.c.OutboundBuffered() == 0 {
 		cc.flushed()
@@ -963,6 +1038,13 @@ func (cc *clientConn) drained() bool {
 	return true
 }
 
+// closeIdle closes a client between requests (idle timeout, shutdown): a
+// TLS client is told with close_notify first.
+func (cc *clientConn) closeIdle() {
+	cc.closeNotify()
+	cc.closeNow()
+}
+
 // closeNow closes at once; queued bytes get one write attempt.
 func (cc *clientConn) closeNow() {
 	if cc.closed {
@@ -982,6 +1064,10 @@ func (cc *clientConn) onTimeout(k timerKind) {
 		return
 	}
 	switch k {
+	case timerTLSHandshake:
+		cc.handshakeTimedOut()
+	case timerClientIdle:
+		cc.closeIdle()
 	case timerClientHeader:
 		cc.l.s.log.Debug("client header timeout", "client", string(cc.ip))
 		cc.answer(408, true)
@@ -992,7 +1078,7 @@ func (cc *clientConn) onTimeout(k timerKind) {
 		cc.l.s.log.Debug("client body timeout", "client", string(cc.ip))
 		cc.log.reason = stats.ReasonTimeout
 		cc.fail(408)
-	default: // keep-alive idle, or the end of lingering
+	default: // the end of lingering
 		cc.closeNow()
 	}
 }
@@ -1009,6 +1095,9 @@ func (cc *clientConn) shut() {
 	}
 	cc.closed = true
 	cc.timer.stop()
+	if cc.tls != nil {
+		cc.shutTLS()
+	}
 	cc.l.unwait(cc)
 	cc.leaveQueue()
 	if !cc.refused {

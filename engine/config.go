@@ -2,6 +2,7 @@ package engine
 
 import (
 	"runtime"
+	"slices"
 	"time"
 
 	"loopgate/codec"
@@ -86,6 +87,22 @@ type Config struct {
 
 	Compression Compression `toml:"compression"`
 	Cache       CacheConfig `toml:"cache"`
+
+	// Listeners are the addresses clients connect to, plain or TLS, all
+	// feeding the same routes and pools. Empty: one plain listener on
+	// Listen. cmd/loopgate builds them from [[listener]] (TLS configs are
+	// not decoded from TOML here).
+	Listeners []Listener `toml:"-"`
+	// MaxTLSHandshakes bounds the TLS handshakes in progress at once, over
+	// all listeners; a connection over it is closed at once (the client
+	// may retry) rather than queued behind a flood (default 1024).
+	MaxTLSHandshakes int `toml:"max_tls_handshakes"`
+	// ACMEChallenge, when not nil, answers ACME HTTP-01 challenges on plain
+	// listeners (RFC 8555 §8.3): GET /.well-known/acme-challenge/<token>
+	// gets 200 with the returned key authorization when ok, before routes,
+	// client filters and the https redirect. An unknown token goes on like
+	// any request. Called on an event loop: it must not block.
+	ACMEChallenge func(token string) (keyAuth []byte, ok bool) `toml:"-"`
 }
 
 // Compression compresses responses on the fly (docs/CACHE.md) when the
@@ -185,6 +202,7 @@ type Timeouts struct {
 	UpstreamResponse time.Duration `toml:"upstream_response"` // request sent to response head received (default 30s) -> 504
 	UpstreamIdle     time.Duration `toml:"upstream_idle"`     // pooled keep-alive connection unused (default 60s)
 	BodyProgress     time.Duration `toml:"body_progress"`     // a body (either way) that makes no progress for this long is cut off (default 60s)
+	TLSHandshake     time.Duration `toml:"tls_handshake"`     // accept to the end of the TLS handshake (default 10s) -> close
 }
 
 // Flow bounds the bytes buffered in memory per exchange. When the bytes
@@ -286,21 +304,22 @@ type Backend struct {
 
 // Defaults, documented in config.toml.
 const (
-	DefaultListen         = "0.0.0.0:8080"
-	DefaultReadBufferCap  = 64 << 10
-	DefaultMaxConnections = 10000
-	DefaultShutdownGrace  = 10 * time.Second
-	DefaultAlgorithm      = upstream.DefaultAlgorithm
-	DefaultHashKey        = "ip"
-	DefaultRetries        = 2
-	DefaultRetryBudget    = 20
-	DefaultRetryDeadline  = 10 * time.Second
-	DefaultStickyName     = "lg_sticky"
-	DefaultMaxIdle        = 1024
-	DefaultHighWatermark  = 1 << 20
-	DefaultLowWatermark   = 256 << 10
-	DefaultQueue          = 1024
-	DefaultQueueTimeout   = 5 * time.Second
+	DefaultListen           = "0.0.0.0:8080"
+	DefaultReadBufferCap    = 64 << 10
+	DefaultMaxConnections   = 10000
+	DefaultShutdownGrace    = 10 * time.Second
+	DefaultAlgorithm        = upstream.DefaultAlgorithm
+	DefaultHashKey          = "ip"
+	DefaultRetries          = 2
+	DefaultRetryBudget      = 20
+	DefaultRetryDeadline    = 10 * time.Second
+	DefaultStickyName       = "lg_sticky"
+	DefaultMaxIdle          = 1024
+	DefaultHighWatermark    = 1 << 20
+	DefaultLowWatermark     = 256 << 10
+	DefaultQueue            = 1024
+	DefaultQueueTimeout     = 5 * time.Second
+	DefaultMaxTLSHandshakes = 1024
 )
 
 // DefaultTimeouts are the timeouts used for zero fields.
@@ -311,6 +330,7 @@ var DefaultTimeouts = Timeouts{
 	UpstreamResponse: 30 * time.Second,
 	UpstreamIdle:     60 * time.Second,
 	BodyProgress:     60 * time.Second,
+	TLSHandshake:     10 * time.Second,
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -327,12 +347,22 @@ func (c Config) WithDefaults() Config {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = DefaultShutdownGrace
 	}
+	if c.MaxTLSHandshakes == 0 {
+		c.MaxTLSHandshakes = DefaultMaxTLSHandshakes
+	}
+	c.Listeners = slices.Clone(c.Listeners)
+	for i := range c.Listeners {
+		if c.Listeners[i].HTTPSPort == 0 {
+			c.Listeners[i].HTTPSPort = DefaultHTTPSPort
+		}
+	}
 	c.Limits = c.Limits.WithDefaults()
 	t, d := &c.Timeouts, DefaultTimeouts
 	for _, f := range []struct{ v, d *time.Duration }{
 		{&t.UpstreamConnect, &d.UpstreamConnect}, {&t.ClientHeader, &d.ClientHeader},
 		{&t.ClientIdle, &d.ClientIdle}, {&t.UpstreamResponse, &d.UpstreamResponse},
 		{&t.UpstreamIdle, &d.UpstreamIdle}, {&t.BodyProgress, &d.BodyProgress},
+		{&t.TLSHandshake, &d.TLSHandshake},
 	} {
 		if *f.v == 0 {
 			*f.v = *f.d

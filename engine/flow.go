@@ -80,7 +80,7 @@ func (cc *clientConn) bound() {
 	default:
 		// dialing, waiting for the response, backing off: the input is the
 		// next request or an early body; it waits in gnet's buffer.
-		if cc.c.InboundBuffered() > 0 {
+		if cc.inboundBuffered() > 0 {
 			cc.pauseRead()
 		}
 	}

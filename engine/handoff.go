@@ -287,13 +287,13 @@ func (l *loop) dropIdleForHandoff() {
 		next := t.next
 		if cc := t.owner.(*clientConn); cc.closed || !unreadInput(cc.c.Fd()) {
 			t.stop()
-			cc.closeNow()
+			cc.closeIdle()
 		}
 		t = next
 	}
 	for t := l.timers[timerClientHeader].head; t != nil; {
 		next := t.next
-		if cc := t.owner.(*clientConn); t.armed <= old && !cc.closed && cc.c.InboundBuffered() == 0 && !unreadInput(cc.c.Fd()) {
+		if cc := t.owner.(*clientConn); t.armed <= old && !cc.closed && cc.inboundBuffered() == 0 && !unreadInput(cc.c.Fd()) {
 			t.stop()
 			cc.closeNow()
 		}

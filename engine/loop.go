@@ -76,6 +76,12 @@ type loop struct {
 	zfields, zbuf, chunkHdr []byte
 	ziov                    [4][]byte
 
+	// TLS (tlsconn.go): the records of one write before they go to gnet,
+	// a write's small pieces gathered into one record, and empty
+	// plaintext buffers for clients with decrypted input waiting.
+	tlsOut, tlsPlain []byte
+	tlsBufs          [][]byte
+
 	// Gauges, written only by this loop, read by scrapes.
 	upConns   atomic.Int64 // upstream connections, dialing ones included
 	idleConns atomic.Int64 // of which pooled
@@ -315,11 +321,15 @@ func (l *loop) drainIdle() {
 	}
 	for t := l.timers[timerClientIdle].head; t != nil; t = l.timers[timerClientIdle].head {
 		t.stop()
-		t.owner.(*clientConn).closeNow()
+		t.owner.(*clientConn).closeIdle()
+	}
+	for t := l.timers[timerTLSHandshake].head; t != nil; t = l.timers[timerTLSHandshake].head {
+		t.stop()
+		t.owner.(*clientConn).closeNow() // no request yet, and none can be answered before the handshake
 	}
 	for t := l.timers[timerClientHeader].head; t != nil; {
 		next := t.next
-		if cc := t.owner.(*clientConn); !cc.closed && cc.c.InboundBuffered() == 0 {
+		if cc := t.owner.(*clientConn); !cc.closed && cc.inboundBuffered() == 0 {
 			t.stop()
 			cc.closeNow()
 		}

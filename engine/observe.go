@@ -98,8 +98,8 @@ func (cc *clientConn) beginBare() {
 	if len(cc.l.s.reqIDName) > 0 {
 		x.id = cc.l.appendRequestID(x.id)
 	}
-	if c := cc.c; c != nil {
-		x.bytesIn = int64(c.InboundBuffered())
+	if cc.c != nil {
+		x.bytesIn = int64(cc.inboundBuffered())
 	}
 }
 
@@ -306,7 +306,7 @@ func (cc *clientConn) answerBody(status int, ctype, fields, body []byte) {
 	cc.log.status = status
 	cc.log.bytesOut += int64(len(h))
 	if !cc.closed {
-		_, _ = cc.c.Write(h)
+		_ = cc.writeOut(h)
 	}
 	cc.record()
 	if close {

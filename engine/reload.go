@@ -34,6 +34,7 @@ type generation struct {
 	zopts                   compress.Options      // [compression], for each loop's pool
 	zany                    bool                  // some route compresses
 	cache                   *cache.Store          // the response cache; nil when no route uses it
+	tlsIn                   int                   // decrypted input a TLS client may have waiting (tlsconn.go)
 }
 
 // newGeneration validates cfg (with defaults) and builds its pools, reusing
@@ -41,6 +42,8 @@ type generation struct {
 // was in prev gets a fresh picker state but keeps its metrics.
 func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error) {
 	g := &generation{cfg: cfg, seedAll: cfg.SeedEndpointsAllow == nil}
+	// A whole head must fit, as in gnet's buffer, and one read's worth.
+	g.tlsIn = max(cfg.ReadBufferCap, cfg.Limits.MaxHeadBytes+1)
 	var err error
 	if g.trusted, err = parsePrefixes(cfg.TrustedProxies, "trusted proxy"); err != nil {
 		return nil, err
@@ -149,6 +152,7 @@ func (l *loop) adopt(g *generation) {
 		timerLinger:       int64(lingerTimeout),
 		timerUpConnect:    int64(t.UpstreamConnect),
 		timerUpSend:       int64(t.BodyProgress),
+		timerTLSHandshake: int64(t.TLSHandshake),
 	} {
 		l.timers[k].d = d
 	}
@@ -269,12 +273,23 @@ func RestartKeys(a, b Config) []string {
 		{"event_loops", a.EventLoops != b.EventLoops},
 		{"reuse_port", a.ReusePort != b.ReusePort},
 		{"read_buffer", a.ReadBufferCap != b.ReadBufferCap},
+		{"listener", !sameListeners(a.Listeners, b.Listeners)},
 	} {
 		if k.changed {
 			keys = append(keys, k.name)
 		}
 	}
 	return keys
+}
+
+// sameListeners reports whether a and b bind the same addresses the same
+// way. TLS settings are the certificate store's to change at run time
+// (GetCertificate), so only TLS on or off counts.
+func sameListeners(a, b []Listener) bool {
+	return slices.EqualFunc(a, b, func(x, y Listener) bool {
+		return x.Address == y.Address && (x.TLS == nil) == (y.TLS == nil) &&
+			x.RedirectHTTPS == y.RedirectHTTPS && x.HTTPSPort == y.HTTPSPort
+	})
 }
 
 // carryOver gives p, the reloaded version of old, what old knows about the

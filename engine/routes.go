@@ -499,7 +499,7 @@ func (cc *clientConn) route(b []byte, r *codec.Request) *routeAction {
 	i := rt.table.Match(l.hostBuf, l.pathBuf, query, r.MethodRaw.Bytes(b), &l.hv)
 	l.hv = headerView{}
 	rv := &l.vars
-	*rv = requestVars{remoteAddr: cc.ip, host: host, requestID: cc.log.id, scheme: protoHTTP,
+	*rv = requestVars{remoteAddr: cc.ip, host: host, requestID: cc.log.id, scheme: cc.ln.scheme,
 		path: l.pathBuf, query: query, uri: r.Target.Bytes(b), rest: l.pathBuf}
 	if query != nil {
 		rv.isArgs = questionMark

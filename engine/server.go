@@ -30,7 +30,8 @@ type Server struct {
 	running atomic.Bool                // Run has started the checkers and not stopped them (under ctl)
 
 	eng      gnet.Engine
-	addr     atomic.Pointer[net.TCPAddr]
+	lns      []*listener // cfg.Listeners, or one plain listener on cfg.Listen
+	addr     atomic.Pointer[net.TCPAddr] // the first listener's
 	ready    chan struct{}
 	stopped  chan struct{}
 	draining atomic.Bool
@@ -50,6 +51,8 @@ type Server struct {
 	inflight     *ratelimit.Gauge // requests in flight per client, for max_requests_per_client; made on first use (under ctl)
 	acceptLogged atomic.Int64     // monoNow of the last accept failure logged
 	fast         atomic.Int32     // loops with retries waiting out a backoff (the ticker then runs fast)
+	handshakes   atomic.Int64     // TLS handshakes in progress, for max_tls_handshakes
+	tlsStats     *stats.TLSStats
 }
 
 // New checks cfg, fills in defaults and returns a Server ready to Run.
@@ -70,6 +73,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		st:      cfg.Stats,
 	}
 	s.reqIDName = []byte(cfg.RequestIDHeader)
+	lns, err := newListeners(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.lns = lns
+	s.tlsStats = stats.NewTLSStats(s.st)
 	if cfg.AccessLog != nil {
 		s.logAgent = cfg.AccessLog.NeedsAgent()
 	}
@@ -128,7 +137,12 @@ func (s *Server) Run() error {
 		gnet.WithHalfClose(true),
 		gnet.WithAcceptErrorHook(s.acceptFailed),
 	}
-	err := gnet.Run(s, "tcp://"+s.cfg.Listen, opts...)
+	var err error
+	if addrs := s.gnetAddrs(); len(addrs) == 1 {
+		err = gnet.Run(s, addrs[0], opts...)
+	} else {
+		err = gnet.Rotate(s, addrs, opts...)
+	}
 	// The loops have stopped: hand their last access log lines to the
 	// writer, which the caller closes.
 	s.forEachLoop(func(l *loop) {
@@ -192,12 +206,7 @@ wait:
 // OnBoot records the engine and the address actually bound.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	if fd, err := eng.Dup(); err == nil {
-		if sa, err := unix.Getsockname(fd); err == nil {
-			s.addr.Store(sockaddrToTCP(sa))
-		}
-		unix.Close(fd)
-	}
+	s.bindAddrs()
 	close(s.ready)
 	return gnet.None
 }
@@ -286,7 +295,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	l.sync()
 	over := s.clients.Add(1) > int64(l.cfg.MaxConnections)
-	cc := newClient(l, c)
+	cc := newClient(l, c, s.listenerOf(c.LocalAddr()))
 	if over {
 		cc.refuse(503) // over max_connections
 		return nil, gnet.None
@@ -301,6 +310,13 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			}
 		}
 	}
+	if cc.ln.tls != nil && !cc.refused {
+		if !cc.startTLS(cc.ln.tls) {
+			cc.refuse(503) // max_tls_handshakes
+			return nil, gnet.None
+		}
+		l.arm(&cc.timer, timerTLSHandshake)
+	}
 	return nil, gnet.None
 }
 
@@ -314,9 +330,11 @@ func (cc *clientConn) refuse(status int) {
 	cc.hold()
 	cc.beginBare()
 	cc.log.reason = stats.ReasonLimit
-	if status == 429 && cc.l.cfg.OverLimitClose {
+	if status == 429 && cc.l.cfg.OverLimitClose || cc.ln.tls != nil {
+		// over_limit = "close", or a TLS client, which cannot be answered
+		// before a handshake the proxy will not spend on it: no answer.
 		cc.record()
-		cc.closeNow() // over_limit = "close": no answer
+		cc.closeNow()
 		return
 	}
 	cc.answer(status, true)

@@ -275,7 +275,7 @@ func (u *upConn) readHead() bool {
 			l.scratch = codec.AppendResponseHead(l.scratch[:0], b, r, codec.ResponseFraming{})
 			u.consume(n)
 			cc.log.bytesOut += int64(len(l.scratch))
-			if _, err := cc.c.Write(l.scratch); err != nil {
+			if err := cc.writeOut(l.scratch); err != nil {
 				cc.closeNow()
 				return false
 			}

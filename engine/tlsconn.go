@@ -1,0 +1,502 @@
+package engine
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// TLS on the event loops (docs/ARCHITECTURE.md, "TLS").
+//
+// A TLS client connection is one crypto/tls Conn over tlsTransport, an
+// in-memory net.Conn the engine drives, in two phases:
+//
+//  1. Handshake: a goroutine per connection runs Handshake (the expensive
+//     public-key operations stay off the loop, and a client sending its
+//     ClientHello a byte a second stalls nobody). The loop copies what
+//     gnet reads to the goroutine (tlsHandshake.feed) but consumes
+//     nothing; the goroutine's writes go out with AsyncWrite. When
+//     Handshake returns, the goroutine hands the connection back to the
+//     loop with Execute, and the loop discards exactly the bytes
+//     crypto/tls took: whatever the client sent after its Finished (a
+//     request) is still in gnet's buffer.
+//  2. Records: on the loop, Read and Write of the same tls.Conn never
+//     block: the transport's Read returns errWouldBlock, a temporary
+//     net.Error, when no whole record is buffered, and crypto/tls does not
+//     make a temporary error sticky (readRecordOrCCS). Decrypted bytes go
+//     to a plaintext buffer that the client state machine reads instead of
+//     gnet's (clientConn.input); encrypted bytes are appended to the
+//     loop's tlsOut and written to gnet in one call per write.
+//
+// The transport hands crypto/tls one record at a time and only once the
+// whole record has arrived, so between calls crypto/tls holds no input of
+// its own: every byte of input is either ciphertext in gnet's buffer or
+// plaintext in tlsConn.in. Flow control and the byte accounting therefore
+// work as for plain connections.
+
+// maxPlaintext is the largest record payload (RFC 8446 §5.1); a Read into
+// at least this much room takes a whole record, so crypto/tls keeps no
+// decrypted bytes back.
+const maxPlaintext = 16 << 10
+
+// maxCiphertext bounds a record's length field (RFC 5246 §6.2.3, the larger
+// of TLS 1.2's and 1.3's): a longer one is handed over at once so that
+// crypto/tls refuses it, instead of being waited for.
+const maxCiphertext = maxPlaintext + 2048
+
+// recordHeader is a TLS record header's length.
+const recordHeader = 5
+
+// maxHandshakeInput bounds what a client may send before its handshake
+// ends (a ClientHello with a post-quantum key share is under 2 KiB; a
+// client that sends its request right after its Finished adds that): past
+// it, the connection is not read until the handshake is over.
+const maxHandshakeInput = 64 << 10
+
+// errWouldBlock is the transport's "no whole record yet". Temporary, so
+// crypto/tls returns it without failing the connection.
+var errWouldBlock net.Error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "engine: no whole TLS record buffered" }
+func (wouldBlock) Timeout() bool   { return false }
+func (wouldBlock) Temporary() bool { return true }
+
+var (
+	errHandshakeAborted = errors.New("engine: TLS handshake aborted")
+	errHandshaking      = errors.New("engine: TLS handshake in progress")
+)
+
+// tlsConn is the TLS state of one client connection. It is owned by the
+// connection's loop, except hs's shared part during the handshake.
+type tlsConn struct {
+	conn *tls.Conn
+	tr   tlsTransport
+	hs   *tlsHandshake // non-nil until the handshake is over
+
+	in  []byte // decrypted input; in[off:] is not consumed yet. nil when empty (the loop's pool has it)
+	off int
+	eof bool // no more plaintext: close_notify, a FIN at a record boundary, or a broken stream
+
+	cut      bool // closing after a cut response: no close_notify, so the client cannot take it for whole
+	notified bool // close_notify sent
+}
+
+// tlsHandshake is the part of a handshake the loop and the handshake's
+// goroutine share.
+type tlsHandshake struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	buf    []byte // ciphertext fed by the loop, not yet read by crypto/tls
+	eof    bool   // the client's FIN
+	closed bool   // the loop gave up on the connection
+	used   int    // bytes crypto/tls has read (under mu; the loop reads it when done)
+
+	fed int // loop only: bytes of gnet's buffer copied to buf
+}
+
+// tlsTransport is the net.Conn under a tls.Conn. During the handshake it
+// reads from hs and writes with AsyncWrite; after, it reads gnet's buffer
+// and appends to the loop's tlsOut.
+type tlsTransport struct {
+	cc  *clientConn
+	hs  *tlsHandshake
+	rec int // bytes of the current record not yet handed to crypto/tls
+
+	local, remote net.Addr
+}
+
+// startTLS starts the handshake of a client accepted on a TLS listener.
+// It reports false when max_tls_handshakes are already running: the
+// connection is then closed by the caller.
+func (cc *clientConn) startTLS(cfg *tls.Config) bool {
+	s := cc.l.s
+	if s.handshakes.Add(1) > int64(s.cfg.MaxTLSHandshakes) {
+		s.handshakes.Add(-1)
+		s.tlsStats.Refused.Inc()
+		return false
+	}
+	t := &tlsConn{hs: &tlsHandshake{}}
+	t.hs.cond.L = &t.hs.mu
+	t.tr = tlsTransport{cc: cc, hs: t.hs, local: cc.c.LocalAddr(), remote: cc.c.RemoteAddr()}
+	t.conn = tls.Server(&t.tr, cfg)
+	cc.tls = t
+	l := cc.l
+	go func() {
+		err := t.conn.Handshake()
+		l.execute(func() { cc.handshakeDone(t, err) })
+	}()
+	return true
+}
+
+// feedHandshake copies what gnet read since the last call to the
+// handshake's goroutine. Nothing is consumed until the handshake is over.
+func (cc *clientConn) feedHandshake() {
+	hs := cc.tls.hs
+	b, _ := cc.c.Peek(-1)
+	eof := cc.c.ReadEOF()
+	hs.mu.Lock()
+	if len(b) > hs.fed {
+		hs.buf = append(hs.buf, b[hs.fed:]...)
+		hs.fed = len(b)
+	}
+	hs.eof = eof
+	hs.cond.Signal()
+	hs.mu.Unlock()
+	if len(b) >= maxHandshakeInput {
+		cc.pauseRead()
+	}
+}
+
+// abort wakes a handshake the loop gave up on (timeout, close).
+func (hs *tlsHandshake) abort() {
+	hs.mu.Lock()
+	hs.closed = true
+	hs.cond.Signal()
+	hs.mu.Unlock()
+}
+
+// handshakeDone runs on the loop when the handshake's goroutine is done: on
+// success the connection starts reading requests from what the client sent
+// after its handshake.
+func (cc *clientConn) handshakeDone(t *tlsConn, err error) {
+	s := cc.l.s
+	s.handshakes.Add(-1)
+	if cc.closed || cc.tls != t {
+		return // timed out or reset; counted there
+	}
+	hs := t.hs
+	hs.mu.Lock()
+	used := hs.used
+	hs.mu.Unlock()
+	if err != nil {
+		s.tlsStats.Failed.Inc()
+		s.log.Debug("TLS handshake failed", "client", string(cc.ip), "err", err)
+		cc.closeNow() // an alert crypto/tls sent went out first (AsyncWrite)
+		return
+	}
+	if t.conn.ConnectionState().DidResume {
+		s.tlsStats.Resumed.Inc()
+	} else {
+		s.tlsStats.Full.Inc()
+	}
+	t.hs, t.tr.hs = nil, nil
+	cc.c.Discard(used)
+	cc.l.arm(&cc.timer, timerClientHeader)
+	cc.resumeRead()
+	cc.serve()
+}
+
+// handshakeTimedOut ends a handshake that took longer than tls_handshake.
+func (cc *clientConn) handshakeTimedOut() {
+	cc.l.s.tlsStats.Timeout.Inc()
+	cc.l.s.log.Debug("TLS handshake timeout", "client", string(cc.ip))
+	cc.closeNow()
+}
+
+// fill decrypts the records gnet holds into t.in while there is room for a
+// whole record under the bound. It never blocks. A broken stream (bad
+// record, alert) closes the connection, as a reset would.
+func (cc *clientConn) fill() {
+	t := cc.tls
+	if t.hs != nil || t.eof {
+		return
+	}
+	l := cc.l
+	limit := l.gen.tlsIn
+	l.tlsOut = l.tlsOut[:0]
+	for {
+		if cap(t.in)-len(t.in) < maxPlaintext {
+			if t.in == nil {
+				t.in = l.takeTLSBuf()
+			} else if t.off > 0 {
+				n := copy(t.in, t.in[t.off:])
+				t.in, t.off = t.in[:n], 0
+			}
+			if len(t.in) >= limit || cap(t.in)-len(t.in) < maxPlaintext {
+				break // full: the rest waits in gnet's buffer
+			}
+		}
+		if !cc.recordReady() && !cc.c.ReadEOF() {
+			break // crypto/tls would find nothing to do: skip its call
+		}
+		n, err := t.conn.Read(t.in[len(t.in):cap(t.in)])
+		t.in = t.in[:len(t.in)+n]
+		if err == nil {
+			continue
+		}
+		if err == errWouldBlock {
+			break
+		}
+		t.eof = true
+		if err != io.EOF {
+			// A bad record or an alert: the stream cannot go on. The alert
+			// crypto/tls answers with, if any, goes out before the close.
+			cc.flushTLS()
+			cc.l.s.log.Debug("TLS record error", "client", string(cc.ip), "err", err)
+			cc.closeNow()
+			return
+		}
+		break
+	}
+	cc.flushTLS() // key updates and alerts crypto/tls wrote while reading
+	if t.off == len(t.in) {
+		cc.dropTLSIn()
+	}
+}
+
+// recordReady reports whether gnet holds a whole record (or the header of
+// one too long to be valid, which crypto/tls must refuse).
+func (cc *clientConn) recordReady() bool {
+	c := cc.c
+	n := c.InboundBuffered()
+	if n < recordHeader {
+		return false
+	}
+	h, _ := c.Peek(recordHeader)
+	need := recordHeader + (int(h[3])<<8 | int(h[4]))
+	return n >= need || need > recordHeader+maxCiphertext
+}
+
+// flushTLS writes the records crypto/tls appended to the loop's tlsOut.
+func (cc *clientConn) flushTLS() error {
+	l := cc.l
+	if len(l.tlsOut) == 0 {
+		return nil
+	}
+	_, err := cc.c.Write(l.tlsOut)
+	l.tlsOut = l.tlsOut[:0]
+	if cap(l.tlsOut) > maxKeptTLSOut {
+		l.tlsOut = nil
+	}
+	return err
+}
+
+// maxKeptTLSOut bounds the ciphertext buffer a loop keeps between writes.
+const maxKeptTLSOut = 256 << 10
+
+// dropTLSIn gives an empty plaintext buffer back to the loop, so an idle
+// connection holds none.
+func (cc *clientConn) dropTLSIn() {
+	t := cc.tls
+	if t.in == nil {
+		return
+	}
+	cc.l.tlsBufs = append(cc.l.tlsBufs, t.in[:0])
+	t.in, t.off = nil, 0
+}
+
+// takeTLSBuf returns an empty plaintext buffer of the generation's size.
+func (l *loop) takeTLSBuf() []byte {
+	want := l.gen.tlsIn + maxPlaintext
+	for n := len(l.tlsBufs); n > 0; n = len(l.tlsBufs) {
+		b := l.tlsBufs[n-1]
+		l.tlsBufs = l.tlsBufs[:n-1]
+		if cap(b) == want {
+			return b
+		}
+	}
+	return make([]byte, 0, want)
+}
+
+// tlsWrite encrypts p and writes the records in one call.
+func (cc *clientConn) tlsWrite(p []byte) error {
+	t := cc.tls
+	if t.hs != nil {
+		return errHandshaking // nothing is written before the handshake ends
+	}
+	cc.l.tlsOut = cc.l.tlsOut[:0]
+	if _, err := t.conn.Write(p); err != nil {
+		return err
+	}
+	return cc.flushTLS()
+}
+
+// tlsWritev is tlsWrite of the pieces in bs: small pieces share records
+// (a head and the first body bytes are one record, not two).
+func (cc *clientConn) tlsWritev(bs [][]byte) error {
+	t := cc.tls
+	if t.hs != nil {
+		return errHandshaking
+	}
+	l := cc.l
+	l.tlsOut = l.tlsOut[:0]
+	p := l.tlsPlain[:0]
+	var err error
+	for _, b := range bs {
+		if len(p)+len(b) <= maxPlaintext {
+			p = append(p, b...)
+			continue
+		}
+		if len(p) > 0 {
+			if _, err = t.conn.Write(p); err != nil {
+				break
+			}
+			p = p[:0]
+		}
+		if len(b) < maxPlaintext {
+			p = append(p, b...)
+		} else if _, err = t.conn.Write(b); err != nil {
+			break
+		}
+	}
+	if err == nil && len(p) > 0 {
+		_, err = t.conn.Write(p)
+	}
+	l.tlsPlain = p[:0]
+	if err != nil {
+		l.tlsOut = l.tlsOut[:0]
+		return err
+	}
+	return cc.flushTLS()
+}
+
+// closeNotify sends close_notify (RFC 8446 §6.1) before a clean close: the
+// client can then tell the end of a close-delimited response from a cut.
+// Not after a cut response, not during a handshake.
+func (cc *clientConn) closeNotify() {
+	t := cc.tls
+	if t == nil || t.hs != nil || t.cut || t.notified || cc.closed {
+		return
+	}
+	t.notified = true
+	cc.l.tlsOut = cc.l.tlsOut[:0]
+	if t.conn.CloseWrite() == nil {
+		_ = cc.flushTLS()
+	}
+	cc.l.tlsOut = cc.l.tlsOut[:0]
+}
+
+// markCut records that the connection closes in the middle of a response.
+func (cc *clientConn) markCut() {
+	if cc.tls != nil {
+		cc.tls.cut = true
+	}
+}
+
+// shutTLS ends the TLS state of a closed connection: a handshake in flight
+// is woken so its goroutine ends.
+func (cc *clientConn) shutTLS() {
+	t := cc.tls
+	if t.hs != nil {
+		t.hs.abort()
+	}
+	cc.dropTLSIn()
+}
+
+// Read hands crypto/tls the next piece of the current record. On the loop
+// it starts a record only once all of it is in gnet's buffer and copies
+// straight from there (no Peek of the whole buffer per record).
+func (tr *tlsTransport) Read(p []byte) (int, error) {
+	if tr.hs != nil {
+		return tr.hs.read(p, &tr.rec)
+	}
+	c := tr.cc.c
+	buffered := c.InboundBuffered()
+	if tr.rec == 0 {
+		if buffered < recordHeader {
+			return 0, endOr(buffered, c.ReadEOF())
+		}
+		h, _ := c.Peek(recordHeader)
+		n := recordHeader + (int(h[3])<<8 | int(h[4]))
+		if n <= recordHeader+maxCiphertext && buffered < n {
+			return 0, endOr(buffered, c.ReadEOF())
+		}
+		tr.rec = n
+	}
+	k := min(len(p), tr.rec, buffered)
+	if k == 0 {
+		return 0, endOr(buffered, c.ReadEOF())
+	}
+	k, _ = c.Read(p[:k])
+	tr.rec -= k
+	return k, nil
+}
+
+// nextPiece copies to p the next bytes of b that belong to the current
+// record (rec: its bytes not handed over yet). The handshake hands a
+// record's header over as soon as it is there, so that a client that
+// sends no TLS at all is refused at once, and never a byte past the
+// record: what crypto/tls has read is then exactly what it has used.
+func nextPiece(b, p []byte, rec *int, eof bool) (int, error) {
+	if *rec == 0 {
+		if len(b) < recordHeader {
+			return 0, endOr(len(b), eof)
+		}
+		*rec = recordHeader + (int(b[3])<<8 | int(b[4]))
+	}
+	k := copy(p, b[:min(len(b), *rec)])
+	*rec -= k
+	if k == 0 {
+		return 0, endOr(len(b), eof)
+	}
+	return k, nil
+}
+
+// endOr is what a read that found nothing to hand over returns: wait for
+// more, or the end of the stream (at a record boundary, a clean EOF).
+func endOr(buffered int, eof bool) error {
+	switch {
+	case !eof:
+		return errWouldBlock
+	case buffered == 0:
+		return io.EOF
+	default:
+		return io.ErrUnexpectedEOF
+	}
+}
+
+// read is the handshake goroutine's blocking Read.
+func (hs *tlsHandshake) read(p []byte, rec *int) (int, error) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for {
+		if hs.closed {
+			return 0, errHandshakeAborted
+		}
+		k, err := nextPiece(hs.buf, p, rec, hs.eof)
+		if k > 0 {
+			hs.buf = hs.buf[:copy(hs.buf, hs.buf[k:])]
+			hs.used += k
+			return k, nil
+		}
+		if err != errWouldBlock {
+			return 0, err
+		}
+		hs.cond.Wait()
+	}
+}
+
+// Write sends records: during the handshake with AsyncWrite (a copy:
+// crypto/tls reuses its buffer), after it into the loop's tlsOut.
+func (tr *tlsTransport) Write(p []byte) (int, error) {
+	if tr.hs != nil {
+		if err := tr.cc.c.AsyncWrite(append([]byte(nil), p...), nil); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	l := tr.cc.l
+	l.tlsOut = append(l.tlsOut, p...)
+	return len(p), nil
+}
+
+// Close wakes a handshake; after it the loop closes the socket itself.
+func (tr *tlsTransport) Close() error {
+	if hs := tr.hs; hs != nil {
+		hs.abort()
+	}
+	return nil
+}
+
+func (tr *tlsTransport) LocalAddr() net.Addr  { return tr.local }
+func (tr *tlsTransport) RemoteAddr() net.Addr { return tr.remote }
+
+// Deadlines are the engine's timers (tls_handshake, client_header, ...).
+func (tr *tlsTransport) SetDeadline(time.Time) error      { return nil }
+func (tr *tlsTransport) SetReadDeadline(time.Time) error  { return nil }
+func (tr *tlsTransport) SetWriteDeadline(time.Time) error { return nil }
