@@ -40,9 +40,9 @@ type Listener struct {
 // listener is a Listener as the loops use it.
 type listener struct {
 	Listener
-	tls      *tls.Config // the clone the handshakes use; nil: plain
-	scheme   []byte      // "http" or "https": X-Forwarded-Proto and $scheme
-	portPart []byte      // ":<HTTPSPort>" for the redirect, "" for 443
+	tls      *tls.Config  // the clone the handshakes use; nil: plain
+	scheme   []byte       // "http" or "https": X-Forwarded-Proto and $scheme
+	portPart []byte       // ":<HTTPSPort>" for the redirect, "" for 443
 	network  string       // gnet's name for it, for DupListener
 	key      *net.TCPAddr // Address resolved as gnet resolves it: its connections' LocalAddr
 	bound    *net.TCPAddr

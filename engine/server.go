@@ -30,7 +30,7 @@ type Server struct {
 	running atomic.Bool                // Run has started the checkers and not stopped them (under ctl)
 
 	eng      gnet.Engine
-	lns      []*listener // cfg.Listeners, or one plain listener on cfg.Listen
+	lns      []*listener                 // cfg.Listeners, or one plain listener on cfg.Listen
 	addr     atomic.Pointer[net.TCPAddr] // the first listener's
 	ready    chan struct{}
 	stopped  chan struct{}
