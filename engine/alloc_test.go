@@ -32,7 +32,7 @@ func TestObservedRequestPathDoesNotAllocate(t *testing.T) {
 
 func TestTimersDoNotAllocate(t *testing.T) {
 	l := newBenchLoop(t)
-	cc := &clientConn{l: l}
+	cc := &clientConn{l: l, ln: plainTestListener}
 	cc.owner = cc
 	if n := testing.AllocsPerRun(1000, func() {
 		l.arm(&cc.timer, timerClientHeader)
@@ -45,7 +45,7 @@ func TestTimersDoNotAllocate(t *testing.T) {
 
 func TestKeysDoNotAllocate(t *testing.T) {
 	g := &generation{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
-	cc := &clientConn{l: &loop{s: &Server{}, gen: g}, trusted: true}
+	cc := &clientConn{l: &loop{s: &Server{}, gen: g}, ln: plainTestListener, trusted: true}
 	b, r := parseReq(t, "GET /p?u=1 HTTP/1.1\r\nHost: a\r\nCookie: sid=1\r\nX-Forwarded-For: 203.0.113.9, 10.2.2.2\r\n\r\n")
 	for _, spec := range []string{"ip", "uri", "path", "header:Host", "cookie:sid", "query:u"} {
 		k, _ := parseKeySpec(spec)

@@ -70,7 +70,7 @@ func newObservedLoop(tb testing.TB) (*loop, *clientConn) {
 		tb.Fatal(err)
 	}
 	l := newLoop(s, nil, 0)
-	cc := &clientConn{l: l, ip: []byte("192.0.2.10")}
+	cc := &clientConn{l: l, ln: plainTestListener, ip: []byte("192.0.2.10")}
 	cc.owner = cc
 	return l, cc
 }
@@ -152,7 +152,7 @@ func newRoutedLoop(tb testing.TB, n int) *clientConn {
 		tb.Fatal(err)
 	}
 	l := newLoop(s, nil, 0)
-	cc := &clientConn{l: l, ip: []byte("192.0.2.10")}
+	cc := &clientConn{l: l, ln: plainTestListener, ip: []byte("192.0.2.10")}
 	cc.owner = cc
 	cc.ipKey = upstream.HashKey(cc.ip)
 	return cc

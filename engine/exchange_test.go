@@ -7,7 +7,7 @@ import "testing"
 // to the garbage collector rather than kept on the free list.
 func TestExchangeFreeList(t *testing.T) {
 	l := &loop{}
-	cc := &clientConn{l: l}
+	cc := &clientConn{l: l, ln: plainTestListener}
 	if cc.hold(); cc.exchange == nil {
 		t.Fatal("hold gave no exchange")
 	}
@@ -41,3 +41,6 @@ func TestExchangeFreeList(t *testing.T) {
 		t.Fatal("a second hold replaced the exchange")
 	}
 }
+
+// plainTestListener is the listener of clients made by unit tests.
+var plainTestListener = &listener{scheme: schemeHTTP}

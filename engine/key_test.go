@@ -60,7 +60,7 @@ func TestClientIPKeyTrustedProxies(t *testing.T) {
 	l := &loop{s: &Server{}, gen: g}
 	f := func(trusted bool, xff []string, want string) {
 		t.Helper()
-		cc := &clientConn{l: l, trusted: trusted, ipKey: upstream.HashKey([]byte("10.1.1.1"))}
+		cc := &clientConn{l: l, ln: plainTestListener, trusted: trusted, ipKey: upstream.HashKey([]byte("10.1.1.1"))}
 		raw := "GET / HTTP/1.1\r\nHost: a\r\n"
 		for _, v := range xff {
 			raw += "X-Forwarded-For: " + v + "\r\n"
