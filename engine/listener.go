@@ -105,17 +105,18 @@ func newListeners(cfg *Config) ([]*listener, error) {
 	return out, nil
 }
 
-// serverTLSConfig is c as the engine serves it. ALPN offers http/1.1 only:
-// the engine speaks HTTP/1.1 (h2 is dropped from the list, other protocols
-// such as acme-tls/1 are kept for whoever answers them in
-// GetCertificate). Dynamic record sizing is off: the engine encrypts a
+// serverTLSConfig is c as the engine serves it. ALPN selects http/1.1, or
+// http/1.0 for a client that offers only that (curl --http1.0; nginx does
+// the same): crypto/tls refuses a client whose list has nothing in common
+// with ours. h2 is dropped from the list; other protocols such as
+// acme-tls/1 are kept for whoever answers them in GetCertificate. Dynamic record sizing is off: the engine encrypts a
 // whole write and hands the records to the socket in one call, so small
 // first records would buy no latency and cost one seal and 22 bytes each.
 func serverTLSConfig(c *tls.Config) *tls.Config {
 	c = c.Clone()
-	protos := []string{"http/1.1"}
+	protos := []string{"http/1.1", "http/1.0"}
 	for _, p := range c.NextProtos {
-		if p != "h2" && p != "http/1.1" {
+		if p != "h2" && p != "http/1.1" && p != "http/1.0" {
 			protos = append(protos, p)
 		}
 	}
