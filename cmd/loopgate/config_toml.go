@@ -44,9 +44,11 @@ func decodeTOML(src *source, data []byte) *Config {
 	e := &c.Engine
 
 	s := root.table("server")
-	if s.str("listen", &e.Listen) {
+	listenSet := s.str("listen", &e.Listen)
+	if listenSet {
 		checkHostPort(src, s.key("listen"), e.Listen, true)
 	}
+	s.setInt("max_tls_handshakes", &e.MaxTLSHandshakes, 0, math.MaxInt32)
 	s.setInt("event_loops", &e.EventLoops, 0, maxEventLoops)
 	s.boolean("reuse_port", &e.ReusePort)
 	s.setInt("read_buffer", &e.ReadBufferCap, 0, math.MaxInt32)
@@ -138,6 +140,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	t.duration("upstream_response", &e.Timeouts.UpstreamResponse)
 	t.duration("upstream_idle", &e.Timeouts.UpstreamIdle)
 	t.duration("body_progress", &e.Timeouts.BodyProgress)
+	t.duration("tls_handshake", &e.Timeouts.TLSHandshake)
 	t.finish()
 
 	f := root.table("flow")
@@ -214,6 +217,7 @@ func decodeTOML(src *source, data []byte) *Config {
 		e.Pools = append(e.Pools, p)
 	}
 	decodeRoutes(root, e)
+	decodeListeners(root, e, listenSet)
 	decodeCompression(root, e)
 	decodeCache(root, e)
 	root.finish()

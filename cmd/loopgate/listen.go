@@ -6,11 +6,26 @@ import (
 
 	"github.com/panjf2000/gnet/v2/pkg/socket"
 	"golang.org/x/sys/unix"
+
+	"loopgate/engine"
 )
 
 // errPortTaken is what ensurePortFree finds when a socket already serves
 // the address.
 var errPortTaken = errors.New("another process already listens there")
+
+// ensurePortsFree is ensurePortFree for every address e listens on.
+func ensurePortsFree(e engine.Config) error {
+	if len(e.Listeners) == 0 {
+		return ensurePortFree(e.Listen)
+	}
+	for _, l := range e.Listeners {
+		if err := ensurePortFree(l.Address); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // ensurePortFree refuses an address another process already listens on.
 // The engine binds with SO_REUSEPORT (upgrades need it), and Linux lets any

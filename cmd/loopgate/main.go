@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// A successor shares its parent's port by design; anything else must
 	// find the port free (listen.go).
 	if p := upgradeSetup.parent; p == nil || p.moved {
-		if err := ensurePortFree(cfg.Engine.Listen); err != nil {
+		if err := ensurePortsFree(cfg.Engine); err != nil {
 			if p != nil {
 				p.send("fail " + err.Error())
 				p.conn.Close()
@@ -224,6 +224,9 @@ func logConfig(log *slog.Logger, cfg *Config) {
 	}
 	log.Info("loopgate starting", "version", version, "listen", e.Listen, "event_loops", loops,
 		"reuse_port", e.ReusePort, "max_connections", e.MaxConnections, "trusted_proxies", e.TrustedProxies)
+	for _, l := range e.Listeners {
+		log.Info("listener", "address", l.Address, "tls", l.TLS != nil, "redirect_https", l.RedirectHTTPS)
+	}
 	for _, p := range e.Pools {
 		backends := make([]string, len(p.Backends))
 		for j, b := range p.Backends {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"crypto/tls"
+
+	"loopgate/engine"
+)
+
+// decodeListeners decodes the [[listener]] tables: the addresses clients
+// connect to, plain or TLS, all feeding the same routes and pools. Without
+// any, [server] listen is the one plain listener, as before. listenSet says
+// whether the file set [server] listen itself.
+func decodeListeners(root *table, e *engine.Config, listenSet bool) {
+	src := root.src
+	lts, isArray := root.tables("listener")
+	if !isArray {
+		return
+	}
+	if listenSet {
+		src.errorf("server.listen", ErrValue, "cannot use [server] listen with [[listener]]: give every address its own [[listener]]")
+	}
+	if len(lts) == 0 {
+		src.errorf("listener", ErrMissing, "no listener: at least one [[listener]] with an address is required")
+	}
+	seen := map[string]int{}
+	for i, t := range lts {
+		if t.bad {
+			continue
+		}
+		var l engine.Listener
+		if t.required("address") && t.str("address", &l.Address) {
+			checkHostPort(src, t.key("address"), l.Address, true)
+			if j, dup := seen[l.Address]; dup {
+				src.errorf(t.key("address"), ErrDuplicate, "duplicate listener address %q (also listener[%d])", l.Address, j)
+			}
+			seen[l.Address] = i
+		}
+		var on bool
+		t.boolean("tls", &on)
+		var certFile, keyFile string
+		t.str("cert_file", &certFile)
+		t.str("key_file", &keyFile)
+		t.boolean("redirect_https", &l.RedirectHTTPS)
+		t.setInt("https_port", &l.HTTPSPort, 1, 65535)
+		t.finish()
+		switch {
+		case on:
+			if l.RedirectHTTPS {
+				src.errorf(t.key("redirect_https"), ErrValue, "cannot redirect a TLS listener to https: it is https already")
+			}
+			if certFile == "" || keyFile == "" {
+				src.errorf(t.key("cert_file"), ErrMissing, "a TLS listener needs cert_file and key_file (PEM)")
+				break
+			}
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				src.errorf(t.key("cert_file"), ErrValue, "cannot load the certificate %s with key %s: %v", certFile, keyFile, err)
+				break
+			}
+			l.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		case certFile != "" || keyFile != "":
+			src.errorf(t.key("tls"), ErrValue, "cert_file and key_file are set but tls is not: set tls = true, or remove them")
+		}
+		if _, ok := t.get("https_port"); ok && !l.RedirectHTTPS {
+			src.errorf(t.key("https_port"), ErrValue, "only used with redirect_https = true")
+		}
+		e.Listeners = append(e.Listeners, l)
+	}
+	if len(e.Listeners) > 0 {
+		// The first listener is the one upgrades hand over and logs name.
+		e.Listen = e.Listeners[0].Address
+	}
+}
