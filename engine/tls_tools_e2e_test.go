@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -271,4 +271,3 @@ func TestTLSWrk(t *testing.T) {
 	}
 	t.Fatalf("no Requests/sec in wrk's output:\n%s", s)
 }
-
