@@ -365,3 +365,68 @@ func TestTLSNeverReadingClient(t *testing.T) {
 		t.Fatalf("read %d bytes of %d: %v", n, size, err)
 	}
 }
+
+// TestTLSFlowControl: 64 MiB each way over TLS between a fast side and a
+// slow one; the proxy holds the fast side back (the plaintext buffer is
+// bounded and reading pauses as on the plain path), and every byte arrives.
+func TestTLSFlowControl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("64 MiB each way through a slow peer")
+	}
+	const size = 64 << 20
+	c := newTestCert(t, "ecdsa")
+	be := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" {
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+			io.Copy(w, &pattern{n: size})
+			return
+		}
+		n, err := slowVerify(r.Body, size, time.Now().Add(flowDeadline))
+		fmt.Fprintf(w, "%d %v", n, err)
+	}))
+	_, addr := startTLSProxy(t, poolOf(be), c)
+	t.Run("slow-client", func(t *testing.T) {
+		deadline := time.Now().Add(flowDeadline)
+		conn := dialTLS(t, addr, c.clientTLS())
+		conn.SetDeadline(deadline)
+		stop := watchMem()
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		n, err := slowVerify(resp.Body, size, deadline)
+		base, peak := stop()
+		if err != nil || n != size {
+			t.Fatalf("read %d of %d bytes: %v", n, size, err)
+		}
+		checkGrowth(t, base, peak)
+	})
+	t.Run("slow-backend", func(t *testing.T) {
+		deadline := time.Now().Add(flowDeadline)
+		conn := dialTLS(t, addr, c.clientTLS())
+		conn.SetDeadline(deadline)
+		stop := watchMem()
+		errc := make(chan error, 1)
+		go func() {
+			w := bufio.NewWriterSize(conn, 128<<10)
+			fmt.Fprintf(w, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n", size)
+			io.Copy(w, &pattern{n: size})
+			errc <- w.Flush()
+		}()
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		base, peak := stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if err := <-errc; err != nil {
+			t.Fatalf("writing the body: %v", err)
+		}
+		if want := fmt.Sprintf("%d <nil>", size); string(body) != want {
+			t.Fatalf("backend says %q, want %q", body, want)
+		}
+		checkGrowth(t, base, peak)
+	})
+}
