@@ -122,7 +122,24 @@ func serverTLSConfig(c *tls.Config) *tls.Config {
 	}
 	c.NextProtos = protos
 	c.DynamicRecordSizingDisabled = true
+	if c.CipherSuites == nil {
+		c.CipherSuites = aeadSuites
+	}
+	if c.MinVersion == 0 {
+		c.MinVersion = tls.VersionTLS12
+	}
 	return c
+}
+
+// aeadSuites are the TLS 1.2 suites offered unless the config names its
+// own: forward secrecy and AEAD only (Mozilla's "intermediate" profile).
+// Go's default list adds the CBC ones, which testssl.sh reports as
+// obsolete (LUCKY13); no client that can do TLS 1.2 needs them. TLS 1.3's
+// suites are not configurable and all AEAD.
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // addrs is what gnet binds: "tcp://host:port" per listener.
