@@ -11,6 +11,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out     string
 		chart   string
 		verbose bool
+		tlsRun  bool
 	)
 	fs.StringVar(&cfg.Loopgate, "loopgate", "", "loopgate binary (default: go build ./cmd/loopgate into a temp dir)")
 	fs.StringVar(&cfg.Backend, "backend", "", "cmd/backend binary, for when nginx is missing (default: go build ./cmd/backend)")
@@ -59,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Load, "load", "auto", "load tool: auto (wrk if installed), wrk or loadgen")
 	fs.StringVar(&cfg.Backends, "backends", "auto", "backends: auto (nginx if installed), nginx or go (cmd/backend)")
 	fs.BoolVar(&cfg.Policy, "policy", false, "every proxy runs the traffic-policy configuration: 1,000 routes, header rules, per-client connection and rate limits")
+	fs.BoolVar(&tlsRun, "tls", false, "run the TLS scenarios instead (perf/tls.go): keep-alive CPU per request, handshakes per core, idle memory, against HAProxy and nginx on the same certificate")
 	fs.BoolVar(&cfg.Clients, "clients", false, "also compare wrk with loopgate's load generator on the same targets")
 	fs.StringVar(&out, "out", "perf/results", "directory for the JSON, Markdown and SVG results")
 	fs.StringVar(&chart, "chart", "", "also write the SVG chart here (e.g. docs/perf.svg)")
@@ -107,6 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	start := time.Now()
+	if tlsRun {
+		return runTLS(ctx, cfg, tmp, out, stdout, stderr, start)
+	}
 	res, err := perf.Bench(ctx, cfg)
 	if res != nil && len(res.Summary) > 0 {
 		fmt.Fprintln(stdout)
@@ -119,6 +125,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "harness: interrupted; the table shows what was measured before")
 		return 130
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "harness:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "took %s\n", time.Since(start).Round(100*time.Millisecond))
+	return 0
+}
+
+// runTLS runs the TLS scenarios with the run's settings and writes their table and JSON.
+func runTLS(ctx context.Context, cfg perf.BenchConfig, tmp, out string, stdout, stderr io.Writer, start time.Time) int {
+	tc := perf.TLSBenchConfig{Loopgate: cfg.Loopgate, Backend: cfg.Backend, Proxies: cfg.Proxies, Rounds: cfg.Rounds,
+		Duration: cfg.Duration, Conns: cfg.Conns, Sizes: cfg.Sizes, IdleConns: cfg.IdleConns, WorkDir: tmp, Log: cfg.Log}
+	if cfg.Quick {
+		tc.Rounds, tc.Duration, tc.Conns, tc.Sizes = max(tc.Rounds, 1), max(tc.Duration, time.Second), []int{50}, []int{100}
+		if tc.IdleConns == 0 {
+			tc.IdleConns = 500
+		}
+	}
+	res, err := perf.BenchTLS(ctx, tc)
+	if res != nil && len(res.Rows) > 0 {
+		fmt.Fprintln(stdout)
+		_ = res.WriteTLSTable(stdout)
+		js, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.MkdirAll(out, 0o755); err == nil {
+			f := filepath.Join(out, "tls-latest.json")
+			if os.WriteFile(f, js, 0o644) == nil {
+				fmt.Fprintf(stdout, "wrote %s\n", f)
+			}
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "harness:", err)

@@ -1,0 +1,568 @@
+package perf
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+// The TLS scenarios of the harness (PERFFLAGS=-tls; issue 12): loopgate, HAProxy and nginx
+// terminate TLS on the same certificate in the same run, each with one event loop, thread or
+// worker, in front of the same cmd/backend.
+//
+//   - keep-alive: wrk over https, CPU per request (the proxy's user + system time from
+//     /proc/PID/stat over the requests served) at each size and connection count;
+//   - handshakes: new connections, one request each (Connection: close), for ECDSA P-256
+//     and RSA 2048, full and resumed (session tickets), from this process with
+//     TLSBenchConfig.HandshakeConns goroutines: handshakes per second of the proxy's CPU
+//     (per core);
+//   - idle: RSS per idle keep-alive TLS connection after one request.
+
+// TLSBenchConfig describes a TLS run. Zero fields take the defaults in the comments.
+type TLSBenchConfig struct {
+	Loopgate       string        // loopgate binary; required
+	Backend        string        // cmd/backend binary; required
+	Proxies        []string      // subset of loopgate, haproxy, nginx (default: all installed)
+	Rounds         int           // rounds per scenario, proxies interleaved (default 3)
+	Duration       time.Duration // per run (default 3s)
+	Conns          []int         // keep-alive connections (default 50, 256)
+	Sizes          []int         // response bytes (default 100, 16384)
+	HandshakeConns int           // concurrent handshaking clients (default 16)
+	IdleConns      int           // idle TLS connections for the memory test (default 2000; < 0 skips)
+	WorkDir        string        // configs, certificates, logs (required)
+	Log            io.Writer     // progress lines (default: none)
+}
+
+func (c TLSBenchConfig) withDefaults() TLSBenchConfig {
+	if c.Rounds == 0 {
+		c.Rounds = 3
+	}
+	if c.Duration == 0 {
+		c.Duration = 3 * time.Second
+	}
+	if len(c.Conns) == 0 {
+		c.Conns = []int{50, 256}
+	}
+	if len(c.Sizes) == 0 {
+		c.Sizes = []int{100, 16384}
+	}
+	if c.HandshakeConns == 0 {
+		c.HandshakeConns = 16
+	}
+	if c.IdleConns == 0 {
+		c.IdleConns = 2000
+	}
+	if len(c.Proxies) == 0 {
+		c.Proxies = []string{proxyLoopgate, proxyHAProxy, proxyNginx}
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return c
+}
+
+// TLSRow is one scenario's result for one proxy: medians over the rounds.
+type TLSRow struct {
+	Scenario string  `json:"scenario"` // "keepalive 100B c50", "handshake ecdsa full", "idle"
+	Proxy    string  `json:"proxy"`
+	RPS      float64 `json:"rps"`                // requests (or handshakes) per second
+	CPUus    float64 `json:"cpu_us_per_req"`     // proxy CPU µs per request (or handshake)
+	PerCore  float64 `json:"per_core,omitempty"` // handshakes per second of proxy CPU
+	IdleB    float64 `json:"idle_bytes,omitempty"`
+	Errors   int64   `json:"errors"`
+}
+
+// TLSResult is a TLS run's rows, in table order.
+type TLSResult struct {
+	Rows  []TLSRow `json:"rows"`
+	Notes []string `json:"notes"`
+}
+
+type tlsProxy struct {
+	name string
+	p    *proc
+	addr map[string]string // cert kind -> address
+}
+
+// BenchTLS runs the TLS scenarios.
+func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
+	cfg = cfg.withDefaults()
+	if err := supported(); err != nil {
+		return nil, err
+	}
+	if cfg.Loopgate == "" || cfg.Backend == "" || cfg.WorkDir == "" {
+		return nil, errors.New("cannot run the TLS scenarios: Loopgate, Backend and WorkDir are required")
+	}
+	res := &TLSResult{}
+	ps := &procSet{dir: cfg.WorkDir}
+	defer ps.stopAll()
+	logf := func(f string, a ...any) { fmt.Fprintf(cfg.Log, f+"\n", a...) }
+
+	certs := map[string]string{} // kind -> PEM file with certificate and key
+	for _, kind := range []string{"ecdsa", "rsa"} {
+		f, err := writeTestCert(cfg.WorkDir, kind)
+		if err != nil {
+			return nil, err
+		}
+		certs[kind] = f
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	backend := "127.0.0.1:" + strconv.Itoa(port)
+	bp, err := ps.start("backend", cfg.Backend, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-name", "backend", "-quiet")
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, "http://"+backend+"/bytes?n=100", bp); err != nil {
+		return nil, err
+	}
+
+	var proxies []*tlsProxy
+	for _, name := range cfg.Proxies {
+		if name != proxyLoopgate && !installed(name) {
+			res.Notes = append(res.Notes, name+" is not installed: skipped")
+			continue
+		}
+		tp, err := startTLSProxy(ctx, ps, cfg, name, backend, certs)
+		if err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s did not start: %v", name, err))
+			continue
+		}
+		logf("%s: %v", name, tp.addr)
+		proxies = append(proxies, tp)
+	}
+	if len(proxies) == 0 {
+		return res, errors.New("cannot run the TLS scenarios: no proxy started")
+	}
+
+	collect := func(scenario string, run func(tp *tlsProxy) (TLSRow, error)) error {
+		rows := map[string][]TLSRow{}
+		for round := range cfg.Rounds {
+			for _, tp := range proxies {
+				r, err := run(tp)
+				if err != nil {
+					if errors.Is(err, context.Canceled) {
+						return err
+					}
+					res.Notes = append(res.Notes, fmt.Sprintf("%s %s round %d: %v", tp.name, scenario, round+1, err))
+					continue
+				}
+				logf("  %-28s %-9s rps %8.0f  cpu/req %7.1f µs  per-core %7.0f  errors %d", scenario, tp.name, r.RPS, r.CPUus, r.PerCore, r.Errors)
+				rows[tp.name] = append(rows[tp.name], r)
+			}
+		}
+		for _, tp := range proxies {
+			rs := rows[tp.name]
+			if len(rs) == 0 {
+				continue
+			}
+			med := func(f func(TLSRow) float64) float64 { return statOf(rs, f).Median }
+			row := TLSRow{Scenario: scenario, Proxy: tp.name, RPS: med(func(r TLSRow) float64 { return r.RPS }),
+				CPUus: med(func(r TLSRow) float64 { return r.CPUus }), PerCore: med(func(r TLSRow) float64 { return r.PerCore }),
+				IdleB: med(func(r TLSRow) float64 { return r.IdleB })}
+			for _, r := range rs {
+				row.Errors += r.Errors
+			}
+			res.Rows = append(res.Rows, row)
+		}
+		return nil
+	}
+
+	script := filepath.Join(cfg.WorkDir, "report.lua")
+	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
+		return res, err
+	}
+	if installed("wrk") {
+		for _, size := range cfg.Sizes {
+			for _, conns := range cfg.Conns {
+				sc := fmt.Sprintf("keepalive %s c%d", sizeLabel(size), conns)
+				err := collect(sc, func(tp *tlsProxy) (TLSRow, error) {
+					c0, err := procCPU(tp.p.pid())
+					if err != nil {
+						return TLSRow{}, err
+					}
+					lr, err := runWrk(ctx, script, "https://"+tp.addr["ecdsa"]+"/bytes?n="+strconv.Itoa(size), conns, cfg.Duration)
+					if err != nil {
+						return TLSRow{}, err
+					}
+					c1, _ := procCPU(tp.p.pid())
+					cpu := (c1.user + c1.sys) - (c0.user + c0.sys)
+					return TLSRow{RPS: lr.rps, CPUus: perReq(cpu, lr.requests), Errors: lr.errors + lr.non2xx}, nil
+				})
+				if err != nil {
+					return res, err
+				}
+			}
+		}
+	} else {
+		res.Notes = append(res.Notes, "wrk is not installed: no keep-alive TLS scenarios")
+	}
+	for _, kind := range []string{"ecdsa", "rsa"} {
+		for _, resume := range []bool{false, true} {
+			sc := "handshake " + kind + map[bool]string{false: " full", true: " resumed"}[resume]
+			err := collect(sc, func(tp *tlsProxy) (TLSRow, error) {
+				return handshakeLoad(ctx, tp, tp.addr[kind], resume, cfg.HandshakeConns, cfg.Duration)
+			})
+			if err != nil {
+				return res, err
+			}
+		}
+	}
+	if cfg.IdleConns > 0 {
+		err := collect("idle", func(tp *tlsProxy) (TLSRow, error) {
+			return idleTLS(ctx, tp, cfg.IdleConns)
+		})
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func perReq(cpu time.Duration, n int64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(n)
+}
+
+// startTLSProxy starts one proxy with a TLS listener per certificate kind.
+func startTLSProxy(ctx context.Context, ps *procSet, cfg TLSBenchConfig, name, backend string, certs map[string]string) (*tlsProxy, error) {
+	tp := &tlsProxy{name: name, addr: map[string]string{}}
+	kinds := []string{"ecdsa", "rsa"}
+	for _, k := range kinds {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		tp.addr[k] = "127.0.0.1:" + strconv.Itoa(port)
+	}
+	maxConns := cfg.IdleConns + 2000
+	dir := cfg.WorkDir
+	var conf string
+	var argv []string
+	switch name {
+	case proxyLoopgate:
+		var b strings.Builder
+		fmt.Fprintf(&b, "[server]\nevent_loops = 1\nmax_connections = %d\naccess_log = false\nmetrics = false\nrequest_id_header = \"\"\n", maxConns)
+		b.WriteString("\n[admin]\nlisten = \"\"\n\n[timeouts]\nclient_idle = \"120s\"\n\n")
+		for _, k := range kinds {
+			fmt.Fprintf(&b, "[[listener]]\naddress = %q\ntls = true\ncert_file = %q\nkey_file = %q\n\n", tp.addr[k], certs[k], certs[k])
+		}
+		fmt.Fprintf(&b, "[[pool]]\nname = \"bench\"\nalgorithm = \"round_robin\"\n  [[pool.backend]]\n  address = %q\n", backend)
+		conf = filepath.Join(dir, "loopgate-tls.toml")
+		if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+			return nil, err
+		}
+		argv = []string{cfg.Loopgate, "-config", conf}
+	case proxyHAProxy:
+		var b strings.Builder
+		fmt.Fprintf(&b, `global
+  nbthread 1
+  maxconn %d
+  no strict-limits
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode http
+  timeout connect 3s
+  timeout client 120s
+  timeout server 60s
+  timeout http-keep-alive 120s
+  http-reuse always
+  option forwardfor
+frontend fe
+`, maxConns)
+		for _, k := range kinds {
+			fmt.Fprintf(&b, "  bind %s ssl crt %s alpn http/1.1\n", tp.addr[k], certs[k])
+		}
+		fmt.Fprintf(&b, "  http-request set-header X-Forwarded-Proto https\n  default_backend be\nbackend be\n  server b1 %s\n", backend)
+		conf = filepath.Join(dir, "haproxy-tls.cfg")
+		if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+			return nil, err
+		}
+		argv = []string{"haproxy", "-f", conf}
+	case proxyNginx:
+		var listen strings.Builder
+		for _, k := range kinds {
+			fmt.Fprintf(&listen, `  server {
+    listen %s ssl;
+    ssl_certificate %s; ssl_certificate_key %s;
+    location / {
+      proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host $http_host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+`, tp.addr[k], certs[k], certs[k])
+		}
+		conf = filepath.Join(dir, "nginx-tls.conf")
+		text := fmt.Sprintf(`worker_processes 1; daemon off; master_process off;
+pid %s; error_log %s crit; worker_rlimit_nofile %d;
+events { worker_connections %d; }
+http {
+  access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
+  ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m; ssl_session_tickets on;
+  upstream be { server %s; keepalive 512; keepalive_requests 1000000; keepalive_timeout 60s; }
+%s}
+`, filepath.Join(dir, "nginx-tls.pid"), filepath.Join(dir, "nginx-tls.err"), 2*maxConns, 2*maxConns, backend, listen.String())
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+		argv = []string{"nginx", "-p", dir, "-c", conf}
+	default:
+		return nil, fmt.Errorf("unknown proxy %q", name)
+	}
+	p, err := ps.start(name+"-tls", argv...)
+	if err != nil {
+		return nil, err
+	}
+	tp.p = p
+	for _, k := range kinds {
+		if err := waitTLS(ctx, tp.addr[k], p); err != nil {
+			return nil, err
+		}
+	}
+	return tp, nil
+}
+
+// writeTestCert writes a self-signed certificate for localhost and 127.0.0.1 with its key,
+// both in one PEM file (what HAProxy's crt takes; nginx and loopgate read both from it).
+func writeTestCert(dir, kind string) (string, error) {
+	var key crypto.Signer
+	var err error
+	switch kind {
+	case "ecdsa":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "rsa":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot make a %s key: %w", kind, err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return "", fmt.Errorf("cannot make a %s certificate: %w", kind, err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", err
+	}
+	data := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
+	f := filepath.Join(dir, "tls-"+kind+".pem")
+	return f, os.WriteFile(f, data, 0o600)
+}
+
+// benchClientTLS trusts anything: the certificates are the run's own.
+func benchClientTLS() *tls.Config {
+	return &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"http/1.1"}}
+}
+
+// waitTLS polls addr until a TLS request is answered, p exits, or 10 seconds pass.
+func waitTLS(ctx context.Context, addr string, p *proc) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := tlsRequest(ctx, addr, benchClientTLS(), "/bytes?n=100")
+		if err == nil {
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("%s exited:\n%s", p.name, p.tail())
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s does not answer over TLS on %s: %v\n%s", p.name, addr, err, p.tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tlsRequest makes one connection, one handshake and one request with Connection: close,
+// and reads the whole answer.
+func tlsRequest(ctx context.Context, addr string, cfg *tls.Config, path string) error {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: loadTimeout}, Config: cfg}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(loadTimeout))
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {
+		return err
+	}
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "HTTP/1.1 200") {
+		return fmt.Errorf("status line %q", strings.TrimSpace(line))
+	}
+	_, err = io.Copy(io.Discard, br)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil // HAProxy and nginx may close without close_notify after Connection: close
+	}
+	return err
+}
+
+// handshakeLoad runs conns goroutines making new connections, one request each, for d.
+// resume: every goroutine shares a session cache, so after the first handshake the others
+// resume (TLS 1.3 tickets).
+func handshakeLoad(ctx context.Context, tp *tlsProxy, addr string, resume bool, conns int, d time.Duration) (TLSRow, error) {
+	cfg := benchClientTLS()
+	if resume {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+		if err := tlsRequest(ctx, addr, cfg, "/bytes?n=100"); err != nil {
+			return TLSRow{}, err
+		}
+	}
+	c0, err := procCPU(tp.p.pid())
+	if err != nil {
+		return TLSRow{}, err
+	}
+	var done, failed atomic.Int64
+	end := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Go(func() {
+			for time.Now().Before(end) && ctx.Err() == nil {
+				if err := tlsRequest(ctx, addr, cfg, "/bytes?n=100"); err != nil {
+					failed.Add(1)
+					continue
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	c1, _ := procCPU(tp.p.pid())
+	cpu := (c1.user + c1.sys) - (c0.user + c0.sys)
+	n := done.Load()
+	row := TLSRow{RPS: float64(n) / elapsed.Seconds(), CPUus: perReq(cpu, n), Errors: failed.Load()}
+	if cpu > 0 {
+		row.PerCore = float64(n) / cpu.Seconds()
+	}
+	return row, ctx.Err()
+}
+
+// idleTLS opens n keep-alive TLS connections, one request each, and reports the proxy's RSS
+// growth per connection.
+func idleTLS(ctx context.Context, tp *tlsProxy, n int) (TLSRow, error) {
+	addr := tp.addr["ecdsa"]
+	before, err := procRSS(tp.p.pid())
+	if err != nil {
+		return TLSRow{}, err
+	}
+	conns := make([]*tls.Conn, n)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	const openers = 16
+	for g := range openers {
+		wg.Go(func() {
+			cfg := benchClientTLS()
+			buf := make([]byte, 4096)
+			for i := g; i < n && ctx.Err() == nil; i += openers {
+				c, err := tls.DialWithDialer(&net.Dialer{Timeout: loadTimeout}, "tcp", addr, cfg)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_ = c.SetDeadline(time.Now().Add(loadTimeout))
+				ok := false
+				if _, err := io.WriteString(c, "GET /bytes?n=100 HTTP/1.1\r\nHost: localhost\r\n\r\n"); err == nil {
+					got := 0
+					for got < 100 { // the head, then 100 bytes: enough to know it was answered
+						k, err := c.Read(buf)
+						if err != nil {
+							break
+						}
+						got += k
+						if got >= 100 && strings.Contains(string(buf[:min(got, len(buf))]), "200") {
+							ok = true
+						}
+					}
+				}
+				if !ok {
+					c.Close()
+					failed.Add(1)
+					continue
+				}
+				_ = c.SetDeadline(time.Time{})
+				conns[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	open := int64(n) - failed.Load()
+	if open <= 0 {
+		return TLSRow{}, fmt.Errorf("no TLS connection could be opened (%d tried)", n)
+	}
+	time.Sleep(time.Second)
+	after, err := procRSS(tp.p.pid())
+	if err != nil {
+		return TLSRow{}, err
+	}
+	return TLSRow{IdleB: float64(after-before) / float64(open), Errors: failed.Load()}, nil
+}
+
+// WriteTLSTable writes the TLS rows as a text table, with each proxy's ratio to loopgate.
+func (r *TLSResult) WriteTLSTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tproxy\treq/s\tCPU µs/req\thandshakes/s per core\tidle bytes/conn\terrors\t")
+	scenarios := []string{}
+	for _, row := range r.Rows {
+		if !slices.Contains(scenarios, row.Scenario) {
+			scenarios = append(scenarios, row.Scenario)
+		}
+	}
+	for _, sc := range scenarios {
+		for _, row := range r.Rows {
+			if row.Scenario != sc {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%.0f\t%.0f\t%d\t\n", row.Scenario, row.Proxy, row.RPS, row.CPUus, row.PerCore, row.IdleB, row.Errors)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(tw, "note: "+n+"\t")
+	}
+	return tw.Flush()
+}
