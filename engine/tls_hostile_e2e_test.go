@@ -76,27 +76,34 @@ func TestTLSByteAtATime(t *testing.T) {
 	}
 }
 
-// resetAfter is a client socket that resets the connection (RST) once n
-// bytes have been written.
+// resetAfter is a client socket that resets the connection (RST), or with
+// fin ends its sending side (FIN, truncating the TLS stream), once n bytes
+// have been written.
 type resetAfter struct {
 	*net.TCPConn
-	n int
+	n   int
+	fin bool
 }
 
 func (c *resetAfter) Write(p []byte) (int, error) {
 	if len(p) >= c.n {
 		k, _ := c.TCPConn.Write(p[:c.n])
-		c.TCPConn.SetLinger(0)
-		c.TCPConn.Close()
+		if c.fin {
+			c.TCPConn.CloseWrite()
+		} else {
+			c.TCPConn.SetLinger(0)
+			c.TCPConn.Close()
+		}
 		return k, net.ErrClosed
 	}
 	c.n -= len(p)
 	return c.TCPConn.Write(p)
 }
 
-// TestTLSResetAtEveryStage resets client connections after every 64th byte
-// of their stream and at the record boundaries around the handshake: the
-// proxy keeps serving and every descriptor comes back.
+// TestTLSResetAtEveryStage resets or half-closes client connections after
+// every 64th byte of their stream and around every record boundary: no cut
+// body reaches the backend as whole, the proxy keeps serving and every
+// client descriptor comes back.
 func TestTLSResetAtEveryStage(t *testing.T) {
 	c := newTestCert(t, "ecdsa")
 	_, addr := startTLSProxy(t, poolOf(tlsBackend(t)), c)
@@ -115,8 +122,8 @@ func TestTLSResetAtEveryStage(t *testing.T) {
 		if _, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil {
 			t.Fatal(err)
 		}
+		bounds = slices.Clone(rec.bounds) // not the close_notify Close adds
 		conn.Close()
-		bounds = rec.bounds
 	}
 	// Client connections only: the pool's upstream connections (and the
 	// in-process backend's ends of them) come and go on their own.
@@ -141,10 +148,11 @@ func TestTLSResetAtEveryStage(t *testing.T) {
 	cuts = slices.Compact(cuts)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
-	for _, k := range cuts {
+	for i, k := range cuts {
 		if k <= 0 {
 			continue
 		}
+		fin := i%2 == 1
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -155,10 +163,16 @@ func TestTLSResetAtEveryStage(t *testing.T) {
 				return
 			}
 			raw.SetDeadline(time.Now().Add(ioTimeout))
-			conn := tls.Client(&resetAfter{raw.(*net.TCPConn), k}, c.clientTLS())
+			conn := tls.Client(&resetAfter{raw.(*net.TCPConn), k, fin}, c.clientTLS())
 			io.WriteString(conn, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3000\r\n\r\n")
 			conn.Write(bytes.Repeat([]byte("x"), 3000))
-			http.ReadResponse(bufio.NewReader(conn), nil)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err == nil && k < bounds[len(bounds)-1] {
+				// Cut before its last record: the body cannot be whole.
+				if body, _ := io.ReadAll(resp.Body); bytes.Contains(body, []byte("len=3000")) {
+					t.Errorf("cut after %d of %d bytes, yet the backend got the whole body: %q", k, bounds[len(bounds)-1], body)
+				}
+			}
 			raw.Close()
 		}()
 	}

@@ -410,7 +410,7 @@ func (tr *tlsTransport) Read(p []byte) (int, error) {
 	}
 	k := min(len(p), tr.rec, buffered)
 	if k == 0 {
-		return 0, endOr(buffered, c.ReadEOF())
+		return 0, endOr(buffered+1, c.ReadEOF()) // inside a record: an end is a truncation
 	}
 	k, _ = c.Read(p[:k])
 	tr.rec -= k
@@ -432,13 +432,14 @@ func nextPiece(b, p []byte, rec *int, eof bool) (int, error) {
 	k := copy(p, b[:min(len(b), *rec)])
 	*rec -= k
 	if k == 0 {
-		return 0, endOr(len(b), eof)
+		return 0, endOr(len(b)+1, eof) // inside a record: an end is a truncation
 	}
 	return k, nil
 }
 
 // endOr is what a read that found nothing to hand over returns: wait for
-// more, or the end of the stream (at a record boundary, a clean EOF).
+// more, or the end of the stream: a clean EOF only with nothing of a record
+// in hand (buffered counts what is, or the record already begun).
 func endOr(buffered int, eof bool) error {
 	switch {
 	case !eof:
