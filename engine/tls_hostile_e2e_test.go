@@ -444,3 +444,51 @@ func TestTLSFlowControl(t *testing.T) {
 		checkGrowth(t, base, peak)
 	})
 }
+
+// TestTLSMaxHandshakes: beyond max_tls_handshakes in progress, a new TLS
+// connection is closed at once and counted; once one ends, handshakes are
+// taken again.
+func TestTLSMaxHandshakes(t *testing.T) {
+	c := newTestCert(t, "ecdsa")
+	st := stats.New(stats.Options{})
+	cfg := poolOf(tlsBackend(t))
+	cfg.Stats = st
+	cfg.MaxTLSHandshakes = 2
+	_, addr := startTLSProxy(t, cfg, c)
+	var idle []net.Conn
+	for range 2 { // two handshakes that never get a ClientHello
+		conn, err := net.DialTimeout("tcp", addr, ioTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, conn)
+	}
+	time.Sleep(100 * time.Millisecond) // accepted
+	conn, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(ioTimeout))
+	start := time.Now()
+	if err := tls.Client(conn, c.clientTLS()).Handshake(); err == nil {
+		t.Fatal("a third handshake went ahead; want the connection closed")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("closed after %v; want at once", d)
+	}
+	if got := metricValue(t, st, `loopgate_tls_handshakes_total{result="refused"}`); got != 1 {
+		t.Fatalf("refused handshakes counted: %v; want 1", got)
+	}
+	idle[0].Close()
+	for end := time.Now().Add(ioTimeout); ; time.Sleep(20 * time.Millisecond) {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", addr, c.clientTLS())
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no handshake taken after one ended: %v", err)
+		}
+	}
+	idle[1].Close()
+}

@@ -38,7 +38,8 @@ import (
 //     and RSA 2048, full and resumed (session tickets), from this process with
 //     TLSBenchConfig.HandshakeConns goroutines: handshakes per second of the proxy's CPU
 //     (per core);
-//   - idle: RSS per idle keep-alive TLS connection after one request.
+//   - idle: RSS per idle keep-alive TLS connection after one request, measured first, on
+//     proxies that have served nothing else.
 
 // TLSBenchConfig describes a TLS run. Zero fields take the defaults in the comments.
 type TLSBenchConfig struct {
@@ -192,6 +193,22 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 		return nil
 	}
 
+	// Idle memory first, on proxies that have served nothing else: RSS that load has
+	// grown and the allocator keeps would hide the connections' own. One round, for the
+	// same reason.
+	if cfg.IdleConns > 0 {
+		for _, tp := range proxies {
+			r, err := idleTLS(ctx, tp, cfg.IdleConns)
+			if err != nil {
+				res.Notes = append(res.Notes, fmt.Sprintf("%s idle: %v", tp.name, err))
+				continue
+			}
+			r.Scenario, r.Proxy = fmt.Sprintf("idle %d conns", cfg.IdleConns), tp.name
+			logf("  %-28s %-9s %.0f bytes/conn", r.Scenario, tp.name, r.IdleB)
+			res.Rows = append(res.Rows, r)
+			time.Sleep(time.Second) // let it close them
+		}
+	}
 	script := filepath.Join(cfg.WorkDir, "report.lua")
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
 		return res, err
@@ -230,14 +247,6 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 			if err != nil {
 				return res, err
 			}
-		}
-	}
-	if cfg.IdleConns > 0 {
-		err := collect("idle", func(tp *tlsProxy) (TLSRow, error) {
-			return idleTLS(ctx, tp, cfg.IdleConns)
-		})
-		if err != nil {
-			return res, err
 		}
 	}
 	return res, nil
@@ -413,29 +422,37 @@ func waitTLS(ctx context.Context, addr string, p *proc) error {
 // tlsRequest makes one connection, one handshake and one request with Connection: close,
 // and reads the whole answer.
 func tlsRequest(ctx context.Context, addr string, cfg *tls.Config, path string) error {
+	_, err := tlsRequestResumed(ctx, addr, cfg, path)
+	return err
+}
+
+// tlsRequestResumed is tlsRequest that also says whether the handshake resumed a session.
+func tlsRequestResumed(ctx context.Context, addr string, cfg *tls.Config, path string) (resumed bool, err error) {
 	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: loadTimeout}, Config: cfg}
-	c, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return err
+		return false, err
 	}
+	c := nc.(*tls.Conn)
 	defer c.Close()
+	resumed = c.ConnectionState().DidResume
 	_ = c.SetDeadline(time.Now().Add(loadTimeout))
 	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {
-		return err
+		return resumed, err
 	}
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
 	if err != nil {
-		return err
+		return resumed, err
 	}
 	if !strings.HasPrefix(line, "HTTP/1.1 200") {
-		return fmt.Errorf("status line %q", strings.TrimSpace(line))
+		return resumed, fmt.Errorf("status line %q", strings.TrimSpace(line))
 	}
 	_, err = io.Copy(io.Discard, br)
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		err = nil // HAProxy and nginx may close without close_notify after Connection: close
 	}
-	return err
+	return resumed, err
 }
 
 // handshakeLoad runs conns goroutines making new connections, one request each, for d.
@@ -453,18 +470,22 @@ func handshakeLoad(ctx context.Context, tp *tlsProxy, addr string, resume bool, 
 	if err != nil {
 		return TLSRow{}, err
 	}
-	var done, failed atomic.Int64
+	var done, failed, resumed atomic.Int64
 	end := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range conns {
 		wg.Go(func() {
 			for time.Now().Before(end) && ctx.Err() == nil {
-				if err := tlsRequest(ctx, addr, cfg, "/bytes?n=100"); err != nil {
+				r, err := tlsRequestResumed(ctx, addr, cfg, "/bytes?n=100")
+				if err != nil {
 					failed.Add(1)
 					continue
 				}
 				done.Add(1)
+				if r {
+					resumed.Add(1)
+				}
 			}
 		})
 	}
@@ -473,6 +494,10 @@ func handshakeLoad(ctx context.Context, tp *tlsProxy, addr string, resume bool, 
 	c1, _ := procCPU(tp.p.pid())
 	cpu := (c1.user + c1.sys) - (c0.user + c0.sys)
 	n := done.Load()
+	// The scenario is what it says: every handshake resumed, or none did.
+	if r := resumed.Load(); resume && r < n*9/10 || !resume && r > 0 {
+		return TLSRow{}, fmt.Errorf("%d of %d handshakes resumed", r, n)
+	}
 	row := TLSRow{RPS: float64(n) / elapsed.Seconds(), CPUus: perReq(cpu, n), Errors: failed.Load()}
 	if cpu > 0 {
 		row.PerCore = float64(n) / cpu.Seconds()
