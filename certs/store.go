@@ -213,9 +213,7 @@ func buildTable(static []*loaded, acme map[string]*loaded) (*table, []string) {
 	slices.SortStableFunc(t.def, rank)
 
 	for _, l := range all {
-		info := l.info
-		info.Names = slices.Clone(info.Names)
-		t.infos = append(t.infos, info)
+		t.infos = append(t.infos, l.info)
 	}
 	return t, warn
 }
@@ -278,7 +276,10 @@ func pick(list []*tls.Certificate, hello *tls.ClientHelloInfo) *tls.Certificate 
 func (s *Store) Info() []CertInfo {
 	infos := s.tab.Load().infos
 	out := make([]CertInfo, len(infos))
-	copy(out, infos)
+	for i, in := range infos {
+		in.Names = slices.Clone(in.Names)
+		out[i] = in
+	}
 	return out
 }
 
