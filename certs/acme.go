@@ -73,6 +73,10 @@ type ACMEConfig struct {
 	// failed attempt is retried with the next type, so a failing one costs one
 	// failed validation, not two (Let's Encrypt limits failed validations).
 	Challenges []string `toml:"acme_challenges"`
+	// Profile asks the CA for a named certificate profile (draft-ietf-acme-profiles;
+	// Let's Encrypt offers "classic", "tlsserver" and "shortlived"). Empty: the
+	// CA's default.
+	Profile string `toml:"acme_profile"`
 	// KeyType is the certificate key: "ecdsa" (P-256, default) or "rsa" (2048 bits).
 	KeyType string `toml:"acme_key_type"`
 	// RenewAt is the fraction of a certificate's lifetime after which it is
@@ -486,7 +490,11 @@ func (m *ACME) obtain(ctx context.Context, domain, ch string) (*loaded, error) {
 	if err := m.register(ctx); err != nil {
 		return nil, err
 	}
-	order, err := m.client.AuthorizeOrder(ctx, acme.DomainIDs(domain))
+	var opts []acme.OrderOption
+	if m.cfg.Profile != "" {
+		opts = append(opts, acme.WithOrderIssuanceProfile(acme.ProfileName(m.cfg.Profile)))
+	}
+	order, err := m.client.AuthorizeOrder(ctx, acme.DomainIDs(domain), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create ACME order for %q: %w", domain, err)
 	}
@@ -513,7 +521,7 @@ func (m *ACME) obtain(ctx context.Context, domain, ch string) (*loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create CSR for %q: %w", domain, err)
 	}
-	der, _, err := m.client.CreateOrderCert(ctx, order.FinalizeURL, csr, true)
+	der, _, err := m.client.CreateCertFromOrder(ctx, order, csr, true)
 	if err != nil {
 		return nil, fmt.Errorf("cannot finalize ACME order for %q: %w", domain, err)
 	}
