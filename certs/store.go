@@ -224,7 +224,8 @@ func buildTable(static []*loaded, acme map[string]*loaded) (*table, []string) {
 // §6.4.3), case-insensitively; without SNI, the IP address the client
 // connected to is matched against IP SANs. Otherwise the default is served.
 // Among the candidates for a name, the first the client supports wins (ECDSA
-// before RSA). It takes no lock and allocates only for mixed-case names.
+// before RSA). It takes no lock; it allocates only for mixed-case names and,
+// when a name has several candidates, in tls's SupportsCertificate.
 func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	t := s.tab.Load()
 	if list := t.lookup(hello); len(list) > 0 {
