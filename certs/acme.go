@@ -73,10 +73,10 @@ type ACMEConfig struct {
 	// failed attempt is retried with the next type, so a failing one costs one
 	// failed validation, not two (Let's Encrypt limits failed validations).
 	Challenges []string `toml:"acme_challenges"`
-	// Profile asks the CA for a named certificate profile (draft-ietf-acme-profiles;
+	// CAProfile asks the CA for a named certificate profile (draft-ietf-acme-profiles;
 	// Let's Encrypt offers "classic", "tlsserver" and "shortlived"). Empty: the
 	// CA's default.
-	Profile string `toml:"acme_profile"`
+	CAProfile string `toml:"acme_profile"`
 	// KeyType is the certificate key: "ecdsa" (P-256, default) or "rsa" (2048 bits).
 	KeyType string `toml:"acme_key_type"`
 	// RenewAt is the fraction of a certificate's lifetime after which it is
@@ -491,8 +491,8 @@ func (m *ACME) obtain(ctx context.Context, domain, ch string) (*loaded, error) {
 		return nil, err
 	}
 	var opts []acme.OrderOption
-	if m.cfg.Profile != "" {
-		opts = append(opts, acme.WithOrderIssuanceProfile(acme.ProfileName(m.cfg.Profile)))
+	if m.cfg.CAProfile != "" {
+		opts = append(opts, acme.WithOrderIssuanceProfile(acme.ProfileName(m.cfg.CAProfile)))
 	}
 	order, err := m.client.AuthorizeOrder(ctx, acme.DomainIDs(domain), opts...)
 	if err != nil {

@@ -171,6 +171,12 @@ type pebble struct {
 // startPebble runs Pebble validating HTTP-01 and TLS-ALPN-01 against s's
 // listeners, issuing certificates valid for validity seconds.
 func startPebble(t *testing.T, s *site, validity uint64) *pebble {
+	return startPebbleProfiles(t, s, map[string]ca.Profile{"default": {Description: "test", ValidityPeriod: validity}})
+}
+
+// startPebbleProfiles is startPebble with named issuance profiles. Pebble
+// picks one at random for orders that name none.
+func startPebbleProfiles(t *testing.T, s *site, profiles map[string]ca.Profile) *pebble {
 	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")     // validate at once
 	t.Setenv("PEBBLE_AUTHZREUSE", "0")     // every order validates, so failures can be injected
@@ -183,9 +189,7 @@ func startPebble(t *testing.T, s *site, validity uint64) *pebble {
 	})
 	logger := log.New(s.pebbleLog, "pebble ", log.Lmicroseconds)
 	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{
-		"default": {Description: "test", ValidityPeriod: validity},
-	})
+	authority := ca.New(logger, store, "", "ecdsa", 0, 1, profiles)
 	vaImpl := va.New(logger, port(t, s.httpLn.Addr().String()), port(t, s.tlsAddr), false, startDNS(t), store)
 	front := wfe.New(logger, store, vaImpl, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
 	srv := httptest.NewTLSServer(front.Handler())
@@ -415,5 +419,34 @@ func TestACMEPebbleBackoff(t *testing.T) {
 	}
 	if st := m.Status()[0]; st.Failures != 0 || st.LastError != "" {
 		t.Fatalf("Status after recovery: %+v", st)
+	}
+}
+
+// TestACMEPebbleProfile asks for a named issuance profile and an RSA key.
+func TestACMEPebbleProfile(t *testing.T) {
+	s := newSite(t)
+	p := startPebbleProfiles(t, s, map[string]ca.Profile{
+		"long":  {Description: "long", ValidityPeriod: 90 * 24 * 3600},
+		"short": {Description: "short", ValidityPeriod: 600},
+	})
+	s.start(t, p, ACMEConfig{Domains: []string{"p.example.test"}, Challenges: []string{ChallengeHTTP01}, CAProfile: "short", KeyType: "rsa"})
+	r := s.next(t)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if life := r.info.NotAfter.Sub(r.info.NotBefore); life > 10*time.Minute {
+		t.Fatalf("lifetime %v: profile \"short\" not used", life)
+	}
+	if r.info.KeyType != "RSA 2048" {
+		t.Fatalf("key type %q", r.info.KeyType)
+	}
+	s.verifyServed(t, p, "p.example.test")
+
+	// A profile the CA does not offer is a reported failure.
+	s2 := newSite(t)
+	p2 := startPebbleProfiles(t, s2, map[string]ca.Profile{"only": {ValidityPeriod: 600}})
+	s2.start(t, p2, ACMEConfig{Domains: []string{"q.example.test"}, CAProfile: "missing", RetryMin: time.Hour, RetryMax: time.Hour})
+	if r := s2.next(t); r.err == nil || !strings.Contains(r.err.Error(), "missing") {
+		t.Fatalf("unknown profile: %v", r.err)
 	}
 }

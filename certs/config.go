@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 )
 
 // ALPNHTTP1 is the protocol offered by ALPN (RFC 7301); "h2" joins it when the
@@ -207,3 +208,22 @@ func (s *Store) alpnConfig(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		Certificates: []tls.Certificate{*c},
 	}, nil
 }
+
+// Config is the proposed [tls] table of config.toml in one struct: the
+// certificate pairs, the default listener Profile, session tickets and ACME.
+// Embedded structs decode as if their keys were written here. A listener that
+// needs another policy (the admin listener requiring client certificates) gets
+// its own Profile.
+type Config struct {
+	Profile
+	TicketConfig
+	ACMEConfig
+	// Certs are the static pairs ([[tls.cert]] entries).
+	Certs []Pair `toml:"cert"`
+	// ReloadCheck is how often the pairs' files are checked for changes
+	// (default 5s; negative: never, reload on SIGHUP only).
+	ReloadCheck time.Duration `toml:"reload_check"`
+}
+
+// ACMEEnabled reports whether the configuration lists names for ACME.
+func (c *Config) ACMEEnabled() bool { return len(c.Domains) > 0 }

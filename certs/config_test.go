@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 func TestNewTLSConfigDefaults(t *testing.T) {
@@ -151,5 +154,55 @@ func TestMutualTLS(t *testing.T) {
 		f(addrOpt, &goodCert, max, true)
 		f(addrOpt, nil, max, true)
 		f(addrOpt, &badCert, max, false)
+	}
+}
+
+// TestConfigTOML decodes the [tls] table proposed in docs/TLS.md.
+func TestConfigTOML(t *testing.T) {
+	const doc = `
+[tls]
+min_version = "1.3"
+ciphers = ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]
+client_ca = "ca.pem"
+client_auth = "optional"
+reload_check = "10s"
+session_ticket_rotate = "6h"
+session_ticket_keys = 4
+session_ticket_key_file = "/etc/loopgate/tickets.keys"
+acme_domains = ["example.com", "www.example.com"]
+acme_email = "ops@example.com"
+acme_directory = "https://acme-staging-v02.api.letsencrypt.org/directory"
+acme_dir = "/var/lib/loopgate/acme"
+acme_challenges = ["http-01"]
+acme_renew_at = 0.5
+acme_profile = "shortlived"
+acme_retry_max = "1h"
+
+[[tls.cert]]
+cert = "a.pem"
+key = "a-key.pem"
+default = true
+
+[[tls.cert]]
+cert = "b.pem"
+key = "b-key.pem"
+`
+	var v struct {
+		TLS Config `toml:"tls"`
+	}
+	md, err := toml.Decode(doc, &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := md.Undecoded(); len(u) != 0 {
+		t.Fatalf("undecoded keys: %v", u)
+	}
+	c := v.TLS
+	if c.MinVersion != "1.3" || len(c.Ciphers) != 1 || c.ClientCA != "ca.pem" || c.ClientAuth != "optional" ||
+		c.ReloadCheck != 10*time.Second || c.Rotate != 6*time.Hour || c.Keys != 4 || c.KeyFile != "/etc/loopgate/tickets.keys" ||
+		!c.ACMEEnabled() || c.Domains[1] != "www.example.com" || c.Email != "ops@example.com" || c.Dir != "/var/lib/loopgate/acme" ||
+		c.Challenges[0] != "http-01" || c.RenewAt != 0.5 || c.CAProfile != "shortlived" || c.RetryMax != time.Hour ||
+		len(c.Certs) != 2 || !c.Certs[0].Default || c.Certs[1].Key != "b-key.pem" {
+		t.Fatalf("decoded: %+v", c)
 	}
 }
