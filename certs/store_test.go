@@ -434,3 +434,14 @@ func TestInfo(t *testing.T) {
 		t.Fatal("Info returned shared memory")
 	}
 }
+
+func TestWatchNegativeIntervalReturns(t *testing.T) {
+	s := mustStore(t, nil)
+	done := make(chan struct{})
+	go func() { s.Watch(context.Background(), -1, nil); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch with a negative interval did not return")
+	}
+}

@@ -131,15 +131,17 @@ func (t *Tickets) Rotate() error {
 
 // Run rotates until ctx ends: every Rotate for random keys; with a key file,
 // whenever the file changes (checked every check interval, DefaultReloadCheck
-// when check <= 0). Errors go to report. Run it on its own goroutine.
+// when 0, never when negative). Errors go to report. Run it on its own goroutine.
 func (t *Tickets) Run(ctx context.Context, check time.Duration, report func(error)) {
 	if t.cfg.Disabled {
 		return
 	}
 	every := t.cfg.Rotate
 	if t.cfg.KeyFile != "" {
-		every = check
-		if every <= 0 {
+		switch every = check; {
+		case check < 0:
+			return // the key file is re-read by Rotate, on SIGHUP
+		case check == 0:
 			every = DefaultReloadCheck
 		}
 	}

@@ -239,3 +239,19 @@ func TestTicketsRunRotatesRandomKeys(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestTicketsRunNegativeCheckWithKeyFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "k")
+	RotateTicketKeyFile(file, 1)
+	tk, err := NewTickets(TicketConfig{KeyFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { tk.Run(context.Background(), -1, nil); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run with a negative check and a key file did not return")
+	}
+}

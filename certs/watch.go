@@ -53,13 +53,17 @@ func sameStamps(a, b []stamp) bool {
 }
 
 // Watch reloads the current pairs whenever one of their files changes, checking
-// every interval (DefaultReloadCheck when interval <= 0), until ctx ends. Each
+// every interval (DefaultReloadCheck when 0; a negative interval returns at
+// once: reloads then come from SIGHUP only), until ctx ends. Each
 // reload attempt is passed to report (warnings, error); a refused reload keeps
 // the old certificates and is not retried until a file changes again, so a
 // half-written pair (new certificate, old key) is reported once and picked up
 // when the second file lands. Run it on its own goroutine.
 func (s *Store) Watch(ctx context.Context, interval time.Duration, report func(warn []string, err error)) {
-	if interval <= 0 {
+	if interval < 0 {
+		return
+	}
+	if interval == 0 {
 		interval = DefaultReloadCheck
 	}
 	pairs := s.Pairs()

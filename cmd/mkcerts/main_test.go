@@ -7,7 +7,9 @@ import (
 	"encoding/pem"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -132,5 +134,47 @@ func TestTicketKeys(t *testing.T) {
 	keys, err := certs.ReadTicketKeys(file)
 	if err != nil || len(keys) != 2 || keys[0] == keys[1] {
 		t.Fatalf("ticket keys: %d %v", len(keys), err)
+	}
+}
+
+// TestCurl checks the output of `make certs` with curl, a peer that is not Go:
+// it must verify localhost.pem against ca.pem by name. Skips without curl
+// unless LOOPGATE_REQUIRE_CURL is set.
+func TestCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("LOOPGATE_REQUIRE_CURL") != "" {
+			t.Fatal("curl not found and LOOPGATE_REQUIRE_CURL is set")
+		}
+		t.Skip("curl not installed")
+	}
+	dir := t.TempDir()
+	if err := run([]string{"-dir", dir}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := certs.NewStore([]certs.Pair{{Cert: filepath.Join(dir, "localhost.pem"), Key: filepath.Join(dir, "localhost-key.pem")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := certs.NewTLSConfig(certs.Profile{}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{TLSConfig: cfg, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello "+r.Proto)
+	})}
+	go srv.ServeTLS(ln, "", "")
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, url := range []string{"https://localhost:" + port + "/", "https://127.0.0.1:" + port + "/"} {
+		out, err := exec.Command(curl, "-sS", "--max-time", "10", "--resolve", "localhost:"+port+":127.0.0.1",
+			"--cacert", filepath.Join(dir, "ca.pem"), url).CombinedOutput()
+		if err != nil || string(out) != "hello HTTP/1.1" {
+			t.Fatalf("curl %s: %v %q", url, err, out)
+		}
 	}
 }
