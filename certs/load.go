@@ -25,7 +25,6 @@ var (
 	ErrNoKey          = errors.New("certs: no PEM private key block")
 	ErrBadKey         = errors.New("certs: private key does not parse")
 	ErrKeyMismatch    = errors.New("certs: private key does not match the certificate")
-	ErrNoPairs        = errors.New("certs: no certificate configured")
 )
 
 // Pair names one certificate chain and its private key, both PEM files. The

@@ -133,9 +133,10 @@ func (s *Store) setALPNChallenge(name string, cert *tls.Certificate) {
 }
 
 // buildTable indexes static pairs and ACME certificates. ACME certificates come
-// first for their names: the operator listed those names for ACME, and a static
-// pair covering them is then only a fallback (for example a self-signed
-// certificate served until the first ACME certificate arrives).
+// first for their names, whatever their key type: the operator listed those
+// names for ACME, and a static pair covering them is then only a fallback (for
+// example a self-signed certificate served until the first ACME certificate
+// arrives, or an RSA twin for old clients).
 func buildTable(static []*loaded, acme map[string]*loaded) (*table, []string) {
 	all := make([]*loaded, 0, len(static)+len(acme))
 	domains := make([]string, 0, len(acme))
@@ -201,7 +202,19 @@ func buildTable(static []*loaded, acme map[string]*loaded) (*table, []string) {
 		}
 	}
 
-	rank := func(a, b *tls.Certificate) int { return keyRank(a) - keyRank(b) }
+	// Order each list by source (ACME first, see above), then key type.
+	srcRank := make(map[*tls.Certificate]int, len(all))
+	for _, l := range all {
+		if l.info.Source == SourceStatic {
+			srcRank[l.cert] = 1
+		}
+	}
+	rank := func(a, b *tls.Certificate) int {
+		if d := srcRank[a] - srcRank[b]; d != 0 {
+			return d
+		}
+		return keyRank(a) - keyRank(b)
+	}
 	for _, m := range []map[string][]*tls.Certificate{t.exact, t.wild} {
 		for _, list := range m {
 			slices.SortStableFunc(list, rank)

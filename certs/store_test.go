@@ -445,3 +445,52 @@ func TestWatchNegativeIntervalReturns(t *testing.T) {
 		t.Fatal("Watch with a negative interval did not return")
 	}
 }
+
+// TestACMEPrecedence: for a name obtained by ACME, the ACME certificate is
+// served before a static pair for the same name, even an ECDSA one against an
+// ACME RSA certificate; the static pair serves until then, and other names and
+// the default are unaffected.
+func TestACMEPrecedence(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	static, staticLeaf := ca.writePair(t, dir, "static", leafOpts{names: []string{"site.test"}})
+	other, otherLeaf := ca.writePair(t, dir, "other", leafOpts{names: []string{"other.test"}})
+	s := mustStore(t, []Pair{other, static})
+	served := func(name string) *x509.Certificate {
+		c, err := s.GetCertificate(&tls.ClientHelloInfo{
+			ServerName:        name,
+			SupportedVersions: []uint16{tls.VersionTLS13},
+			SignatureSchemes:  []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256, tls.PSSWithSHA256},
+			SupportedCurves:   []tls.CurveID{tls.X25519, tls.CurveP256},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Leaf
+	}
+	if !served("site.test").Equal(staticLeaf) {
+		t.Fatal("static pair not served before ACME")
+	}
+	cp, kp, acmeLeaf := ca.issue(t, leafOpts{names: []string{"site.test"}, rsa: true})
+	l, _, err := parsePair(Pair{Cert: "acme.crt", Key: "acme.key"}, cp, kp, SourceACME, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.setACME("site.test", l)
+	if !served("site.test").Equal(acmeLeaf) {
+		t.Fatal("ACME certificate not preferred")
+	}
+	if !served("other.test").Equal(otherLeaf) || !served("nomatch.test").Equal(otherLeaf) {
+		t.Fatal("other names or the default changed")
+	}
+	if in := s.Info(); len(in) != 3 || in[0].Source != SourceACME {
+		t.Fatalf("Info: %+v", in)
+	}
+	// A static reload keeps the ACME certificate.
+	if _, err := s.Reload([]Pair{static}); err != nil {
+		t.Fatal(err)
+	}
+	if !served("site.test").Equal(acmeLeaf) {
+		t.Fatal("reload dropped the ACME certificate")
+	}
+}
