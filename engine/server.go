@@ -13,6 +13,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"loopgate/cache"
 	"loopgate/ratelimit"
 	"loopgate/stats"
 )
@@ -53,6 +54,7 @@ type Server struct {
 	fast         atomic.Int32     // loops with retries waiting out a backoff (the ticker then runs fast)
 	handshakes   atomic.Int64     // TLS handshakes in progress, for max_tls_handshakes
 	tlsStats     *stats.TLSStats
+	flights      *cache.Flights // cache misses being fetched, for collapsing (cache.go)
 }
 
 // New checks cfg, fills in defaults and returns a Server ready to Run.
@@ -71,6 +73,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		stopped: make(chan struct{}),
 		loopOf:  map[gnet.EventLoop]*loop{},
 		st:      cfg.Stats,
+		flights: cache.NewFlights(),
 	}
 	s.reqIDName = []byte(cfg.RequestIDHeader)
 	lns, err := newListeners(&cfg)

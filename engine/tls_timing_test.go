@@ -39,15 +39,15 @@ func benchCert(b *testing.B) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// memConn carries a handshake over a real socket, then (mem set) reads and
+// tlsBenchConn carries a handshake over a real socket, then (mem set) reads and
 // writes in-memory buffers, non-blockingly as the engine's transport does.
-type memConn struct {
+type tlsBenchConn struct {
 	net.Conn
 	mem     bool
 	in, out *[]byte
 }
 
-func (c *memConn) Read(p []byte) (int, error) {
+func (c *tlsBenchConn) Read(p []byte) (int, error) {
 	if !c.mem {
 		return c.Conn.Read(p)
 	}
@@ -59,7 +59,7 @@ func (c *memConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *memConn) Write(p []byte) (int, error) {
+func (c *tlsBenchConn) Write(p []byte) (int, error) {
 	if !c.mem {
 		return c.Conn.Write(p)
 	}
@@ -83,7 +83,7 @@ func BenchmarkTLSRecordPath(b *testing.B) {
 			defer ln.Close()
 			var c2s, s2c []byte
 			s2cBuf := make([]byte, 0, 64<<10)
-			sc, cc := &memConn{in: &c2s, out: &s2c}, &memConn{in: &s2c, out: &c2s}
+			sc, cc := &tlsBenchConn{in: &c2s, out: &s2c}, &tlsBenchConn{in: &s2c, out: &c2s}
 			srvErr := make(chan error, 1)
 			var srv *tls.Conn
 			go func() {

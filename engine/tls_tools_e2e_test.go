@@ -121,14 +121,14 @@ func TestSchemeVariable(t *testing.T) {
 }
 
 // needTool returns the path of a command-line tool the test drives, or
-// skips when it is absent (CI installs it and sets LOOPGATE_REQUIRE_TLSTOOLS,
-// which turns the skip into a failure).
+// skips when it is absent (CI installs it and sets LOOPGATE_REQUIRE_<TOOL>,
+// e.g. LOOPGATE_REQUIRE_CURL, which turns the skip into a failure).
 func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("LOOPGATE_REQUIRE_TLSTOOLS") != "" {
-			t.Fatalf("%s is required (LOOPGATE_REQUIRE_TLSTOOLS) but not found: %v", name, err)
+		if env := "LOOPGATE_REQUIRE_" + strings.ToUpper(name); os.Getenv(env) != "" {
+			t.Fatalf("%s is required (%s) but not found: %v", name, env, err)
 		}
 		t.Skipf("%s not installed", name)
 	}
