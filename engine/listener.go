@@ -23,10 +23,11 @@ type Listener struct {
 	Address string // host:port (required)
 	// TLS, when not nil, makes this a TLS listener: the engine terminates
 	// TLS on the event loops (docs/ARCHITECTURE.md, "TLS"). It must offer a
-	// certificate (Certificates, GetCertificate or GetConfigForClient). The
-	// engine clones it once in New: changes made to it later are not seen,
-	// but its GetCertificate is called for every handshake, so a
-	// certificate store behind it may change what it returns at any time.
+	// certificate (Certificates, GetCertificate or GetConfigForClient). New
+	// adjusts it in place, before any handshake uses it (prepareTLS), and
+	// then uses it as it is: the session ticket keys a certificate store
+	// sets on it later, and whatever its GetCertificate returns, apply to
+	// every new handshake. Do not change other fields once Run has started.
 	TLS *tls.Config
 	// RedirectHTTPS, on a plain listener, answers every request with 308 to
 	// the same host, path and query over https (RFC 9110 §15.4.9), except
@@ -57,8 +58,7 @@ var (
 )
 
 // newListeners checks the configured listeners and prepares them: TLS
-// configs are cloned with what the engine needs (ALPN http/1.1, records as
-// large as they may be, see tlsconn.go). Cold path.
+// configs get what the engine needs (prepareTLS). Cold path.
 func newListeners(cfg *Config) ([]*listener, error) {
 	in := cfg.Listeners
 	if len(in) == 0 {
@@ -88,7 +88,8 @@ func newListeners(cfg *Config) ([]*listener, error) {
 			if len(l.TLS.Certificates) == 0 && l.TLS.GetCertificate == nil && l.TLS.GetConfigForClient == nil {
 				return nil, fmt.Errorf("cannot serve TLS on %s: no certificate", l.Address)
 			}
-			ln.tls = serverTLSConfig(l.TLS)
+			prepareTLS(l.TLS)
+			ln.tls = l.TLS
 			ln.scheme = schemeHTTPS
 		}
 		if ln.HTTPSPort == 0 {
@@ -105,18 +106,23 @@ func newListeners(cfg *Config) ([]*listener, error) {
 	return out, nil
 }
 
-// serverTLSConfig is c as the engine serves it. ALPN selects http/1.1, or
-// http/1.0 for a client that offers only that (curl --http1.0; nginx does
-// the same): crypto/tls refuses a client whose list has nothing in common
-// with ours. h2 is dropped from the list; other protocols such as
-// acme-tls/1 are kept for whoever answers them in GetCertificate. Dynamic record sizing is off: the engine encrypts a
-// whole write and hands the records to the socket in one call, so small
-// first records would buy no latency and cost one seal and 22 bytes each.
-func serverTLSConfig(c *tls.Config) *tls.Config {
-	c = c.Clone()
+// prepareTLS sets what the engine needs on a listener's config, in place
+// rather than on a clone, so that the session ticket keys a certificate
+// store rotates on it (SetSessionTicketKeys) are the ones the handshakes
+// use. ALPN selects http/1.1, or http/1.0 for a client that offers only
+// that (curl --http1.0; nginx does the same): crypto/tls refuses a client
+// whose list has nothing in common with ours. h2 is dropped from the list;
+// other protocols are kept for whoever answers them (acme-tls/1 comes from
+// GetConfigForClient, and such a connection is closed after its
+// handshake). Dynamic record sizing is off: the engine encrypts a whole
+// write and hands the records to the socket in one call, so small first
+// records would buy no latency and cost one seal and 22 bytes each. A
+// version floor and a suite list are set only when the config has none.
+// Idempotent; call it before any handshake uses c.
+func prepareTLS(c *tls.Config) {
 	protos := []string{"http/1.1", "http/1.0"}
 	for _, p := range c.NextProtos {
-		if p != "h2" && p != "http/1.1" && p != "http/1.0" {
+		if !slices.Contains(protos, p) && p != "h2" {
 			protos = append(protos, p)
 		}
 	}
@@ -128,7 +134,6 @@ func serverTLSConfig(c *tls.Config) *tls.Config {
 	if c.MinVersion == 0 {
 		c.MinVersion = tls.VersionTLS12
 	}
-	return c
 }
 
 // aeadSuites are the TLS 1.2 suites offered unless the config names its

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"loopgate/engine"
 )
@@ -270,4 +271,69 @@ func TestTLSWrk(t *testing.T) {
 		}
 	}
 	t.Fatalf("no Requests/sec in wrk's output:\n%s", s)
+}
+
+// TestTLSALPNACMEClosed: a handshake that negotiates acme-tls/1 (a TLS-ALPN-01
+// validation, answered by the certificate store from GetConfigForClient) is
+// closed right after it (RFC 8737 §3), and nothing of it is read as HTTP.
+func TestTLSALPNACMEClosed(t *testing.T) {
+	c := newTestCert(t, "ecdsa")
+	cfg := c.serverTLS()
+	cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		if len(h.SupportedProtos) == 1 && h.SupportedProtos[0] == "acme-tls/1" {
+			return &tls.Config{Certificates: []tls.Certificate{c.cert}, NextProtos: []string{"acme-tls/1"}}, nil
+		}
+		return nil, nil
+	}
+	rec := startRecorder(t)
+	_, addrs := startListeners(t, poolOf(rec.addr()), engine.Listener{TLS: cfg})
+	ccfg := c.clientTLS()
+	ccfg.NextProtos = []string{"acme-tls/1"}
+	conn := dialTLS(t, addrs[0], ccfg)
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "acme-tls/1" {
+		t.Fatalf("negotiated %q", p)
+	}
+	conn.SetDeadline(time.Now().Add(ioTimeout))
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got, err := io.ReadAll(conn); len(got) != 0 || err != nil {
+		t.Fatalf("after an acme-tls/1 handshake: %q, %v; want a clean close", got, err)
+	}
+	if n, got := rec.seen(); n != 0 || got != "" {
+		t.Fatalf("the backend got %d connections and %q", n, got)
+	}
+	// Ordinary clients get http/1.1.
+	ccfg = c.clientTLS()
+	ccfg.NextProtos = []string{"h2", "http/1.1"}
+	if p := dialTLS(t, addrs[0], ccfg).ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Fatalf("an ordinary client negotiated %q", p)
+	}
+}
+
+// TestTLSTicketKeysSetLater: the engine uses the listener's config itself,
+// not a copy, so session ticket keys a certificate store sets on it after
+// New are the ones its handshakes use: a session from one proxy resumes on
+// another whose config got the same keys after it started.
+func TestTLSTicketKeysSetLater(t *testing.T) {
+	c := newTestCert(t, "ecdsa")
+	var key [32]byte
+	copy(key[:], "a ticket key shared by two proxy")
+	cfgA, cfgB := c.serverTLS(), c.serverTLS()
+	_, addrsA := startListeners(t, poolOf(tlsBackend(t)), engine.Listener{TLS: cfgA})
+	_, addrsB := startListeners(t, poolOf(tlsBackend(t)), engine.Listener{TLS: cfgB})
+	cfgA.SetSessionTicketKeys([][32]byte{key})
+	cfgB.SetSessionTicketKeys([][32]byte{key})
+	ccfg := c.clientTLS()
+	ccfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i, addr := range []string{addrsA[0], addrsB[0]} {
+		conn := dialTLS(t, addr, ccfg)
+		conn.SetDeadline(time.Now().Add(ioTimeout))
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		if _, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := conn.ConnectionState().DidResume; got != (i == 1) {
+			t.Fatalf("connection %d: DidResume %v", i, got)
+		}
+		conn.Close()
+	}
 }

@@ -47,6 +47,10 @@ const maxPlaintext = 16 << 10
 // crypto/tls refuses it, instead of being waited for.
 const maxCiphertext = maxPlaintext + 2048
 
+// alpnACME is the protocol of an ACME TLS-ALPN-01 validation (RFC 8737
+// §6.2), which a certificate store answers from GetConfigForClient.
+const alpnACME = "acme-tls/1"
+
 // recordHeader is a TLS record header's length.
 const recordHeader = 5
 
@@ -179,13 +183,18 @@ func (cc *clientConn) handshakeDone(t *tlsConn, err error) {
 		cc.closeNow() // an alert crypto/tls sent went out first (AsyncWrite)
 		return
 	}
-	if t.conn.ConnectionState().DidResume {
+	t.hs, t.tr.hs = nil, nil
+	cc.c.Discard(used)
+	st := t.conn.ConnectionState()
+	if st.DidResume {
 		s.tlsStats.Resumed.Inc()
 	} else {
 		s.tlsStats.Full.Inc()
 	}
-	t.hs, t.tr.hs = nil, nil
-	cc.c.Discard(used)
+	if st.NegotiatedProtocol == alpnACME {
+		cc.closeIdle() // a TLS-ALPN-01 validation carries no data (RFC 8737 §3)
+		return
+	}
 	cc.l.arm(&cc.timer, timerClientHeader)
 	cc.resumeRead()
 	cc.serve()
