@@ -234,7 +234,7 @@ func (cc *clientConn) readEOF() bool {
 func (cc *clientConn) discardInput() {
 	cc.c.Discard(-1)
 	if cc.tls != nil {
-		cc.dropTLSIn()
+		cc.forgetTLSIn()
 	}
 }
 

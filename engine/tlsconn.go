@@ -219,6 +219,9 @@ func (cc *clientConn) fill() {
 	limit := l.gen.tlsIn
 	l.tlsOut = l.tlsOut[:0]
 	for {
+		if !cc.recordReady() && !cc.c.ReadEOF() {
+			break // crypto/tls would find nothing to do: skip its call
+		}
 		if cap(t.in)-len(t.in) < maxPlaintext {
 			if t.in == nil {
 				t.in = l.takeTLSBuf()
@@ -229,9 +232,6 @@ func (cc *clientConn) fill() {
 			if len(t.in) >= limit || cap(t.in)-len(t.in) < maxPlaintext {
 				break // full: the rest waits in gnet's buffer
 			}
-		}
-		if !cc.recordReady() && !cc.c.ReadEOF() {
-			break // crypto/tls would find nothing to do: skip its call
 		}
 		n, err := t.conn.Read(t.in[len(t.in):cap(t.in)])
 		t.in = t.in[:len(t.in)+n]
@@ -289,13 +289,23 @@ func (cc *clientConn) flushTLS() error {
 const maxKeptTLSOut = 256 << 10
 
 // dropTLSIn gives an empty plaintext buffer back to the loop, so an idle
-// connection holds none.
+// connection holds none. Only where no caller can still hold input of the
+// connection (the start of a read in fill, the end of serve): the next
+// connection to fill would write over it.
 func (cc *clientConn) dropTLSIn() {
 	t := cc.tls
 	if t.in == nil {
 		return
 	}
 	cc.l.tlsBufs = append(cc.l.tlsBufs, t.in[:0])
+	t.in, t.off = nil, 0
+}
+
+// forgetTLSIn drops the plaintext buffer without giving it back: input a
+// caller may still hold (closing in the middle of an exchange) stays
+// intact, and the garbage collector takes it.
+func (cc *clientConn) forgetTLSIn() {
+	t := cc.tls
 	t.in, t.off = nil, 0
 }
 
@@ -394,7 +404,7 @@ func (cc *clientConn) shutTLS() {
 	if t.hs != nil {
 		t.hs.abort()
 	}
-	cc.dropTLSIn()
+	cc.forgetTLSIn()
 }
 
 // Read hands crypto/tls the next piece of the current record. On the loop
