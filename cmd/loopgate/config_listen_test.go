@@ -1,15 +1,26 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
 	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -105,4 +116,126 @@ func TestTOMLListenerErrors(t *testing.T) {
 	f("[[listener]]\naddress = \":80\"\ntls = \"yes\"\n", ErrType, "c.toml:3: listener[0].tls:")
 	f("[timeouts]\ntls_handshake = 5\n", ErrType, "c.toml:2: timeouts.tls_handshake:")
 	f("[server]\nmax_tls_handshakes = -1\n", ErrValue, "c.toml:2: server.max_tls_handshakes:")
+}
+
+// TestServeListeners runs loopgate from a config with a redirecting plain
+// listener and a TLS listener: https reaches the backend with
+// X-Forwarded-Proto https, http is redirected, and the startup log names
+// both listeners.
+func TestServeListeners(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Header.Get("X-Forwarded-Proto"), r.URL.RequestURI())
+	}))
+	defer backend.Close()
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir)
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	plain, secure := free(), free()
+	_, securePort, _ := net.SplitHostPort(secure)
+	in := fmt.Sprintf(`[server]
+event_loops = 1
+shutdown_grace = "2s"
+access_log = false
+
+[admin]
+listen = ""
+
+[[listener]]
+address = %q
+redirect_https = true
+https_port = %s
+
+[[listener]]
+address = %q
+tls = true
+cert_file = %q
+key_file = %q
+
+[[pool]]
+name = "web"
+  [[pool.backend]]
+  address = %q
+`, plain, securePort, secure, certFile, keyFile, strings.TrimPrefix(backend.URL, "http://"))
+	cfg, err := parse(filepath.Join(dir, "c.toml"), []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, filepath.Join(dir, "c.toml"), log, io.Discard, func() {}) }()
+
+	pem, _ := os.ReadFile(certFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{
+		Timeout:       5 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	var resp *http.Response
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err = client.Get("https://" + secure + "/a?b=1")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("GET over https: %v\nlogs:\n%s", err, logs.String())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "https /a?b=1" {
+		t.Fatalf("over https: %q", body)
+	}
+	resp, err = client.Get("http://" + plain + "/a?b=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := "https://127.0.0.1:" + securePort + "/a?b=1"; resp.StatusCode != 308 || resp.Header.Get("Location") != want {
+		t.Fatalf("over http: %d %q; want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not return after cancel")
+	}
+	for _, want := range []string{"address=" + plain + " tls=false redirect_https=true", "address=" + secure + " tls=true"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("logs lack %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer the proxy's goroutines may log into while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
