@@ -24,6 +24,7 @@ var proxyColors = map[string]string{
 	proxyLoopgateAll: "#60a5fa",
 	proxyHAProxy:     "#d97706",
 	proxyNginx:       "#059669",
+	proxyVarnish:     "#7c3aed",
 }
 
 func colorOf(proxy string) string {
