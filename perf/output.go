@@ -108,7 +108,7 @@ func (res *BenchResult) WriteTable(w io.Writer) error {
 	}
 	if len(res.Compression) > 0 {
 		b.WriteString("\ncompression: CPU is ms per MiB of corpus served (median, ± spread); per MiB out = × ratio; coding = less the same proxy's identity row\n")
-		fmt.Fprintf(&b, "%5s  %-9s %-9s %5s %8s %8s %9s %5s %9s %8s %6s %8s %6s\n", "conns", "proxy", "coding", "level",
+		fmt.Fprintf(&b, "%5s  %-9s %-9s %5s %8s %8s %10s %5s %11s %8s %6s %8s %6s\n", "conns", "proxy", "coding", "level",
 			"req/s", "MiB/s in", "CPU ms/MiB", "±%", "per MiB out", "coding", "ratio", "÷nginx", "errors")
 		for _, c := range res.Compression {
 			fmt.Fprintf(&b, "%5d  %-9s %-9s %5d %8.0f %8.1f %10.2f %5.1f %11.2f %8.2f %6.2f %8s %6d\n", c.Conns, c.Proxy, c.Coding,
