@@ -173,7 +173,10 @@ func (res *BenchResult) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if len(res.Compression) > 0 {
-		b.WriteString("\n| conns | proxy | coding | level | req/s (± spread) | corpus MiB/s | CPU ms per MiB in (± spread) | per MiB out | of it coding | ratio | CPU ÷ nginx | errors |\n")
+		if len(res.Summary) > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString("| conns | proxy | coding | level | req/s (± spread) | corpus MiB/s | CPU ms per MiB in (± spread) | per MiB out | of it coding | ratio | CPU ÷ nginx | errors |\n")
 		b.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, c := range res.Compression {
 			lvl := strconv.Itoa(c.Level)
