@@ -632,7 +632,7 @@ func (b *bench) startProxies(ctx context.Context) {
 				info.Setup = fmt.Sprintf("%d event loops (GOMAXPROCS)", runtime.GOMAXPROCS(0))
 			}
 			if b.cfg.Cache {
-				info.Setup += fmt.Sprintf(", cache of %d MiB in memory", cacheMemory>>20)
+				info.Setup += fmt.Sprintf(", cache %d MiB", cacheMemory>>20)
 			}
 			info.Version = b.res.Host.Versions["loopgate"]
 			text = loopgateConf(addr, b.backends, o)
@@ -654,7 +654,11 @@ func (b *bench) startProxies(ctx context.Context) {
 			info.Setup, info.Version = "worker_processes 1", version("nginx", "-v")
 			text = nginxProxyConf(b.dir, addr, b.backends, maxConns, b.cfg.Policy)
 			if b.cfg.Cache {
-				info.Setup += ", proxy_cache in " + b.cacheDir + ", sendfile, open_file_cache"
+				where := "tmpfs"
+				if !strings.HasPrefix(b.cacheDir, "/dev/shm/") {
+					where = "disk"
+				}
+				info.Setup += ", proxy_cache on " + where + ", sendfile, open_file_cache"
 				text = nginxCacheConf(b.dir, b.cacheDir, addr, b.backends, maxConns)
 			}
 			argv = []string{"nginx", "-p", b.dir, "-c", conf}
@@ -668,7 +672,7 @@ func (b *bench) startProxies(ctx context.Context) {
 			if info.Skipped != "" {
 				break
 			}
-			info.Setup = fmt.Sprintf("malloc storage of %d MiB, default thread pools", cacheMemory>>20)
+			info.Setup = fmt.Sprintf("malloc %d MiB, default thread pools", cacheMemory>>20)
 			info.Version = version("varnishd", "-V")
 			conf = filepath.Join(b.dir, name+".vcl")
 			text, argv = varnishVCL(b.backends), varnishArgs(b.dir, addr, conf)

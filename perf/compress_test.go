@@ -181,6 +181,7 @@ func TestBenchCompressSmoke(t *testing.T) {
 			t.Fatalf("%s %s %d: CPU ÷ nginx %.2f", c.Proxy, c.Coding, c.Level, c.VsNginx)
 		}
 	}
+	checkOutputs(t, res, []string{proxyLoopgate, proxyNginx})
 	var md strings.Builder
 	if err := res.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
