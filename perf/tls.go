@@ -222,7 +222,7 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 					if err != nil {
 						return TLSRow{}, err
 					}
-					lr, err := runWrk(ctx, script, "https://"+tp.addr["ecdsa"]+"/bytes?n="+strconv.Itoa(size), conns, cfg.Duration)
+					lr, err := runWrk(ctx, script, "https://"+tp.addr["ecdsa"]+"/bytes?n="+strconv.Itoa(size), conns, cfg.Duration, nil)
 					if err != nil {
 						return TLSRow{}, err
 					}
