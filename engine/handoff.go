@@ -64,9 +64,7 @@ const (
 // handoff is the Server's part in an upgrade.
 type handoff struct {
 	mu     sync.Mutex
-	fds    []int           // listening sockets, one per event loop; see Listeners
-	inodes map[uint64]bool // their inode numbers, as /proc/net/tcp shows them
-	inet6  bool            // they are AF_INET6
+	groups []lnGroup // per listener, in Config.Listeners order; see Listeners
 
 	retiring  atomic.Bool
 	successor int       // the successor's sockets, after ours in the group
@@ -74,52 +72,70 @@ type handoff struct {
 	detached  func()    // called once our sockets have left the group
 }
 
-// Listeners waits until every event loop has bound its listening socket and
-// returns how many there are (with reuse_port, one per loop). gnet shows no
-// listener but the first, so they are found in /proc/self/fd: the sockets that
-// listen on Addr. That is exact as long as one process runs one Server per
-// address, as loopgate does. The result is kept for Steer, GroupPeers and
-// Retire, and returned at once by later calls. Cold path: a few syscalls per
-// open descriptor per try.
+// lnGroup is one listener's sockets: each listener address is an
+// SO_REUSEPORT group of its own, and every group is handed over the same
+// way. The first listener's is the one the upgrade protocol counts
+// (GroupPeers); the others follow it.
+type lnGroup struct {
+	addr   *net.TCPAddr
+	fds    []int           // listening sockets, one per event loop
+	inodes map[uint64]bool // their inode numbers, as /proc/net/tcp shows them
+	inet6  bool            // they are AF_INET6
+}
+
+// Listeners waits until every event loop has bound its listening sockets and
+// returns how many there are per listener (with reuse_port, one per loop).
+// gnet shows no listener but the first, so they are found in /proc/self/fd:
+// the sockets that listen on each listener's address. That is exact as long
+// as one process runs one Server per address, as loopgate does. The result
+// is kept for Steer, GroupPeers and Retire, and returned at once by later
+// calls. Cold path: a few syscalls per open descriptor per try.
 func (s *Server) Listeners(ctx context.Context) (int, error) {
 	select {
 	case <-s.ready:
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
-	s.ho.mu.Lock()
-	n := len(s.ho.fds)
-	s.ho.mu.Unlock()
-	if n > 0 {
-		return n, nil
-	}
-	addr := s.addr.Load()
-	if addr == nil {
-		return 0, errors.New("cannot find the listeners: the server did not bind")
-	}
 	want := s.loopCount()
+	s.ho.mu.Lock()
+	found := len(s.ho.groups) > 0
+	s.ho.mu.Unlock()
+	if found {
+		return want, nil
+	}
+	groups := make([]lnGroup, len(s.lns))
+	for i, ln := range s.lns {
+		if ln.bound == nil {
+			return 0, fmt.Errorf("cannot find the listeners: %s did not bind", ln.Address)
+		}
+		groups[i].addr = ln.bound
+	}
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for {
-		fds, inodes, inet6, err := listenerFDs(addr)
+	for i := 0; i < len(groups); {
+		g := &groups[i]
+		fds, inodes, inet6, err := listenerFDs(g.addr)
 		if err != nil {
 			return 0, err
 		}
 		if len(fds) == want {
-			s.ho.mu.Lock()
-			s.ho.fds, s.ho.inodes, s.ho.inet6 = fds, inodes, inet6
-			s.ho.mu.Unlock()
-			return want, nil
+			g.fds, g.inodes, g.inet6 = fds, inodes, inet6
+			i++
+			continue
 		}
 		if len(fds) > want {
-			return 0, fmt.Errorf("cannot tell the listeners apart: %d sockets in this process listen on %s, want %d", len(fds), addr, want)
+			return 0, fmt.Errorf("cannot tell the listeners apart: %d sockets in this process listen on %s, want %d", len(fds), g.addr, want)
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("cannot find the listeners: %d of %d bound on %s: %w", len(fds), want, addr, ctx.Err())
+			return 0, fmt.Errorf("cannot find the listeners: %d of %d bound on %s: %w", len(fds), want, g.addr, ctx.Err())
 		case <-t.C:
 		}
 	}
+	s.ho.mu.Lock()
+	s.ho.groups = groups
+	s.ho.mu.Unlock()
+	return want, nil
 }
 
 // loopCount is the number of listening sockets gnet binds: one per event loop
@@ -131,46 +147,50 @@ func (s *Server) loopCount() int {
 	return s.cfg.Loops()
 }
 
-// listeners returns the sockets Listeners found.
-func (s *Server) listeners() ([]int, error) {
+// handoffGroups returns the groups Listeners found.
+func (s *Server) handoffGroups() ([]lnGroup, error) {
 	s.ho.mu.Lock()
 	defer s.ho.mu.Unlock()
-	if len(s.ho.fds) == 0 {
+	if len(s.ho.groups) == 0 {
 		return nil, errors.New("BUG: Listeners has not run")
 	}
-	return s.ho.fds, nil
+	return s.ho.groups, nil
 }
 
-// GroupPeers counts the sockets listening on Addr that are not this
-// server's: the other members of its SO_REUSEPORT group, such as a previous
-// process still leaving it or a successor. It reads /proc/net/tcp (or tcp6),
-// which lists every TCP socket of the network namespace: call it on the cold
-// path only, after Listeners.
+// GroupPeers counts the sockets listening on Addr (the first listener's
+// address) that are not this server's: the other members of its
+// SO_REUSEPORT group, such as a previous process still leaving it or a
+// successor. It reads /proc/net/tcp (or tcp6), which lists every TCP socket
+// of the network namespace: call it on the cold path only, after
+// Listeners.
 func (s *Server) GroupPeers() (int, error) {
-	s.ho.mu.Lock()
-	inodes, inet6 := s.ho.inodes, s.ho.inet6
-	s.ho.mu.Unlock()
-	if inodes == nil {
-		return 0, errors.New("BUG: Listeners has not run")
+	groups, err := s.handoffGroups()
+	if err != nil {
+		return 0, err
 	}
+	return groups[0].peers()
+}
+
+// peers counts the members of g's SO_REUSEPORT group that are not ours.
+func (g *lnGroup) peers() (int, error) {
 	file := "/proc/net/tcp"
-	if inet6 {
+	if g.inet6 {
 		file = "/proc/net/tcp6"
 	}
 	// Read as a stream: on a busy host the table runs to megabytes (every
 	// TIME_WAIT socket has a line), which a start should not hold in memory.
 	f, err := os.Open(file)
 	if err != nil {
-		return 0, fmt.Errorf("cannot count the listeners on %s: %w", s.Addr(), err)
+		return 0, fmt.Errorf("cannot count the listeners on %s: %w", g.addr, err)
 	}
 	defer f.Close()
-	listening, err := listeningInodes(f, s.addr.Load())
+	listening, err := listeningInodes(f, g.addr)
 	if err != nil {
-		return 0, fmt.Errorf("cannot count the listeners on %s: %w", s.Addr(), err)
+		return 0, fmt.Errorf("cannot count the listeners on %s: %w", g.addr, err)
 	}
 	n := 0
 	for _, ino := range listening {
-		if !inodes[ino] {
+		if !g.inodes[ino] {
 			n++
 		}
 	}
@@ -181,18 +201,28 @@ func (s *Server) GroupPeers() (int, error) {
 // every new connection to one of this server's sockets, assuming they hold
 // slots [first, first+n) of the group: first = 0 when they are the whole
 // group, the number of sockets before them when this server is a successor.
-// It replaces whatever program the group had. Requires reuse_port and
-// Listeners.
+// It replaces whatever program the group had. The other listeners' groups
+// are steered the same way, each with its own count of sockets before ours
+// (none for an address the previous process did not listen on). Requires
+// reuse_port and Listeners.
 func (s *Server) Steer(first int) error {
 	if !s.cfg.ReusePort {
 		return errors.New("cannot steer connections: reuse_port is off")
 	}
-	fds, err := s.listeners()
+	groups, err := s.handoffGroups()
 	if err != nil {
 		return err
 	}
-	if err := attachSteering(fds[0], first, len(fds)); err != nil {
-		return fmt.Errorf("cannot steer connections on %s: %w", s.Addr(), err)
+	for i, g := range groups {
+		at := first
+		if i > 0 {
+			if at, err = g.peers(); err != nil {
+				return err
+			}
+		}
+		if err := attachSteering(g.fds[0], at, len(g.fds)); err != nil {
+			return fmt.Errorf("cannot steer connections on %s: %w", g.addr, err)
+		}
 	}
 	return nil
 }
@@ -213,10 +243,11 @@ func (s *Server) Steer(first int) error {
 // listener): this server's sockets are the whole group, and after the
 // settle time they simply close.
 func (s *Server) Retire(successor int, detached func()) error {
-	fds, err := s.listeners()
+	groups, err := s.handoffGroups()
 	if err != nil {
 		return err
 	}
+	fds := groups[0].fds
 	if !s.cfg.ReusePort {
 		return errors.New("cannot hand over: reuse_port is off")
 	}
@@ -326,10 +357,10 @@ func unreadInput(fd int) bool {
 // engine (ErrAcceptSocket); gnet closes it at shutdown.
 func (s *Server) detachListeners() error {
 	s.ho.mu.Lock()
-	fds, m := s.ho.fds, s.ho.successor
-	s.ho.fds = nil
+	groups, m := s.ho.groups, s.ho.successor
+	s.ho.groups = nil
 	s.ho.mu.Unlock()
-	if len(fds) == 0 {
+	if len(groups) == 0 {
 		return nil
 	}
 	dummy, err := inertListener()
@@ -338,15 +369,31 @@ func (s *Server) detachListeners() error {
 	}
 	defer unix.Close(dummy)
 	var errs []error
-	for k, fd := range fds {
-		if m == 0 { // no successor in the group (the listener moved): just close
-			if err := unix.Dup3(dummy, fd, unix.O_CLOEXEC); err != nil {
-				errs = append(errs, fmt.Errorf("cannot close listener %d: %w", fd, err))
+	for i, g := range groups {
+		gm := m
+		if i > 0 {
+			// The successor's sockets in this listener's group, whether or
+			// not the first listener moved: none when it does not listen
+			// there, or too few to take each step's slots; then ours
+			// simply close.
+			var err error
+			if gm, err = g.peers(); err != nil {
+				errs = append(errs, err)
 			}
-			continue
+			if gm < len(g.fds) {
+				gm = 0
+			}
 		}
-		if err := detachStep(fd, k, len(fds), m, dummy); err != nil {
-			errs = append(errs, err)
+		for k, fd := range g.fds {
+			if gm == 0 { // no successor in the group (the listener moved): just close
+				if err := unix.Dup3(dummy, fd, unix.O_CLOEXEC); err != nil {
+					errs = append(errs, fmt.Errorf("cannot close listener %d: %w", fd, err))
+				}
+				continue
+			}
+			if err := detachStep(fd, k, len(g.fds), gm, dummy); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

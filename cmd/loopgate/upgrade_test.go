@@ -545,3 +545,66 @@ func TestHangupMovesListener(t *testing.T) {
 		t.Fatalf("admin after the move: %v", err)
 	}
 }
+
+// TestUpgradeTwoListeners upgrades a loopgate with two [[listener]]s under
+// load on both: the second listener's sockets are handed over like the
+// first's, so no request on either fails.
+func TestUpgradeTwoListeners(t *testing.T) {
+	bin, dir := buildUpgradeBinary(t)
+	p := &chain{t: t, bin: bin, dir: dir, config: filepath.Join(dir, "config.toml"), pidfile: filepath.Join(dir, "loopgate.pid"),
+		addr: freeAddr(t), admin: freeAddr(t), exited: make(chan error, 1)}
+	second := freeAddr(t)
+	conf := upgradeConfig(p.addr, p.admin, true, startOKBackends(t, 2))
+	conf = strings.Replace(conf, fmt.Sprintf("listen = %q\n", p.addr), "", 1)
+	conf += fmt.Sprintf("\n[[listener]]\naddress = %q\n\n[[listener]]\naddress = %q\n", p.addr, second)
+	if err := os.WriteFile(p.config, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if p.log, err = os.Create(filepath.Join(dir, "loopgate.log")); err != nil {
+		t.Fatal(err)
+	}
+	p.first = exec.Command(bin, "-config", p.config, "-pidfile", p.pidfile)
+	p.first.Stdout, p.first.Stderr = p.log, p.log
+	if err := p.first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.first.Wait() }()
+	t.Cleanup(p.stop)
+	if p.waitPid(func(pid int) bool { return pid == p.first.Process.Pid }, 10*time.Second) == 0 {
+		t.Fatal("loopgate did not write its pidfile")
+	}
+	for _, a := range []string{p.addr, second} {
+		if err := getOnce(a); err != nil {
+			t.Fatalf("%s does not answer: %v", a, err)
+		}
+	}
+	l1, l2 := startUpgradeLoad(p.addr), startUpgradeLoad(second)
+	defer l1.finishOnce(t)
+	defer l2.finishOnce(t)
+	time.Sleep(time.Second)
+
+	old := p.first.Process.Pid
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "-upgrade", "-pidfile", p.pidfile)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("loopgate -upgrade: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("the old process exited with %v", err)
+		}
+	case <-time.After(upgradeGrace):
+		t.Fatalf("the old process %d is still running %v after the handover", old, upgradeGrace)
+	}
+	time.Sleep(500 * time.Millisecond) // the new process alone serves both
+	l1.finish(t)
+	l2.finish(t)
+	for _, a := range []string{p.addr, second} {
+		if err := getOnce(a); err != nil {
+			t.Fatalf("%s after the upgrade: %v", a, err)
+		}
+	}
+}
