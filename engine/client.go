@@ -33,6 +33,7 @@ const (
 	clientClosing                     // last response written; flushing, then closing
 	clientBackoff                     // waiting out a retry's backoff before the next attempt
 	clientQueued                      // head held while every backend is at max_connections (queue.go)
+	clientTunnel                      // a tunnel (tunnel.go) carries the connection's bytes
 )
 
 // clientConn is the state of one client connection. It is owned by its loop.
@@ -56,7 +57,8 @@ type clientConn struct {
 	serving   bool // inside serve: re-entrant calls leave the work to its loop
 	lastOut   int  // closing: bytes queued when the flush last made progress
 
-	up *upConn // the upstream serving the current exchange
+	up  *upConn // the upstream serving the current exchange
+	tun *tunnel // the tunnel the connection became (tunnel.go); nil otherwise
 
 	*exchange // the current exchange; nil between requests
 }
@@ -70,6 +72,7 @@ type exchange struct {
 	minor       uint8
 	body        codec.BodyKind
 	reqDone     bool          // the whole request has been written upstream
+	upgrade     bool          // the request's Upgrade went upstream: a 101 opens a tunnel (tunnel.go)
 	closeAfter  bool          // close the connection after this exchange
 	respStarted bool          // bytes of the response have been written to the client
 	remaining   int64         // BodyLength: bytes still to forward
@@ -177,6 +180,10 @@ func (cc *clientConn) onTraffic() gnet.Action {
 		}
 		return gnet.None
 	}
+	if cc.state == clientTunnel {
+		cc.tun.fromClient()
+		return gnet.None
+	}
 	cc.serve()
 	return gnet.None
 }
@@ -241,6 +248,7 @@ func (cc *clientConn) endOfInput() {
 	case clientDialing, clientWaiting, clientBackoff, clientQueued:
 		cc.closeAfter = true // answer this request, then close
 	}
+	// clientTunnel: the tunnel passes the FIN on (tunnel.go).
 }
 
 // readHead parses the next request head and starts its exchange. It reports
@@ -407,6 +415,10 @@ func (cc *clientConn) start(b []byte, n int) {
 		cc.answer(403, true)
 		return
 	}
+	if r.Method == codec.MethodConnect { // parsed only with connect_ports (tunnel.go)
+		cc.connect(b, r, n)
+		return
+	}
 	if l.cfg.SeedEndpoints && cc.serveSeedAt(b, r, n) {
 		return
 	}
@@ -422,6 +434,13 @@ func (cc *clientConn) start(b []byte, n int) {
 	}
 	cc.rt, cc.maxBody = a, a.maxBody
 	cc.log.route = a.stats
+	// RFC 9110 §7.8: a protocol change is forwarded for a request without a
+	// body only; with one the upgrade is ignored, as a server may, and the
+	// request goes on as an ordinary one: the body's end, where the new
+	// protocol would begin, is the backend's to judge, not ours.
+	if r.Upgrade.Len > 0 && r.Body == codec.BodyNone {
+		l.upg, cc.upgrade = appendUpgrade(l.upg[:0], r.Upgrade.Bytes(b))
+	}
 	if a.filtered && !cc.routeAdmits(a, b, r) {
 		cc.consume(n)
 		cc.log.reason = stats.ReasonDenied
@@ -452,7 +471,7 @@ func (cc *clientConn) start(b []byte, n int) {
 		cc.respond(a)
 		return
 	}
-	if a.cache && cc.cacheLookup(a, b, r, n) {
+	if a.cache && !cc.upgrade && cc.cacheLookup(a, b, r, n) {
 		return
 	}
 	if a.maxBody > 0 && r.Body == codec.BodyLength && r.BodyLen > a.maxBody {
@@ -502,6 +521,10 @@ func (cc *clientConn) start(b []byte, n int) {
 		if len(a.respAdd) > 0 {
 			cc.respExtra = appendFields(cc.respExtra, a.respAdd, &l.vars)
 		}
+	}
+	if cc.upgrade {
+		l.extra = append(append(l.extra[:0], fw.Extra...), l.upg...)
+		fw.Extra = l.extra
 	}
 	l.scratch = codec.AppendRequestHead(l.scratch[:0], b, r, &fw)
 	cc.consume(n)
@@ -1009,6 +1032,9 @@ func (cc *clientConn) shut() {
 	}
 	cc.closed = true
 	cc.timer.stop()
+	if t := cc.tun; t != nil {
+		t.clientGone()
+	}
 	cc.l.unwait(cc)
 	cc.leaveQueue()
 	if !cc.refused {

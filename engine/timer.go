@@ -35,6 +35,7 @@ const (
 	timerLinger                        // closing client: flushing and discarding input
 	timerUpConnect                     // dial in flight (the dialer has its own timeout; this one is the loop's)
 	timerUpSend                        // upload paused because the backend stopped reading it
+	timerTunnel                        // tunnel with no byte either way (tunnel_idle)
 	numTimerKinds
 )
 
