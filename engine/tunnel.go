@@ -221,8 +221,8 @@ func (t *tunnel) onOpen(c gnet.Conn) {
 	t.open()
 }
 
-// dialFailed answers a CONNECT whose target could not be reached: 502, or
-// 504 when the connect timeout ran out.
+// dialFailed answers a CONNECT whose target could not be reached, or not
+// within upstream_connect: 502.
 func (t *tunnel) dialFailed(err error) {
 	if t.over || t.b != nil {
 		return
@@ -233,12 +233,8 @@ func (t *tunnel) dialFailed(err error) {
 	cc.tun = nil
 	cc.state = clientWaiting
 	t.l.s.log.Debug("cannot connect to CONNECT target", "client", string(cc.ip), "err", err)
-	status := 502
 	cc.log.reason = stats.ReasonConnect
-	if err == errConnectTimeout {
-		status, cc.log.reason = 504, stats.ReasonTimeout
-	}
-	cc.answer(status, true)
+	cc.answer(502, true) // as for a backend (upstream_connect): refused, unreachable or timed out alike
 }
 
 // open starts copying: what each side sent before the switch (pipelined
