@@ -776,8 +776,8 @@ func TestParseRequestUpgrade(t *testing.T) {
 	f("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: UPGRADE\r\n\r\n", "websocket")
 	f("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", "")                                        // not in Connection
 	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", "")                                       // no Upgrade
-	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: a\r\nUpgrade: b\r\n\r\n", "")          // two lines
-	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n", "")                          // empty
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: a\r\nUpgrade: b\r\n\r\n", "")           // two lines
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n", "")                           // empty
 	f("GET /ws HTTP/1.0\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", "")                 // HTTP/1.0
 	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: close, upgrade\r\nUpgrade: websocket\r\n\r\n", "websocket") // the caller decides
 	// Reuse after a parse with an upgrade: the next request has none.
