@@ -289,10 +289,11 @@ func (t *tunnel) pump(src, dst gnet.Conn, d *tunnelDir) {
 			t.pause(src, dst, d)
 			return
 		}
-		_, _ = dst.Write(b) // a receiver whose write failed is closed by its read side
+		if _, err := dst.Write(b); err == nil { // what gnet cannot send now it queues
+			d.bytes += int64(len(b))
+			t.timer.touch(now())
+		} // else the receiver failed: its read side ends, and so does the tunnel (onClose)
 		src.Discard(len(b))
-		d.bytes += int64(len(b))
-		t.timer.touch(now())
 	}
 	if src.ReadEOF() {
 		d.eof = true
