@@ -57,8 +57,7 @@ type clientConn struct {
 	serving   bool // inside serve: re-entrant calls leave the work to its loop
 	lastOut   int  // closing: bytes queued when the flush last made progress
 
-	up  *upConn // the upstream serving the current exchange
-	tun *tunnel // the tunnel the connection became (tunnel.go); nil otherwise
+	up *upConn // the upstream serving the current exchange
 
 	*exchange // the current exchange; nil between requests
 }
@@ -73,6 +72,7 @@ type exchange struct {
 	body        codec.BodyKind
 	reqDone     bool          // the whole request has been written upstream
 	upgrade     bool          // the request's Upgrade went upstream: a 101 opens a tunnel (tunnel.go)
+	tun         *tunnel       // the tunnel the exchange became; nil otherwise
 	closeAfter  bool          // close the connection after this exchange
 	respStarted bool          // bytes of the response have been written to the client
 	remaining   int64         // BodyLength: bytes still to forward
@@ -1032,8 +1032,8 @@ func (cc *clientConn) shut() {
 	}
 	cc.closed = true
 	cc.timer.stop()
-	if t := cc.tun; t != nil {
-		t.clientGone()
+	if cc.exchange != nil && cc.tun != nil {
+		cc.tun.clientGone()
 	}
 	cc.l.unwait(cc)
 	cc.leaveQueue()
