@@ -3,7 +3,7 @@
 // loads each the same way and prints a table of medians and spreads with ratios to HAProxy.
 // It also writes DIR/perf-<time>.json, DIR/latest.json, DIR/latest.md and an SVG chart.
 //
-//	harness -loopgate bin/loopgate -backend bin/backend [-quick] [-policy] [-out perf/results] [-chart FILE]
+//	harness -loopgate bin/loopgate -backend bin/backend [-quick] [-policy] [-ws] [-out perf/results] [-chart FILE]
 //
 // The engine is perf.Bench; docs/PERFORMANCE.md describes the method and the JSON.
 package main
@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&out, "out", "perf/results", "directory for the JSON, Markdown and SVG results")
 	fs.StringVar(&chart, "chart", "", "also write the SVG chart here (e.g. docs/perf.svg)")
 	fs.BoolVar(&verbose, "v", true, "print each run as it finishes")
+	ws := fs.Bool("ws", false, "run the WebSocket echo benchmark instead (ws.go)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -106,6 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if *ws {
+		return runWS(ctx, cfg, stdout, stderr)
+	}
 	start := time.Now()
 	res, err := perf.Bench(ctx, cfg)
 	if res != nil && len(res.Summary) > 0 {
