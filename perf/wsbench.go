@@ -329,4 +329,3 @@ func cmpOr(v, def int) int {
 	}
 	return def
 }
-
