@@ -59,6 +59,7 @@ fuzz:
 # results/latest.{json,md,svg} in perf/results/. Several minutes; QUICK=1 is a smoke run of a
 # few seconds. More harness flags in PERFFLAGS, e.g. PERFFLAGS="-clients -chart docs/perf.svg".
 # PERFFLAGS=-policy runs every proxy with the traffic-policy configuration (issue 13).
+# PERFFLAGS=-ws runs the WebSocket echo benchmark instead (issue 12; docs/PERFORMANCE.md).
 perf: build
 	$(GO) build -o $(BIN)/perf-harness ./perf/harness
 	$(BIN)/perf-harness -loopgate $(BIN)/loopgate -backend $(BIN)/backend $(if $(QUICK),-quick) $(PERFFLAGS)
