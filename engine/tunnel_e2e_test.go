@@ -561,3 +561,79 @@ func TestConnectPortsChecked(t *testing.T) {
 		t.Fatal("New accepted connect port 70000")
 	}
 }
+
+// TestTunnelHalfClosedTimeout: once the backend has ended its side, a
+// client that neither sends nor closes gets body_progress, not tunnel_idle.
+func TestTunnelHalfClosedTimeout(t *testing.T) {
+	backend, _ := startSwitcher(t, "bye", func(c net.Conn, br *bufio.Reader) {
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		io.Copy(io.Discard, br)
+	})
+	cfg := poolOf(backend.addr())
+	cfg.Timeouts.BodyProgress = 300 * time.Millisecond
+	srv, px := startProxy(t, cfg) // tunnel_idle stays 1h
+	c := dial(t, px)
+	c.send(upgradeReq)
+	readSwitched(t, c)
+	c.c.SetReadDeadline(time.Now().Add(ioTimeout))
+	if rest, err := io.ReadAll(c.br); err != nil || string(rest) != "bye" {
+		t.Fatalf("got %q, %v; want the backend's bytes, then its FIN", rest, err)
+	}
+	start := time.Now()
+	waitFor(t, func() bool { return srv.Tunnels() == 0 })
+	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("the half-closed tunnel ended after %v; want about body_progress (300ms)", d)
+	}
+}
+
+// TestTunnelSurvivesReload: a reload that changes the pool leaves open
+// tunnels alone.
+func TestTunnelSurvivesReload(t *testing.T) {
+	backend, _ := startSwitcher(t, "", func(c net.Conn, br *bufio.Reader) {
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		io.Copy(c, br)
+	})
+	cfg := poolOf(backend.addr())
+	srv, px := startProxy(t, cfg)
+	c := dial(t, px)
+	c.send(upgradeReq)
+	readSwitched(t, c)
+	next := poolOf(startEchoBackend(t).addr())
+	next.Listen = "127.0.0.1:0" // as startProxy set it
+	if err := srv.Reload(next); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	for range 3 {
+		c.send("echo")
+		if got := readN(t, c.br, c.c, 4); got != "echo" {
+			t.Fatalf("after the reload: %q", got)
+		}
+	}
+	c.c.(*net.TCPConn).CloseWrite()
+	if err := readEOF(c.c, ioTimeout); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return srv.Tunnels() == 0 })
+}
+
+// TestUpgradeResponseFields: the 101 carries what loopgate adds to any
+// response: the request ID, and the route's response header rules.
+func TestUpgradeResponseFields(t *testing.T) {
+	backend, heads := startSwitcher(t, "", func(c net.Conn, br *bufio.Reader) {
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		io.Copy(io.Discard, br)
+	})
+	cfg := poolOf(backend.addr())
+	cfg.RequestIDHeader = "X-Request-ID"
+	cfg.Routes = []engine.Route{{Pool: "web", ResponseHeaders: engine.HeaderRules{Set: []engine.Field{{Name: "X-Served-By", Value: "ws"}}}}}
+	_, px := startProxy(t, cfg)
+	c := dial(t, px)
+	c.send(upgradeReq)
+	head := <-heads
+	resp := readSwitched(t, c)
+	id := resp.Header.Get("X-Request-Id")
+	if id == "" || !strings.Contains(head, "X-Request-ID: "+id+"\r\n") || resp.Header.Get("X-Served-By") != "ws" {
+		t.Fatalf("101 fields %v (backend got %q); want the request ID sent upstream and X-Served-By", resp.Header, head)
+	}
+}
