@@ -41,7 +41,7 @@ type tunnelDir struct {
 // tunnel is the state of one tunnel. It is owned by the loop of its client
 // connection, and is the gnet context of the backend side.
 type tunnel struct {
-	timer // tunnel_idle; the connect timeout of a CONNECT; flushing and lingering after the end
+	timer // tunnel_idle, body_progress once half-closed; a CONNECT's dial; after the end, flush and linger
 	l     *loop
 	cc    *clientConn
 	u     *upConn   // an upgrade's upstream connection (its picker, gauges); nil for CONNECT
@@ -124,7 +124,7 @@ func appendUpgrade(dst, v []byte) ([]byte, bool) {
 		}
 		p := trimOWS(v[i:j])
 		i = j + 1
-		if len(p) == 0 || len(p) == 3 && (p[0]|0x20) == 'h' && (p[1]|0x20) == '2' && (p[2]|0x20) == 'c' {
+		if len(p) == 0 || len(p) == 3 && (p[0]|0x20) == 'h' && p[1] == '2' && (p[2]|0x20) == 'c' {
 			continue
 		}
 		if len(dst) > mark {
