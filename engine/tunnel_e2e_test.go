@@ -89,7 +89,7 @@ func TestUpgradeForwarding(t *testing.T) {
 	srv, px := startProxy(t, poolOf(backend.addr()))
 	c := dial(t, px)
 	c.send(upgradeReq + "pipelined ")
-	head := <-heads
+	head := within(t, heads)
 	for _, want := range []string{"GET /t HTTP/1.1\r\n", "\r\nConnection: upgrade\r\n", "\r\nUpgrade: x-test\r\n"} {
 		if !strings.Contains(head, want) {
 			t.Fatalf("backend got head %q; want %q in it", head, want)
@@ -104,7 +104,7 @@ func TestUpgradeForwarding(t *testing.T) {
 	}
 	c.send("and more")
 	c.c.(*net.TCPConn).CloseWrite()
-	if got := <-early; got != "pipelined and more" {
+	if got := within(t, early); got != "pipelined and more" {
 		t.Fatalf("backend got %q after the head; want the pipelined bytes, then the rest", got)
 	}
 	c.c.SetReadDeadline(time.Now().Add(ioTimeout))
@@ -154,7 +154,7 @@ func TestUpgradeFieldsFiltered(t *testing.T) {
 		t.Helper()
 		c := dial(t, px)
 		wantStatus(t, c.roundTrip("GET", req), 200)
-		h := <-seen
+		h := within(t, seen)
 		if h.Get("Upgrade") != wantUpgrade || h.Get("Connection") != wantConn || h.Get("Http2-Settings") != "" {
 			t.Fatalf("%q reached the backend with Upgrade %q, Connection %q, HTTP2-Settings %q; want %q, %q, none",
 				req, h.Get("Upgrade"), h.Get("Connection"), h.Get("Http2-Settings"), wantUpgrade, wantConn)
@@ -232,7 +232,7 @@ func TestTunnelIdleTimeout(t *testing.T) {
 	if d := time.Since(last); d < 340*time.Millisecond || d > 2*time.Second {
 		t.Fatalf("closed %v after the last byte; want about tunnel_idle (400ms)", d)
 	}
-	if err := <-backendEOF; err != nil {
+	if err := within(t, backendEOF); err != nil {
 		t.Fatalf("backend side: %v; want a FIN", err)
 	}
 	waitFor(t, func() bool { return st.TunnelsClosed(stats.TunnelUpgrade) == 1 })
@@ -268,7 +268,7 @@ func TestTunnelShutdownGrace(t *testing.T) {
 		t.Fatalf("tunnel ended %v into a 500ms grace", d)
 	}
 	c.c.Close()
-	if err := <-backendEOF; err != nil {
+	if err := within(t, backendEOF); err != nil {
 		t.Fatalf("backend side: %v; want a FIN", err)
 	}
 	select {
@@ -317,7 +317,7 @@ func TestTunnelClientReset(t *testing.T) {
 	c.send("before the reset")
 	time.Sleep(50 * time.Millisecond)
 	resetClose(c.c)
-	if s := <-got; s != "before the reset" {
+	if s := within(t, got); s != "before the reset" {
 		t.Fatalf("backend got %q", s)
 	}
 	waitFor(t, func() bool { return srv.Tunnels() == 0 })
@@ -339,7 +339,7 @@ func TestTunnelSlowReader(t *testing.T) {
 			sum := make(chan string, 1)
 			backend, _ := startSwitcher(t, "", func(c net.Conn, br *bufio.Reader) {
 				if toBackend {
-					<-release
+					waitClosed(release)
 					c.SetReadDeadline(time.Now().Add(30 * time.Second))
 					h := sha256.New()
 					n, err := io.Copy(h, br)
@@ -383,11 +383,11 @@ func TestTunnelSlowReader(t *testing.T) {
 			checkTunnelGrowth(t, base, peak)
 			close(release)
 			if toBackend {
-				<-sending
+				within(t, sending)
 				if sendErr != nil || sent != size {
 					t.Fatalf("client sent %d: %v", sent, sendErr)
 				}
-				if got := <-sum; got != patternSum(size) {
+				if got := within(t, sum); got != patternSum(size) {
 					t.Fatalf("backend got %s; want the pattern's sum", got)
 				}
 				c.c.Close()
@@ -630,10 +630,32 @@ func TestUpgradeResponseFields(t *testing.T) {
 	_, px := startProxy(t, cfg)
 	c := dial(t, px)
 	c.send(upgradeReq)
-	head := <-heads
+	head := within(t, heads)
 	resp := readSwitched(t, c)
 	id := resp.Header.Get("X-Request-Id")
 	if id == "" || !strings.Contains(head, "X-Request-ID: "+id+"\r\n") || resp.Header.Get("X-Served-By") != "ws" {
 		t.Fatalf("101 fields %v (backend got %q); want the request ID sent upstream and X-Served-By", resp.Header, head)
+	}
+}
+
+// within receives from ch, failing the test after 30s: a proxy that loses
+// track of a connection must fail the test, not hang it.
+func within[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing came within 30s")
+	}
+	panic("unreachable")
+}
+
+// waitClosed waits until ch is closed, or 30s: a backend handler must not
+// outlive a test that failed before releasing it.
+func waitClosed(ch <-chan struct{}) {
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
 	}
 }

@@ -375,3 +375,114 @@ func (c *client) readAfter(req string) (*response, error) {
 	}
 	return c.readErr("GET", ioTimeout)
 }
+
+// TestWebSocketSlowReader: 64 MiB of messages into a WebSocket whose far
+// end does not read for a while, each way, with the libraries on both
+// ends: the proxy's memory stays bounded, and every message arrives whole
+// and in order once the reader reads.
+func TestWebSocketSlowReader(t *testing.T) {
+	const msgs, size = 64, 1 << 20
+	// message fills b with message i: one buffer per writer, so that the
+	// test's own garbage does not pass for the proxy's memory.
+	message := func(b []byte, i int) []byte {
+		if cap(b) < size {
+			b = make([]byte, size)
+		}
+		b = b[:size]
+		for k := range b {
+			b[k] = byte(i + k*7)
+		}
+		return b
+	}
+	for _, toBackend := range []bool{true, false} {
+		name := "backend reads late"
+		if !toBackend {
+			name = "client reads late"
+		}
+		t.Run(name, func(t *testing.T) {
+			release := make(chan struct{})
+			result := make(chan error, 1)
+			up := websocket.Upgrader{}
+			backend := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				c.SetReadLimit(2 * size)
+				if toBackend {
+					waitClosed(release)
+					result <- readMessages(c, msgs, message)
+					return
+				}
+				c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				buf := make([]byte, size)
+				for i := range msgs {
+					if err := c.WriteMessage(websocket.BinaryMessage, message(buf, i)); err != nil {
+						result <- err
+						return
+					}
+				}
+				result <- nil
+				c.ReadMessage() // until the client closes
+			}))
+			srv, px := startProxy(t, poolOf(backend))
+			c, _, _ := wsDial(t, px, "/ws")
+			c.SetReadLimit(2 * size)
+			stop := watchMem()
+			sent := make(chan error, 1)
+			if toBackend {
+				go func() {
+					c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+					buf := make([]byte, size)
+					for i := range msgs {
+						if err := c.WriteMessage(websocket.BinaryMessage, message(buf, i)); err != nil {
+							sent <- err
+							return
+						}
+					}
+					sent <- nil
+				}()
+			}
+			time.Sleep(1500 * time.Millisecond) // every buffer on the way fills
+			base, peak := stop()
+			checkTunnelGrowth(t, base, peak)
+			close(release)
+			wait := func(who string, ch chan error) {
+				t.Helper()
+				select {
+				case err := <-ch:
+					if err != nil {
+						t.Fatalf("%s: %v", who, err)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%s did not finish within 30s", who)
+				}
+			}
+			if toBackend {
+				wait("client", sent)
+			} else if err := readMessages(c, msgs, message); err != nil {
+				t.Fatalf("client: %v", err)
+			}
+			wait("backend", result)
+			c.Close()
+			waitFor(t, func() bool { return srv.Tunnels() == 0 })
+		})
+	}
+}
+
+// readMessages reads n messages from c and checks each against want(b, i).
+func readMessages(c *websocket.Conn, n int, want func(b []byte, i int) []byte) error {
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var buf []byte
+	for i := range n {
+		_, got, err := c.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		if buf = want(buf[:cap(buf)], i); !bytes.Equal(got, buf) {
+			return fmt.Errorf("message %d: %d bytes, not what was sent", i, len(got))
+		}
+	}
+	return nil
+}
