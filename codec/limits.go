@@ -15,7 +15,7 @@ type Limits struct {
 	// AllowConnect parses CONNECT requests (authority-form target, RFC 9110 §9.3.6)
 	// instead of failing them with ErrConnect: the caller tunnels them. Not a file key:
 	// the engine sets it when a listener accepts CONNECT.
-	AllowConnect bool `toml:"-"`
+	AllowConnect bool `toml:"-" json:"-"`
 }
 
 const (
