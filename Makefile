@@ -9,7 +9,7 @@ CONFIG   ?= config.toml
 FUZZTIME ?= 30s
 PIDFILE  ?= /tmp/loopgate.pid
 
-.PHONY: build run test race bench fuzz lint deps check clean perf soak
+.PHONY: build run test race bench fuzz lint deps check clean perf soak certs
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loopgate ./cmd/loopgate
@@ -68,8 +68,15 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# Throwaway CA and localhost certificates for trying TLS (docs/TLS.md): examples/tls/
+# ca.pem, localhost.pem, localhost-key.pem (ECDSA), localhost-rsa*.pem (RSA) and
+# client*.pem (mTLS). Git-ignored; the CA is kept across runs.
+certs:
+	$(GO) run ./cmd/mkcerts -dir examples/tls -rsa
+
 # Import direction (STYLE.md §1): codec imports only the standard library,
-# upstream and health no gnet, perf only codec, and nothing but cmd imports engine.
+# upstream and health no gnet, certs nothing of ours and no gnet, perf only codec,
+# and nothing but cmd imports engine.
 deps:
 	@set -e; \
 	bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./codec/ | grep '\.' || true); \
@@ -82,6 +89,8 @@ deps:
 	[ -z "$$bad" ] || { echo "upstream imports: $$bad"; exit 1; }; \
 	bad=$$($(GO) list -deps ./health/ | grep -E 'gnet|loopgate/(engine|cmd)' || true); \
 	[ -z "$$bad" ] || { echo "health imports: $$bad"; exit 1; }; \
+	bad=$$($(GO) list -deps ./certs/ | grep -E 'gnet|^loopgate/' | grep -vx 'loopgate/certs' || true); \
+	[ -z "$$bad" ] || { echo "certs imports: $$bad"; exit 1; }; \
 	bad=$$($(GO) list -deps ./perf/... | grep -E '^loopgate/' | grep -vE '^loopgate/(codec|perf|internal/ascii)' || true); \
 	[ -z "$$bad" ] || { echo "perf imports: $$bad"; exit 1; }; \
 	for p in $$($(GO) list ./... | grep -v '/cmd/'); do \

@@ -212,6 +212,21 @@ func eqFoldBytes(a, b []byte) bool {
 	return true
 }
 
+// withoutField returns a copy of h without its name field lines.
+func withoutField(h RawFields, name string) RawFields {
+	out := make([]byte, 0, len(h))
+	start := skipLine(h, 0)
+	out = append(out, h[:min(start, len(h))]...)
+	for p := start; p < len(h); {
+		fname, _, next := fieldAt(h, p)
+		if fname == nil || !eqFold(fname, name) {
+			out = append(out, h[p:min(next, len(h))]...)
+		}
+		p = next
+	}
+	return out
+}
+
 // neverStored are the fields a stored head leaves out (see Entry.Head).
 var neverStored = [...]string{
 	"Age", "Content-Length", "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
@@ -361,6 +376,10 @@ func Refresh(e *Entry, head304 []byte, t Times, c *Config) *Entry {
 		if e.ETag == nil || !weakEqual(tag, e.ETag) {
 			return nil
 		}
+		// The stored tag stays: it names the same representation (weakly),
+		// and may have been weakened because the stored body was transformed
+		// (compressed, RFC 9110 §8.8.1), which the origin's 304 cannot know.
+		h = withoutField(h, "ETag")
 	} else if lm, ok := first(h, "Last-Modified"); ok {
 		if string(lm) != string(e.LastModified) {
 			return nil

@@ -181,6 +181,15 @@ func TestRefresh(t *testing.T) {
 	if Refresh(e, respOf("304 Not Modified", `ETag: W/"v1"`), later, nil) == nil {
 		t.Fatal("§4.3.4 weak ETag of the same tag (answering If-None-Match) not accepted")
 	}
+	// A compressed variant's tag was weakened: the origin's strong 304
+	// selects it and must not make the stored tag strong again.
+	gz := entryOf(reqOf("Accept-Encoding: gzip"), respOf("200 OK", "Date: "+dateStr, "Cache-Control: max-age=10",
+		`ETag: W/"v1"`, "Content-Encoding: gzip"), "gz")
+	if r := Refresh(gz, respOf("304 Not Modified", `ETag: "v1"`, "Cache-Control: max-age=20"), later, nil); r == nil ||
+		string(r.ETag) != `W/"v1"` || !strings.Contains(string(r.Head), "ETag: W/\"v1\"\r\n") || strings.Contains(string(r.Head), `ETag: "v1"`) ||
+		!strings.Contains(string(r.Head), "max-age=20") {
+		t.Fatalf("§4.3.4 refreshing a weakened tag: %v", r)
+	}
 	if Refresh(e, respOf("304 Not Modified", "Last-Modified: Sun, 06 Nov 1994 07:00:00 GMT"), later, nil) != nil {
 		t.Fatal("§4.3.4 different Last-Modified selected the entry")
 	}

@@ -36,7 +36,16 @@ type CacheConfig struct {
 	// Header names the field that says HIT, MISS, STALE or BYPASS; "" = none
 	// (default "X-Cache").
 	Header string `toml:"header"`
+	// NoCollapse turns request collapsing off: every miss goes upstream.
+	NoCollapse bool `toml:"-"`
+	// CollapseTimeout bounds how long a miss waits for another request
+	// fetching the same key before it goes upstream itself (default 5s, as
+	// nginx's proxy_cache_lock_timeout).
+	CollapseTimeout time.Duration `toml:"collapse_timeout"`
 }
+
+// DefaultCollapseTimeout is CollapseTimeout when it is 0.
+const DefaultCollapseTimeout = 5 * time.Second
 
 // cacheStatus is what the X-Cache field says.
 type cacheStatus uint8
@@ -61,6 +70,11 @@ type cacheState struct {
 	entry  *cache.Entry // the response being copied in, inserted when complete
 	key    []byte       // primary key: host + target
 	sent   int64        // monoNow when the request went upstream
+	// Collapsing: the flight this exchange leads (it must Finish it) or
+	// waits for since waitedAt.
+	flight   *cache.Flight
+	leader   bool
+	waitedAt int64
 }
 
 // cacheFields is cache.Fields over the head being served; the loop's, so
@@ -111,7 +125,12 @@ func newCacheStore(cfg *Config, prev *cache.Store, used bool) *cache.Store {
 // cacheLookup looks the request r (head b[:n]) up for route a. It answers
 // from the cache and reports true, or prepares the exchange to go upstream
 // (with validators for a stale entry, and to store the response).
-func (cc *clientConn) cacheLookup(a *routeAction, b []byte, r *codec.Request, n int) bool {
+//
+// A miss may collapse (mayCollapse): when another request is fetching the
+// same key, this one waits for it with its head unread, and looks up again
+// when that ends (collapsedDone). Within an entry's stale-while-revalidate
+// window, it is answered with the stale entry instead of waiting.
+func (cc *clientConn) cacheLookup(a *routeAction, b []byte, r *codec.Request, n int, mayCollapse bool) bool {
 	l := cc.l
 	x := cc.exchange
 	x.cache = cacheState{key: x.cache.key[:0]}
@@ -150,7 +169,81 @@ func (cc *clientConn) cacheLookup(a *routeAction, b []byte, r *codec.Request, n 
 	}
 	x.cache.status = cacheMiss
 	x.cache.store = r.Method == codec.MethodGet
-	return false
+	if !x.cache.store || !mayCollapse || l.cfg.Cache.NoCollapse {
+		return false
+	}
+	f, leader := l.s.flights.Join(x.cache.key)
+	if leader {
+		x.cache.flight, x.cache.leader = f, true
+		return false
+	}
+	if state == cache.Stale && e.ServeWhileRevalidating(now) {
+		// Another request is revalidating it: RFC 5861 §3 lets this one
+		// have the stale entry meanwhile.
+		x.cache.stale = nil
+		cc.consume(n)
+		cc.serveEntry(e, cacheStale, cache.Evaluate(&l.cf, e))
+		return true
+	}
+	// Wait for the flight with the head unread; collapsedDone looks it up
+	// again. The client's timer stops: the wait has its own bound.
+	x.cache.stale = nil
+	x.cache.flight, x.cache.waitedAt = f, now
+	cc.timer.stop()
+	cc.state = clientCollapsed
+	l.s.st.CacheCollapsed()
+	l.wait(cc)
+	return true
+}
+
+// collapsedDone is the waiter check of a collapsed miss: once the flight it
+// waits for has ended, or collapse_timeout has passed, the request is looked
+// up again (now a hit, usually) and otherwise goes upstream itself, without
+// collapsing again.
+func (cc *clientConn) collapsedDone() bool {
+	l := cc.l
+	x := &cc.exchange.cache
+	timeout := l.cfg.Cache.CollapseTimeout
+	if timeout <= 0 {
+		timeout = DefaultCollapseTimeout
+	}
+	if !x.flight.Done() && monoNow()-x.waitedAt < int64(timeout) {
+		return false
+	}
+	cc.state = clientReadHead
+	b := cc.input()
+	r := &l.req
+	n, err := codec.ParseRequest(b, r, &l.gen.parse)
+	if err != nil { // it parsed before; a reload may have changed the limits
+		cc.reject(err)
+		return true
+	}
+	a := l.gen.routes.implicit
+	if l.gen.routes.table != nil {
+		// Routed again on the current generation, which also sets the
+		// loop's request variables the forward path expands.
+		if a = cc.route(b, r); a == nil {
+			cc.consume(n)
+			cc.log.reason = stats.ReasonNoRoute
+			cc.answer(404, false)
+			return true
+		}
+		cc.rt = a
+	}
+	if !(a.cache && cc.cacheLookup(a, b, r, n, false)) {
+		cc.forward(a, b, r, n)
+	}
+	return true
+}
+
+// cacheFinish ends the flight this exchange leads, if any: its waiters look
+// the key up again.
+func (cc *clientConn) cacheFinish() {
+	x := &cc.exchange.cache
+	if x.leader {
+		x.leader = false
+		cc.l.s.flights.Finish(x.key, x.flight)
+	}
 }
 
 // cacheKey appends the primary key of r: its host, normalised, then its
@@ -255,6 +348,7 @@ func (u *upConn) cacheRevalidate(b []byte, r *codec.Response, n int) bool {
 			return false // it selected another representation: relay it
 		}
 		st.Insert(x.key, e)
+		cc.cacheFinish()
 		u.consume(n)
 		cc.up, u.cc = nil, nil
 		u.timer.stop()
@@ -327,6 +421,7 @@ func (cc *clientConn) cacheDone() {
 		}
 		x.entry = nil
 	}
+	cc.cacheFinish()
 }
 
 // ErrNoCache refuses a purge when no route uses the cache.
@@ -353,10 +448,10 @@ func (s *Server) PurgeCache(key, prefix string, all bool) (int, error) {
 }
 
 // cacheStats reads the current store's size for the metrics.
-func (s *Server) cacheStats() (entries int, bytes int64, insertions, evictions uint64) {
+func (s *Server) cacheStats() stats.CacheSize {
 	if st := s.gen.Load().cache; st != nil {
 		x := st.Stats()
-		return x.Entries, x.Bytes, x.Insertions, x.Evictions
+		return stats.CacheSize{On: true, Entries: x.Entries, Bytes: x.Bytes, Insertions: x.Insertions, Evictions: x.Evictions}
 	}
-	return 0, 0, 0, 0
+	return stats.CacheSize{}
 }

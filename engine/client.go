@@ -26,14 +26,15 @@ const lingerTimeout = 5 * time.Second
 type clientState uint8
 
 const (
-	clientReadHead clientState = iota // waiting for a complete request head
-	clientDialing                     // head parsed and held while the upstream connection is dialed
-	clientReadBody                    // forwarding a fixed-length or chunked body upstream
-	clientWaiting                     // request forwarded; the response is in progress
-	clientClosing                     // last response written; flushing, then closing
-	clientBackoff                     // waiting out a retry's backoff before the next attempt
-	clientQueued                      // head held while every backend is at max_connections (queue.go)
-	clientTunnel                      // a tunnel (tunnel.go) carries the connection's bytes
+	clientReadHead  clientState = iota // waiting for a complete request head
+	clientDialing                      // head parsed and held while the upstream connection is dialed
+	clientReadBody                     // forwarding a fixed-length or chunked body upstream
+	clientWaiting                      // request forwarded; the response is in progress
+	clientClosing                      // last response written; flushing, then closing
+	clientBackoff                      // waiting out a retry's backoff before the next attempt
+	clientQueued                       // head held while every backend is at max_connections (queue.go)
+	clientCollapsed                    // head unread while another request fetches the same cache key (cache.go)
+	clientTunnel                       // a tunnel (tunnel.go) carries the connection's bytes
 )
 
 // clientConn is the state of one client connection. It is owned by its loop.
@@ -245,7 +246,7 @@ func (cc *clientConn) endOfInput() {
 		// for a whole request (guarantee 2), so its connection closes.
 		cc.log.reason = stats.ReasonClientGone
 		cc.closeNow()
-	case clientDialing, clientWaiting, clientBackoff, clientQueued:
+	case clientDialing, clientWaiting, clientBackoff, clientQueued, clientCollapsed:
 		cc.closeAfter = true // answer this request, then close
 	}
 	// clientTunnel: the tunnel passes the FIN on (tunnel.go).
@@ -471,9 +472,18 @@ func (cc *clientConn) start(b []byte, n int) {
 		cc.respond(a)
 		return
 	}
-	if a.cache && !cc.upgrade && cc.cacheLookup(a, b, r, n) {
+	if a.cache && !cc.upgrade && cc.cacheLookup(a, b, r, n, true) {
 		return
 	}
+	cc.forward(a, b, r, n)
+}
+
+// forward sends the request for route a upstream: pick a backend, rewrite
+// the head and send it on a pooled connection, or hold it while one is
+// dialed.
+func (cc *clientConn) forward(a *routeAction, b []byte, r *codec.Request, n int) {
+	l := cc.l
+	routed := l.gen.routes.table != nil
 	if a.maxBody > 0 && r.Body == codec.BodyLength && r.BodyLen > a.maxBody {
 		cc.reject(codec.ErrBodyTooLarge) // RFC 9110 §15.5.14; the body is not read
 		return
@@ -835,6 +845,9 @@ func (cc *clientConn) failBody(err error) {
 // is closed so that nothing it still sends can reach this client. One being
 // dialed is kept: it joins the pool when the dial completes.
 func (cc *clientConn) unlink() {
+	if cc.exchange != nil {
+		cc.cacheFinish() // nothing will be stored: the misses waiting for it go on
+	}
 	u := cc.up
 	if u == nil {
 		return
@@ -969,8 +982,11 @@ func (cc *clientConn) drained() bool {
 	if cc.closed {
 		return true
 	}
-	if cc.state == clientQueued {
+	switch cc.state {
+	case clientQueued:
 		return cc.dequeue()
+	case clientCollapsed:
+		return cc.collapsedDone()
 	}
 	if cc.state != clientBackoff {
 		return true

@@ -32,14 +32,23 @@ func textBody(n int) []byte {
 // decodeBody undoes the response's Content-Encoding.
 func decodeBody(t *testing.T, coding string, body []byte) []byte {
 	t.Helper()
+	out, err := decode(coding, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// decode undoes a Content-Encoding; safe from any goroutine.
+func decode(coding string, body []byte) ([]byte, error) {
 	var r io.Reader
 	switch coding {
 	case "":
-		return body
+		return body, nil
 	case "gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
-			t.Fatalf("gzip: %v", err)
+			return nil, fmt.Errorf("gzip: %v", err)
 		}
 		r = zr
 	case "br":
@@ -47,18 +56,18 @@ func decodeBody(t *testing.T, coding string, body []byte) []byte {
 	case "zstd":
 		zr, err := zstd.NewReader(bytes.NewReader(body))
 		if err != nil {
-			t.Fatalf("zstd: %v", err)
+			return nil, fmt.Errorf("zstd: %v", err)
 		}
 		defer zr.Close()
 		r = zr
 	default:
-		t.Fatalf("unexpected Content-Encoding %q", coding)
+		return nil, fmt.Errorf("unexpected Content-Encoding %q", coding)
 	}
 	out, err := io.ReadAll(r)
 	if err != nil {
-		t.Fatalf("%s: %v", coding, err)
+		return nil, fmt.Errorf("%s: %v", coding, err)
 	}
-	return out
+	return out, nil
 }
 
 // compressBackend serves /text?n=N&framing=length|chunked|close&type=T with

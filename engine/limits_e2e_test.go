@@ -92,7 +92,10 @@ func TestRateLimitExactAcrossLoops(t *testing.T) {
 	admitted, refused, other := hammer(t, []string{px}, 40, time.Second, 0)
 	elapsed := time.Since(start)
 	max := 20 + int64(elapsed/(10*time.Millisecond)) + 1
-	min := 20 + int64((elapsed-100*time.Millisecond)/(10*time.Millisecond)) // the last requests may have been sent well before the end
+	// The upper bound is the guarantee; the lower one only shows the limit
+	// admits what it may, with slack for the last requests, which a busy
+	// machine may have sent well before the end.
+	min := 20 + int64((elapsed-250*time.Millisecond)/(10*time.Millisecond))
 	if admitted < min || admitted > max || other != 0 {
 		t.Errorf("admitted %d in %v (refused %d, other %d); want %d..%d", admitted, elapsed, refused, other, min, max)
 	}

@@ -114,6 +114,7 @@ func (cc *clientConn) record() {
 		return
 	}
 	x.open = false
+	cc.cacheFinish()
 	if g := cc.inflight; g != nil {
 		g.Release(cc.inflightKey)
 		cc.inflight = nil

@@ -13,6 +13,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"loopgate/cache"
 	"loopgate/ratelimit"
 	"loopgate/stats"
 )
@@ -50,6 +51,7 @@ type Server struct {
 	inflight     *ratelimit.Gauge // requests in flight per client, for max_requests_per_client; made on first use (under ctl)
 	acceptLogged atomic.Int64     // monoNow of the last accept failure logged
 	fast         atomic.Int32     // loops with retries waiting out a backoff (the ticker then runs fast)
+	flights      *cache.Flights   // cache misses being fetched, for collapsing (cache.go)
 }
 
 // New checks cfg, fills in defaults and returns a Server ready to Run.
@@ -68,6 +70,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		stopped: make(chan struct{}),
 		loopOf:  map[gnet.EventLoop]*loop{},
 		st:      cfg.Stats,
+		flights: cache.NewFlights(),
 	}
 	s.reqIDName = []byte(cfg.RequestIDHeader)
 	if cfg.AccessLog != nil {

@@ -432,12 +432,6 @@ func (t *tunnel) finish(reason stats.Reason) {
 	cc := t.cc
 	cc.tun = nil
 	if t.opened {
-		l := t.l
-		last := l.tunnels[len(l.tunnels)-1]
-		l.tunnels[t.idx], last.idx = last, t.idx
-		l.tunnels[len(l.tunnels)-1] = nil
-		l.tunnels = l.tunnels[:len(l.tunnels)-1]
-		l.tunnelsOpen.Add(-1)
 		x := &cc.log
 		x.tunnel, x.tunnelIn, x.tunnelOut = t.kind, t.up.bytes, t.down.bytes
 		x.bytesIn += t.up.bytes
@@ -447,6 +441,15 @@ func (t *tunnel) finish(reason stats.Reason) {
 		cc.log.reason = reason
 	}
 	cc.record()
+	if t.opened {
+		// After the record: a scrape that sees the tunnel gone sees it counted.
+		l := t.l
+		last := l.tunnels[len(l.tunnels)-1]
+		l.tunnels[t.idx], last.idx = last, t.idx
+		l.tunnels[len(l.tunnels)-1] = nil
+		l.tunnels = l.tunnels[:len(l.tunnels)-1]
+		l.tunnelsOpen.Add(-1)
+	}
 	if u := t.u; u != nil {
 		t.u = nil
 		u.report(true, t.ttfb) // the backend's latency is its 101's, not the tunnel's life

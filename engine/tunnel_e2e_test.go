@@ -400,7 +400,7 @@ func TestTunnelSlowReader(t *testing.T) {
 				}
 				c.c.Close()
 			}
-			waitFor(t, func() bool { return srv.Tunnels() == 0 })
+			waitFor(t, func() bool { return srv.Tunnels() == 0 && st.TunnelsClosed(stats.TunnelUpgrade) == 1 })
 			up, down := st.TunnelBytes()
 			if want := uint64(size); toBackend && up != want || !toBackend && down != want {
 				t.Fatalf("tunnel bytes up %d down %d; want %d one way", up, down, want)

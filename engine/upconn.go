@@ -367,6 +367,9 @@ func (u *upConn) readHead() bool {
 		_, has := fieldValue(b, r.Headers[:r.NHeaders], name)
 		addID = !has
 	}
+	if cc.cache.status == cacheMiss {
+		l.s.st.CacheResult(stats.CacheMiss)
+	}
 	if cc.cache.store {
 		// The head as stored: what the client gets but its own fields
 		// (request ID, sticky cookie) and the framing.
@@ -404,12 +407,17 @@ func (u *upConn) readHead() bool {
 }
 
 // relay sends body payload p on: through the encoder when the response is
-// encoded, as it is otherwise.
-func (u *upConn) relay(p []byte) bool {
+// encoded, as it is otherwise; last says p ends the body.
+func (u *upConn) relay(p []byte, last bool) bool {
 	if u.enc != nil {
 		return u.encode(p)
 	}
 	u.cc.cacheAppend(p)
+	if last && !u.reframe {
+		// Stored before the client has the last byte, so that a purge it
+		// sends once it has the response finds the entry.
+		u.cc.cacheDone()
+	}
 	if u.reframe {
 		return u.emitChunk(p)
 	}
@@ -444,7 +452,7 @@ func (u *upConn) forwardBody() {
 		n = int(min(int64(len(b)), u.remaining))
 		u.remaining -= int64(n)
 		done = u.remaining == 0
-		if n > 0 && !u.relay(b[:n]) {
+		if n > 0 && !u.relay(b[:n], done) {
 			return
 		}
 	case codec.BodyChunked:
@@ -455,7 +463,7 @@ func (u *upConn) forwardBody() {
 			return
 		}
 		n, done = k, u.chunk.Done()
-		if len(out) > 0 && !u.relay(out) {
+		if len(out) > 0 && !u.relay(out, false) {
 			return
 		}
 	case codec.BodyClose:
@@ -479,7 +487,7 @@ func (u *upConn) forwardBody() {
 					return
 				}
 				cc.cacheAppend(b)
-			} else if !u.relay(b) {
+			} else if !u.relay(b, false) {
 				return
 			}
 		}

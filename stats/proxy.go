@@ -36,15 +36,16 @@ type Proxy struct {
 	connect  Histogram // fresh upstream connections
 	ttfb     Histogram // request sent to response head
 
-	compressed   [8]*metrics.Counter                // loopgate_compressed_responses_total{coding}, by the coding's index in codings
-	cacheResults [numCacheOutcomes]*metrics.Counter // loopgate_cache_requests_total{result}
-	tunnels      tunnelStats                        // tunnel.go
-	cacheStore   atomic.Pointer[CacheStore]
-	cacheOnce    sync.Once
-	gauges       atomic.Pointer[Gauges]
-	routesView   atomic.Pointer[func() ([]RouteView, []LimitView)]
-	alog         atomic.Pointer[AccessLog]
-	win          window // the sampler's recent history (sampler.go)
+	compressed     [8]*metrics.Counter                // loopgate_compressed_responses_total{coding}, by the coding's index in codings
+	cacheResults   [numCacheOutcomes]*metrics.Counter // loopgate_cache_requests_total{result}
+	cacheCollapsed *metrics.Counter                   // loopgate_cache_collapsed_total
+	tunnels        tunnelStats                        // tunnel.go
+	cacheStore     atomic.Pointer[CacheStore]
+	cacheOnce      sync.Once
+	gauges         atomic.Pointer[Gauges]
+	routesView     atomic.Pointer[func() ([]RouteView, []LimitView)]
+	alog           atomic.Pointer[AccessLog]
+	win            window // the sampler's recent history (sampler.go)
 }
 
 // Options configure a Proxy; the zero value is ready to use.
@@ -114,6 +115,7 @@ func New(o Options) *Proxy {
 	for i, c := range cacheOutcomes {
 		p.cacheResults[i] = p.set.NewCounter(`loopgate_cache_requests_total{result="` + c + `"}`)
 	}
+	p.cacheCollapsed = p.set.NewCounter(`loopgate_cache_collapsed_total`)
 	for i, c := range codings {
 		p.compressed[i] = p.set.NewCounter(`loopgate_compressed_responses_total{coding="` + c + `"}`)
 	}

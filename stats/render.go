@@ -340,6 +340,7 @@ type apiMetrics struct {
 	Pools             []poolJSON[apiMetricsBackend] `json:"pools"`
 	Routes            []apiRoute                    `json:"routes"`
 	RateLimits        []apiLimit                    `json:"rate_limits"`
+	Cache             *apiCache                     `json:"cache,omitempty"`
 }
 
 type apiLatency struct {
@@ -420,7 +421,11 @@ func (p *Proxy) accessLog() apiAccessLog {
 //	      "requests", "errors",    // lifetime
 //	      "rps", "share",          // over the window; share in percent of all requests
 //	      "average_ms", "p95_ms"}, // lifetime response times
-//	     ...]}, ...]}
+//	     ...]}, ...],
+//	 "routes": [...], "rate_limits": [...],       // as in /api/routes
+//	 "cache": {"hit_ratio",                       // percent of cached lookups answered from it
+//	           "hits", "misses", "stale", "revalidated", "bypassed", "collapsed",  // lifetime
+//	           "entries", "bytes", "evictions"}}  // absent when no route uses the cache
 //
 // The window is Options.Window once the sampler (Start) has run that long;
 // before it has two samples, rates cover the whole uptime and series is
@@ -449,6 +454,7 @@ func (p *Proxy) AppendAPIMetrics(dst []byte, pools []upstream.PoolStatus) []byte
 	}
 	ar := p.apiRoutes()
 	m.Routes, m.RateLimits = ar.Routes, ar.RateLimits
+	m.Cache = p.apiCache()
 	for i := range pools {
 		ps := &pools[i]
 		pj := poolJSON[apiMetricsBackend]{Name: ps.Name, Algorithm: ps.Algorithm, Backends: make([]apiMetricsBackend, 0, len(ps.Backends))}

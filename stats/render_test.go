@@ -700,3 +700,31 @@ func TestPromLE(t *testing.T) {
 		}
 	}
 }
+
+// The "cache" object of /api/metrics: present only while a route uses the
+// cache, with the hit ratio over lookups that could hit.
+func TestAPIMetricsCache(t *testing.T) {
+	p := New(Options{})
+	_, m := object(t, p.AppendAPIMetrics(nil, nil))
+	if _, ok := m["cache"]; ok {
+		t.Fatal("cache reported while off")
+	}
+	p.SetCacheStore(func() CacheSize { return CacheSize{On: true, Entries: 3, Bytes: 4096, Evictions: 2} })
+	for range 5 {
+		p.CacheResult(CacheHit)
+	}
+	p.CacheResult(CacheStale)
+	p.CacheResult(CacheMiss)
+	p.CacheResult(CacheMiss)
+	p.CacheResult(CacheBypass) // not a lookup that could hit
+	p.CacheCollapsed()
+	_, m = object(t, p.AppendAPIMetrics(nil, nil))
+	c := wantKeys(t, "cache", m["cache"], "hit_ratio", "hits", "misses", "stale", "revalidated", "bypassed", "collapsed",
+		"entries", "bytes", "evictions")
+	wantRaw(t, "hit_ratio", c["hit_ratio"], "75")
+	wantRaw(t, "hits", c["hits"], "5")
+	wantRaw(t, "misses", c["misses"], "2")
+	wantRaw(t, "bypassed", c["bypassed"], "1")
+	wantRaw(t, "collapsed", c["collapsed"], "1")
+	wantRaw(t, "bytes", c["bytes"], "4096")
+}

@@ -239,6 +239,13 @@ var cacheOutcomes = [numCacheOutcomes]string{"hit", "miss", "stale", "bypass", "
 // (loopgate_cache_requests_total{result}). It does not allocate.
 func (p *Proxy) CacheResult(o CacheOutcome) { p.cacheResults[o].Inc() }
 
+// CacheCollapsed counts a miss that waited for another request fetching
+// the same key (loopgate_cache_collapsed_total).
+func (p *Proxy) CacheCollapsed() { p.cacheCollapsed.Inc() }
+
+// CacheCollapsedTotal returns the count of collapsed misses.
+func (p *Proxy) CacheCollapsedTotal() uint64 { return p.cacheCollapsed.Get() }
+
 // CacheResults returns the counts by outcome, in CacheOutcome order.
 func (p *Proxy) CacheResults() (n [numCacheOutcomes]uint64) {
 	for i, c := range p.cacheResults {
@@ -247,23 +254,62 @@ func (p *Proxy) CacheResults() (n [numCacheOutcomes]uint64) {
 	return n
 }
 
+// CacheSize is what the response cache holds; On is false when no route
+// uses the cache.
+type CacheSize struct {
+	On                    bool
+	Entries               int
+	Bytes                 int64
+	Insertions, Evictions uint64
+}
+
 // CacheStore reads the response cache's size at scrape time.
-type CacheStore func() (entries int, bytes int64, insertions, evictions uint64)
+type CacheStore func() CacheSize
 
 // SetCacheStore registers the cache's gauges, once; later calls replace
 // the function they read.
 func (p *Proxy) SetCacheStore(f CacheStore) {
 	p.cacheStore.Store(&f)
 	p.cacheOnce.Do(func() {
-		read := func() (int, int64, uint64, uint64) {
-			if f := p.cacheStore.Load(); f != nil && *f != nil {
-				return (*f)()
-			}
-			return 0, 0, 0, 0
-		}
-		p.set.NewGauge(`loopgate_cache_entries`, func() float64 { n, _, _, _ := read(); return float64(n) })
-		p.set.NewGauge(`loopgate_cache_bytes`, func() float64 { _, b, _, _ := read(); return float64(b) })
-		p.set.NewGauge(`loopgate_cache_insertions_total`, func() float64 { _, _, i, _ := read(); return float64(i) })
-		p.set.NewGauge(`loopgate_cache_evictions_total`, func() float64 { _, _, _, e := read(); return float64(e) })
+		p.set.NewGauge(`loopgate_cache_entries`, func() float64 { return float64(p.cacheSize().Entries) })
+		p.set.NewGauge(`loopgate_cache_bytes`, func() float64 { return float64(p.cacheSize().Bytes) })
+		p.set.NewGauge(`loopgate_cache_insertions_total`, func() float64 { return float64(p.cacheSize().Insertions) })
+		p.set.NewGauge(`loopgate_cache_evictions_total`, func() float64 { return float64(p.cacheSize().Evictions) })
 	})
+}
+
+func (p *Proxy) cacheSize() CacheSize {
+	if f := p.cacheStore.Load(); f != nil && *f != nil {
+		return (*f)()
+	}
+	return CacheSize{}
+}
+
+// apiCache is the "cache" object of /api/metrics.
+type apiCache struct {
+	HitRatio    float64 `json:"hit_ratio"` // percent of lookups answered from the cache (hit, stale, revalidated), lifetime
+	Hits        uint64  `json:"hits"`
+	Misses      uint64  `json:"misses"`
+	Stale       uint64  `json:"stale"`
+	Revalidated uint64  `json:"revalidated"`
+	Bypassed    uint64  `json:"bypassed"`
+	Collapsed   uint64  `json:"collapsed"`
+	Entries     int     `json:"entries"`
+	Bytes       int64   `json:"bytes"`
+	Evictions   uint64  `json:"evictions"`
+}
+
+// apiCache reports the cache, or nil when it is off.
+func (p *Proxy) apiCache() *apiCache {
+	size := p.cacheSize()
+	if !size.On {
+		return nil
+	}
+	n := p.CacheResults()
+	c := &apiCache{Hits: n[CacheHit], Misses: n[CacheMiss], Stale: n[CacheStale], Revalidated: n[CacheRevalidated],
+		Bypassed: n[CacheBypass], Collapsed: p.CacheCollapsedTotal(),
+		Entries: size.Entries, Bytes: size.Bytes, Evictions: size.Evictions}
+	served := c.Hits + c.Stale + c.Revalidated
+	c.HitRatio = round3(percent(served, served+c.Misses))
+	return c
 }

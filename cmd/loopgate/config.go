@@ -113,7 +113,7 @@ func newConfig() *Config {
 	return &Config{
 		// reuse_port lets an upgrade's new process share the port (docs/UPGRADE.md).
 		Engine: engine.Config{ReusePort: true, SeedEndpoints: true, RequestIDHeader: defaultRequestIDHeader,
-			SeedEndpointsAllow: slices.Clone(defaultSeedEndpointsAllow), Cache: engine.CacheConfig{Header: defaultCacheHeader}},
+			SeedEndpointsAllow: slices.Clone(defaultSeedEndpointsAllow), Cache: engine.CacheConfig{Header: defaultCacheHeader, CollapseTimeout: engine.DefaultCollapseTimeout}},
 		AccessLog: true, Metrics: true,
 		Log:   LogConfig{Path: defaultLogPath, Format: defaultLogFormat, Buffer: defaultLogBuffer, Queue: defaultLogQueue},
 		Admin: AdminConfig{Listen: defaultAdminListen},

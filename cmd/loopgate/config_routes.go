@@ -326,6 +326,10 @@ func decodeCache(root *table, e *engine.Config) {
 	t.duration("heuristic_max", &c.HeuristicMax)
 	t.boolean("cache_cookie_requests", &c.CacheCookieRequests)
 	t.boolean("store_set_cookie", &c.StoreSetCookie)
+	collapse := true
+	t.boolean("collapse", &collapse)
+	c.NoCollapse = !collapse
+	t.duration("collapse_timeout", &c.CollapseTimeout)
 	if t.str("header", &c.Header) && c.Header != "" && !isToken(c.Header) {
 		t.src.errorf(t.key("header"), ErrValue, "cannot use %q: want a field name, or \"\" for none", c.Header)
 	}

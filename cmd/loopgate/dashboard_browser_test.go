@@ -49,11 +49,17 @@ func TestDashboardBrowser(t *testing.T) {
 	bctx, bcancel := startDashboardBrowser(t, ctx, browser)
 	defer bcancel()
 
-	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/c/") {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
 		io.WriteString(w, "fast\n")
 	}))
 	defer fast.Close()
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/c/") {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
 		time.Sleep(2 * time.Millisecond)
 		io.WriteString(w, "slow\n")
 	}))
@@ -83,6 +89,12 @@ algorithm = "round_robin"
 name = "all"
 pool = "web"
 rate_limit = "rl"
+
+[[route]]
+name = "cached"
+path_prefix = "/c/"
+pool = "web"
+cache = true
 
 [[rate_limit]]
 name = "rl"
@@ -126,10 +138,14 @@ rate = 1000000
 	tctx, stopTraffic := context.WithTimeout(ctx, 20*time.Second)
 	var wg sync.WaitGroup
 	defer func() { stopTraffic(); wg.Wait() }()
-	for range 4 {
+	for i := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if i == 3 { // one client asks for one cacheable path
+				sendDashboardTraffic(tctx, "http://"+proxyAddr+"/c/"+strconv.Itoa(i))
+				return
+			}
 			sendDashboardTraffic(tctx, "http://"+proxyAddr+"/")
 		}()
 	}
@@ -194,6 +210,12 @@ rate = 1000000
 	}
 	if v, ok := after.Limits["rl"]; !ok || dashboardNumber(t, "rate limit rl", v) <= 0 {
 		t.Errorf("rate limits table: %v; want a row \"rl\" with allowed requests", after.Limits)
+	}
+	// The cache card: one client asks for one cacheable path over and over,
+	// so nearly every lookup is a hit.
+	if ratio, ok := strings.CutSuffix(after.CacheRatio, "%"); !ok || dashboardNumber(t, "cache hit ratio", ratio) < 50 ||
+		dashboardNumber(t, "cache hits", after.CacheHits) <= 0 || !after.CacheShown {
+		t.Errorf("cache card: shown %v, hit ratio %q, hits %q; want a ratio above 50%% and hits", after.CacheShown, after.CacheRatio, after.CacheHits)
 	}
 
 	// The page must fit a laptop's and a phone's width (wide tables scroll
@@ -313,6 +335,9 @@ type dashboardView struct {
 	Backends        map[string]struct{ State, Share string }
 	Routes          map[string]string // route name -> requests cell
 	Limits          map[string]string // rule name -> allowed cell
+	CacheShown      bool
+	CacheRatio      string
+	CacheHits       string
 }
 
 const dashboardViewJS = `(() => {
@@ -325,7 +350,8 @@ const dashboardViewJS = `(() => {
 	for (const tr of document.querySelectorAll("tr[data-route]")) routes[tr.dataset.route] = tr.querySelector(".requests").textContent;
 	for (const tr of document.querySelectorAll("tr[data-limit]")) limits[tr.dataset.limit] = tr.querySelector(".allowed").textContent;
 	return {RPS: text("rps"), Total: text("total-requests"), P95: text("p95"),
-		Banner: document.getElementById("banner").offsetParent !== null, Backends: backends, Routes: routes, Limits: limits};
+		Banner: document.getElementById("banner").offsetParent !== null, Backends: backends, Routes: routes, Limits: limits,
+		CacheShown: !document.getElementById("cache-card").hidden, CacheRatio: text("cache-ratio"), CacheHits: text("cache-hits")};
 })()`
 
 // findDashboardBrowser returns the path of a Chromium or Chrome, or "".

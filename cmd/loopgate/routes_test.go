@@ -228,3 +228,46 @@ compress = false
 		}
 	}
 }
+
+// [cache] decodes, collapsing on by default, and bad values name their key.
+func TestCacheConfig(t *testing.T) {
+	const pools = "[[pool]]\nname = \"a\"\ncache = true\n[[pool.backend]]\naddress = \"127.0.0.1:8001\"\n"
+	c, err := parse("c.toml", []byte(pools))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := c.Engine.Cache; x.NoCollapse || x.CollapseTimeout != 5*time.Second || x.Header != "X-Cache" || !c.Engine.Pools[0].Cache {
+		t.Errorf("defaults: %+v", x)
+	}
+	c, err = parse("c.toml", []byte(pools+`[cache]
+max_bytes = 1048576
+max_object = 4096
+max_variants = 2
+heuristic = true
+heuristic_max = "1h"
+cache_cookie_requests = true
+store_set_cookie = true
+header = "X-Cache-Status"
+collapse = false
+collapse_timeout = "2s"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := c.Engine.Cache
+	if x.MaxBytes != 1<<20 || x.MaxObject != 4096 || x.MaxVariants != 2 || !x.Heuristic || x.HeuristicMax != time.Hour ||
+		!x.CacheCookieRequests || !x.StoreSetCookie || x.Header != "X-Cache-Status" || !x.NoCollapse || x.CollapseTimeout != 2*time.Second {
+		t.Errorf("decoded %+v", x)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"[cache]\ncollapse = \"yes\"\n", `c.toml:7: cache.collapse:`},
+		{"[cache]\ncollapse_timeout = 5\n", `c.toml:7: cache.collapse_timeout:`},
+		{"[cache]\nheader = \"X Cache\"\n", `c.toml:7: cache.header: cannot use "X Cache"`},
+		{"[cache]\ncolapse = true\n", `c.toml:7: cache.colapse: unknown key (did you mean "collapse"?)`},
+	} {
+		_, err := parse("c.toml", []byte(pools+tc.in))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s...", tc.in, err, tc.want)
+		}
+	}
+}
