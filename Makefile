@@ -59,6 +59,11 @@ fuzz:
 # results/latest.{json,md,svg} in perf/results/. Several minutes; QUICK=1 is a smoke run of a
 # few seconds. More harness flags in PERFFLAGS, e.g. PERFFLAGS="-clients -chart docs/perf.svg".
 # PERFFLAGS=-policy runs every proxy with the traffic-policy configuration (issue 13).
+# PERFFLAGS=-cache runs the cache family instead: loopgate, nginx (proxy_cache on /dev/shm) and
+# Varnish (apt-get install varnish) caching the same backends, hits only, 256 conns at 100 B,
+# 16 KiB and 1 MiB, with loopgate's CPU per hit ÷ nginx's and Varnish's (issue 14).
+# PERFFLAGS=-compress runs the compression family: loopgate's gzip 1/6, zstd and Brotli against
+# nginx's gzip 1/6 on testdata/corpus: CPU per MiB and ratio (issue 14). docs/PERFORMANCE.md.
 # PERFFLAGS=-ws runs the WebSocket echo benchmark instead (issue 12; docs/PERFORMANCE.md).
 perf: build
 	$(GO) build -o $(BIN)/perf-harness ./perf/harness

@@ -2,6 +2,7 @@ package compress
 
 import (
 	"runtime"
+	"strconv"
 	"testing"
 )
 
@@ -89,5 +90,81 @@ func BenchmarkStreamMemory(b *testing.B) {
 			b.ReportMetric(float64(per), "B/stream")
 			b.ReportMetric(0, "ns/op")
 		})
+	}
+}
+
+// BenchmarkCompressConcurrent codes the corpus the way a loop with many clients does: n
+// streams open at once, fed 64 KiB pieces (a read of the backend) in turn, each piece but a
+// file's last flushed (the engine flushes whenever the backend's bytes are used up), and a
+// stream that ends is closed and replaced by the next file from the Pool. streams=1 against
+// BenchmarkCompress shows what the flushes cost; streams=50 what 50 encoders' tables cost in
+// the CPU's caches; max_idle is how many closed encoders the Pool keeps: with fewer than the
+// streams, most new streams allocate an encoder afresh (issue 14: the perf harness's
+// compression family runs 50 connections).
+func BenchmarkCompressConcurrent(b *testing.B) {
+	corpus := readCorpus(b)
+	total := 0
+	for _, f := range corpus {
+		total += len(f)
+	}
+	const piece = 64 << 10
+	for _, bc := range []struct {
+		name string
+		c    Coding
+		o    Options
+	}{
+		{"gzip-1", Gzip, Options{GzipLevel: 1}},
+		{"gzip-6", Gzip, Options{GzipLevel: 6}},
+		{"zstd-3", Zstd, Options{ZstdLevel: 3}},
+		{"br-5", Brotli, Options{BrotliQuality: 5}},
+	} {
+		for _, n := range []int{1, 50} {
+			for _, idle := range []int{DefaultMaxIdle, 64} {
+				name := bc.name + "/streams=" + strconv.Itoa(n) + "/max_idle=" + strconv.Itoa(idle)
+				b.Run(name, func(b *testing.B) {
+					o := bc.o
+					o.MaxIdle = idle
+					p := newPool(b, o)
+					type stream struct {
+						e   *Encoder
+						f   []byte
+						off int
+					}
+					ss := make([]stream, n)
+					next := 0
+					start := func(s *stream) {
+						s.e, s.f, s.off = p.Get(bc.c), corpus[next%len(corpus)], 0
+						next++
+					}
+					for i := range ss {
+						start(&ss[i])
+					}
+					dst := make([]byte, 0, 2*piece)
+					k, all := 0, 0 // the turn goes on from one op to the next
+					b.ReportAllocs()
+					b.SetBytes(int64(total))
+					for b.Loop() {
+						for coded := 0; coded < total; k++ {
+							s := &ss[k%n]
+							in := s.f[s.off:min(len(s.f), s.off+piece)]
+							d := s.e.Compress(dst[:0], in)
+							s.off += len(in)
+							coded += len(in)
+							all += len(in)
+							if s.off == len(s.f) {
+								_ = s.e.Close(d)
+								start(s)
+							} else {
+								_ = s.e.Flush(d)
+							}
+						}
+					}
+					for i := range ss {
+						ss[i].e.Discard()
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(float64(all)/(1<<20)), "ns/MiB")
+				})
+			}
+		}
 	}
 }

@@ -22,6 +22,7 @@ const (
 	proxyLoopgateAll = "loopgate-all"
 	proxyHAProxy     = "haproxy"
 	proxyNginx       = "nginx"
+	proxyVarnish     = "varnish" // the cache family only
 )
 
 // AllProxies lists the harness's proxies in table order.
@@ -45,8 +46,17 @@ type BenchConfig struct {
 	Clients   bool          // also compare wrk with the load generator (both must be available)
 	Quick     bool          // smoke preset; explicit fields still win
 	Policy    bool          // every proxy gets the traffic-policy configuration (configs.go; issue 13)
-	WorkDir   string        // configs, logs, backend files (default: a temporary directory, removed after)
-	Log       io.Writer     // progress lines (default: none)
+	// Cache runs the cache family instead (cache.go; issue 14): loopgate, nginx and Varnish
+	// cache the backends and every measured request is a hit. Its defaults: 256 connections;
+	// 100 B, 16 KiB and 1 MiB; Proxies CacheProxies; no idle test.
+	Cache bool
+	// Compress runs the compression family instead (compress.go; issue 14): loopgate's
+	// codings and levels against nginx's gzip on the files of Corpus. Its defaults: 50
+	// connections; no idle test. It needs nginx (the backends serve the corpus).
+	Compress bool
+	Corpus   string    // the compression corpus (default "testdata/corpus", from the module root)
+	WorkDir  string    // configs, logs, backend files (default: a temporary directory, removed after)
+	Log      io.Writer // progress lines (default: none)
 }
 
 func (c BenchConfig) withDefaults() BenchConfig {
@@ -59,6 +69,9 @@ func (c BenchConfig) withDefaults() BenchConfig {
 		}
 	}
 	def(&c.Rounds, 5, 1)
+	if (c.Cache || c.Compress) && c.IdleConns == 0 {
+		c.IdleConns = -1
+	}
 	def(&c.IdleConns, 10000, 1000)
 	if c.Duration == 0 {
 		c.Duration = 3 * time.Second
@@ -71,19 +84,37 @@ func (c BenchConfig) withDefaults() BenchConfig {
 		c.Warmup = time.Second
 	}
 	if len(c.Conns) == 0 {
-		c.Conns = []int{50, 256}
-		if c.Quick {
+		switch {
+		case c.Quick || c.Compress:
 			c.Conns = []int{50}
+		case c.Cache:
+			c.Conns = []int{256}
+		default:
+			c.Conns = []int{50, 256}
 		}
 	}
 	if len(c.Sizes) == 0 {
-		c.Sizes = []int{100, 16384}
-		if c.Quick {
+		switch {
+		case c.Quick:
 			c.Sizes = []int{100}
+		case c.Cache:
+			c.Sizes = []int{100, 16 << 10, 1 << 20}
+		default:
+			c.Sizes = []int{100, 16384}
 		}
 	}
 	if len(c.Proxies) == 0 {
-		c.Proxies = AllProxies
+		switch {
+		case c.Cache:
+			c.Proxies = CacheProxies
+		case c.Compress:
+			c.Proxies = []string{proxyLoopgate, proxyNginx}
+		default:
+			c.Proxies = AllProxies
+		}
+	}
+	if c.Corpus == "" {
+		c.Corpus = filepath.Join("testdata", "corpus")
 	}
 	if c.Backends == "" {
 		c.Backends = "auto"
@@ -114,7 +145,11 @@ type BenchResult struct {
 	Summary       []Summary      `json:"summary"` // per scenario and proxy: medians and ranges
 	Idle          []IdleResult   `json:"idle"`
 	Clients       []ClientResult `json:"clients,omitempty"`
-	Notes         []string       `json:"notes"` // skipped proxies, fallbacks, anomalies
+	// CacheRatios compares loopgate with nginx and Varnish in the cache family.
+	CacheRatios []CacheRatio `json:"cache_ratios,omitempty"`
+	// Compression is the compression family's table, one row per proxy and coding.
+	Compression []CompressResult `json:"compression,omitempty"`
+	Notes       []string         `json:"notes"` // skipped proxies, fallbacks, anomalies
 }
 
 // HostInfo describes the machine and tools.
@@ -136,7 +171,9 @@ type BenchSettings struct {
 	Load      string  `json:"load"`     // "wrk -t1" or "loadgen (GOMAXPROCS=1)"
 	Backends  string  `json:"backends"` // "nginx" or "cmd/backend"
 	Quick     bool    `json:"quick"`
-	Policy    bool    `json:"policy"` // the traffic-policy configurations (BenchConfig.Policy)
+	Policy    bool    `json:"policy"`             // the traffic-policy configurations (BenchConfig.Policy)
+	Cache     bool    `json:"cache,omitempty"`    // the cache family (BenchConfig.Cache)
+	Compress  bool    `json:"compress,omitempty"` // the compression family (BenchConfig.Compress)
 	// SyscallsBy is the tool behind syscalls_per_req: "perf stat (raw_syscalls:sys_enter)",
 	// "strace -c" (slows the proxy; see perf/syscalls.go) or "" (not counted).
 	SyscallsBy string `json:"syscalls_counted_by"`
@@ -163,6 +200,7 @@ type RunResult struct {
 	P999     float64 `json:"p99_9_ms"`
 	CPUus    float64 `json:"cpu_us_per_req"`
 	SysUS    float64 `json:"sys_us_per_req"` // the kernel's part of CPUus
+	Bytes    int64   `json:"bytes"`          // response bytes received, heads and framing included
 	Errors   int64   `json:"errors"`         // connect, read, write, timeout
 	Non2xx   int64   `json:"non_2xx"`        // responses outside 2xx/3xx
 }
@@ -236,6 +274,17 @@ type bench struct {
 	proxies  []*liveProxy
 	syscalls map[scenario]float64 // per proxy and scenario, from countSyscalls
 	counter  string               // what counts system calls: countByPerf, countByStrace or ""
+	// cacheDir is nginx's proxy_cache directory in the cache family.
+	cacheDir string
+	// infoCalls counts the /info requests sent to each cmd/backend (backendRequests).
+	infoCalls []int64
+	// The compression family's files in request order, wrk script, row of each proxy
+	// process, and per process the mean coded response and the ratio (checkCoded).
+	corpus       []corpusFile
+	corpusScript string
+	compressRow  map[string]compressRow
+	codedOut     map[string]float64
+	ratios       map[string]float64
 }
 
 // scenario names one proxy under one load shape.
@@ -263,6 +312,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if cfg.Loopgate == "" {
 		return nil, errors.New("cannot benchmark: no loopgate binary given")
 	}
+	if n := btoi(cfg.Policy) + btoi(cfg.Cache) + btoi(cfg.Compress); n > 1 {
+		return nil, errors.New("cannot benchmark: policy, cache and compress are separate scenario families; ask for one at a time")
+	}
 	b := &bench{cfg: cfg, paths: map[int]string{}, syscalls: map[scenario]float64{}}
 	b.res = &BenchResult{
 		Tool: "loopgate-perf", SchemaVersion: BenchSchema, Started: time.Now().UTC().Truncate(time.Second),
@@ -289,6 +341,20 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			return nil, err
 		}
 	}
+	if cfg.Cache {
+		d, remove, err := cacheDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer remove() // after the proxies have stopped (defers run last first)
+		b.cacheDir = d
+	}
+	if cfg.Compress {
+		var err error
+		if b.corpus, err = readCorpus(cfg.Corpus); err != nil {
+			return nil, err
+		}
+	}
 	defer b.ps.stopAll()
 
 	if err := b.chooseTools(); err != nil {
@@ -304,7 +370,12 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if cfg.IdleConns > 0 {
 		b.idleTest(ctx)
 	}
-	err := b.loadRounds(ctx)
+	var err error
+	if cfg.Compress {
+		err = b.compressRounds(ctx)
+	} else {
+		err = b.loadRounds(ctx)
+	}
 	if err == nil && cfg.Clients {
 		err = b.compareClients(ctx)
 	}
@@ -323,6 +394,13 @@ func (b *bench) note(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	b.res.Notes = append(b.res.Notes, msg)
 	b.logf("note: %s", msg)
+}
+
+func btoi(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 func installed(tool string) bool {
@@ -351,6 +429,9 @@ func (b *bench) chooseTools() error {
 	if cfg.Clients && !installed("wrk") {
 		return errors.New("cannot compare load tools: wrk is not installed")
 	}
+	if cfg.Compress && !b.useWrk {
+		return errors.New("cannot measure compression: its load is wrk's (apt-get install wrk), which cycles through the corpus")
+	}
 	if b.useWrk || cfg.Clients {
 		b.script = filepath.Join(b.dir, "report.lua")
 		if err := os.WriteFile(b.script, []byte(wrkScript), 0o644); err != nil {
@@ -361,7 +442,7 @@ func (b *bench) chooseTools() error {
 	b.res.Settings = BenchSettings{
 		Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
 		Conns: cfg.Conns, Sizes: cfg.Sizes, IdleConns: max(cfg.IdleConns, 0), Quick: cfg.Quick, Policy: cfg.Policy,
-		Load: "loadgen (GOMAXPROCS=1)",
+		Cache: cfg.Cache, Compress: cfg.Compress, Load: "loadgen (GOMAXPROCS=1)",
 	}
 	if b.useWrk {
 		b.res.Settings.Load = "wrk -t1"
@@ -420,6 +501,9 @@ func (b *bench) startBackends(ctx context.Context) error {
 	if !useNginx && b.cfg.Backend == "" {
 		return errors.New("cannot start backends: nginx is not used and no cmd/backend binary was given")
 	}
+	if !useNginx && b.cfg.Compress {
+		return errors.New("cannot measure compression: its backends are nginx, which serve the corpus (apt-get install nginx-light)")
+	}
 	sizes := slices.Clone(b.cfg.Sizes)
 	if !slices.Contains(sizes, 100) {
 		sizes = append(sizes, 100) // the idle test asks for 100 bytes
@@ -441,10 +525,18 @@ func (b *bench) startBackends(ctx context.Context) error {
 			}
 			b.paths[n] = "/" + strconv.Itoa(n)
 		}
+		if err := writeCorpus(www, b.corpus); err != nil {
+			return err
+		}
 	} else {
 		b.res.Settings.Backends = "cmd/backend"
 		for _, n := range sizes {
 			b.paths[n] = "/bytes?n=" + strconv.Itoa(n)
+		}
+	}
+	if b.cfg.Cache {
+		for _, n := range sizes {
+			b.paths[n] = b.cachePath(n)
 		}
 	}
 	for i := 1; i <= 3; i++ {
@@ -457,7 +549,7 @@ func (b *bench) startBackends(ctx context.Context) error {
 		var p *proc
 		if useNginx {
 			conf := filepath.Join(b.dir, name+".conf")
-			if err := os.WriteFile(conf, []byte(nginxBackendConf(b.dir, name, addr)), 0o644); err != nil {
+			if err := os.WriteFile(conf, []byte(nginxBackendConf(b.dir, name, addr, b.backendLog(i-1))), 0o644); err != nil {
 				return fmt.Errorf("cannot write %s: %w", conf, err)
 			}
 			p, err = b.ps.start(name, "nginx", "-p", b.dir, "-c", conf)
@@ -507,8 +599,13 @@ func waitReady(ctx context.Context, url string, p *proc) error {
 	}
 }
 
-// startProxies starts each configured proxy that is installed; failures become notes.
+// startProxies starts each configured proxy that is installed; failures become notes. The
+// compression family starts its own (startCompressProxies).
 func (b *bench) startProxies(ctx context.Context) {
+	if b.cfg.Compress {
+		b.startCompressProxies(ctx)
+		return
+	}
 	maxConns := b.cfg.IdleConns + 2000
 	for _, name := range b.cfg.Proxies {
 		info := ProxyInfo{Name: name}
@@ -527,15 +624,18 @@ func (b *bench) startProxies(ctx context.Context) {
 			// One worker against one HAProxy thread and one nginx worker:
 			// one loop on one P, so the Go runtime gets no second core
 			// either (issue 15). The "all" row runs the default.
-			loops := 1
+			o := lgConf{loops: 1, maxConns: maxConns, policy: b.cfg.Policy, cache: b.cfg.Cache}
 			info.Setup = "1 event loop, GOMAXPROCS=1"
 			env = []string{"GOMAXPROCS=1"}
 			if name == proxyLoopgateAll {
-				loops, env = 0, nil
+				o.loops, env = 0, nil
 				info.Setup = fmt.Sprintf("%d event loops (GOMAXPROCS)", runtime.GOMAXPROCS(0))
 			}
+			if b.cfg.Cache {
+				info.Setup += fmt.Sprintf(", cache %d MiB", cacheMemory>>20)
+			}
 			info.Version = b.res.Host.Versions["loopgate"]
-			text = loopgateConf(addr, b.backends, loops, maxConns, b.cfg.Policy)
+			text = loopgateConf(addr, b.backends, o)
 			conf = filepath.Join(b.dir, name+".toml")
 			argv = []string{b.cfg.Loopgate, "-config", conf}
 		case proxyHAProxy:
@@ -553,39 +653,71 @@ func (b *bench) startProxies(ctx context.Context) {
 			}
 			info.Setup, info.Version = "worker_processes 1", version("nginx", "-v")
 			text = nginxProxyConf(b.dir, addr, b.backends, maxConns, b.cfg.Policy)
+			if b.cfg.Cache {
+				where := "tmpfs"
+				if !strings.HasPrefix(b.cacheDir, "/dev/shm/") {
+					where = "disk"
+				}
+				info.Setup += ", proxy_cache on " + where + ", sendfile, open_file_cache"
+				text = nginxCacheConf(b.dir, b.cacheDir, addr, b.backends, maxConns)
+			}
 			argv = []string{"nginx", "-p", b.dir, "-c", conf}
+		case proxyVarnish:
+			switch {
+			case !b.cfg.Cache:
+				info.Skipped = "a cache: in the cache family only (-cache)"
+			case !installed("varnishd"):
+				info.Skipped = "not installed (apt-get install varnish)"
+			}
+			if info.Skipped != "" {
+				break
+			}
+			info.Setup = fmt.Sprintf("malloc %d MiB, default thread pools", cacheMemory>>20)
+			info.Version = version("varnishd", "-V")
+			conf = filepath.Join(b.dir, name+".vcl")
+			text, argv = varnishVCL(b.backends), varnishArgs(b.dir, addr, conf)
 		default:
 			info.Skipped = "unknown proxy"
 		}
-		if info.Skipped == "" {
-			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-				info.Skipped = err.Error()
-			}
-		}
-		if info.Skipped == "" {
-			p, err := b.ps.startEnv(name, env, argv...)
-			if err == nil {
-				err = waitReady(ctx, "http://"+addr+b.proxyPath(100), p)
-			}
-			if err != nil {
-				info.Skipped = err.Error()
-				if p != nil {
-					p.stop()
-				}
-			} else {
-				b.proxies = append(b.proxies, &liveProxy{name: name, addr: addr, p: p})
-				b.logf("%-13s on %s, pid %d: %s", name, addr, p.pid(), info.Setup)
-			}
-		}
-		if info.Skipped != "" {
-			b.note("%s skipped: %s", name, info.Skipped)
-		}
-		b.res.Proxies = append(b.res.Proxies, info)
+		b.startProxy(ctx, &info, addr, conf, text, argv, env)
 	}
 }
 
+// startProxy writes conf and starts one proxy, or records in info why it did not start.
+func (b *bench) startProxy(ctx context.Context, info *ProxyInfo, addr, conf, text string, argv, env []string) *liveProxy {
+	var lp *liveProxy
+	if info.Skipped == "" {
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			info.Skipped = err.Error()
+		}
+	}
+	if info.Skipped == "" {
+		p, err := b.ps.startEnv(info.Name, env, argv...)
+		if err == nil {
+			err = waitReady(ctx, "http://"+addr+b.proxyPath(100), p)
+		}
+		if err != nil {
+			info.Skipped = err.Error()
+			if p != nil {
+				p.stop()
+			}
+		} else {
+			lp = &liveProxy{name: info.Name, addr: addr, p: p}
+			b.proxies = append(b.proxies, lp)
+			b.logf("%-13s on %s, pid %d: %s", info.Name, addr, p.pid(), info.Setup)
+		}
+	}
+	if info.Skipped != "" {
+		b.note("%s skipped: %s", info.Name, info.Skipped)
+	}
+	b.res.Proxies = append(b.res.Proxies, *info)
+	return lp
+}
+
 // loadRounds runs every scenario: a warm-up per proxy, then Rounds rounds in which every
-// proxy gets the same load, in an order that rotates from round to round.
+// proxy gets the same load, in an order that rotates from round to round. In the cache
+// family each proxy must answer from its cache before the rounds (checkHit), and every
+// measured run must leave the backends alone (checkHitRun).
 func (b *bench) loadRounds(ctx context.Context) error {
 	cfg := b.cfg
 	for _, conns := range cfg.Conns {
@@ -597,16 +729,23 @@ func (b *bench) loadRounds(ctx context.Context) error {
 					}
 				}
 			}
+			if cfg.Cache {
+				for _, lp := range b.proxies {
+					if err := b.checkHit(ctx, lp, size); err != nil {
+						return err
+					}
+				}
+			}
 			for round := 1; round <= cfg.Rounds; round++ {
 				for k := range b.proxies {
 					lp := b.proxies[(k+round-1)%len(b.proxies)]
-					if err := b.measure(ctx, lp, conns, size, round); err != nil {
+					if _, err := b.measure(ctx, lp, conns, size, round, b.pathLoad(lp, conns, size)); err != nil {
 						return err
 					}
 				}
 			}
 			for _, lp := range b.proxies {
-				n, err := b.countSyscalls(ctx, lp, conns, size)
+				n, err := b.countSyscalls(ctx, lp, fmt.Sprintf("%d-%d", conns, size), b.pathLoad(lp, conns, size))
 				if err != nil {
 					b.note("%v", err)
 					continue
@@ -621,36 +760,54 @@ func (b *bench) loadRounds(ctx context.Context) error {
 // cpuTime is a process's CPU time so far, split as /proc shows it.
 type cpuTime struct{ user, sys time.Duration }
 
-// measure runs one load against lp and records it with the proxy's CPU time.
-func (b *bench) measure(ctx context.Context, lp *liveProxy, conns, size, round int) error {
+// measure runs one load against lp and records it with the CPU time of the proxy and its
+// child processes. size labels the run (the response size, or the compression family's mean
+// input). In the cache family it fails a run that reached the backends.
+func (b *bench) measure(ctx context.Context, lp *liveProxy, conns, size, round int, load loadFunc) (RunResult, error) {
 	if lp.p.exited() {
-		return fmt.Errorf("%s exited during the benchmark:\n%s", lp.name, lp.p.tail())
+		return RunResult{}, fmt.Errorf("%s exited during the benchmark:\n%s", lp.name, lp.p.tail())
 	}
-	cpu0, err := procCPU(lp.p.pid())
-	if err != nil {
-		return err
+	var served0 int64
+	var err error
+	if b.cfg.Cache {
+		if served0, err = b.backendRequests(ctx); err != nil {
+			return RunResult{}, err
+		}
 	}
-	lr, err := b.load(ctx, b.useWrk, lp.addr, b.proxyPath(size), conns, b.cfg.Duration)
+	cpu0, err := treeCPU(lp.p.pid())
 	if err != nil {
-		return err
+		return RunResult{}, err
 	}
-	cpu1, err := procCPU(lp.p.pid())
+	lr, err := load(ctx, b.cfg.Duration)
 	if err != nil {
-		return err
+		return RunResult{}, err
+	}
+	cpu1, err := treeCPU(lp.p.pid())
+	if err != nil {
+		return RunResult{}, err
 	}
 	perReq := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(lr.requests) }
 	rr := RunResult{
 		Proxy: lp.name, Conns: conns, Size: size, Round: round, Requests: lr.requests, RPS: lr.rps,
-		P50: lr.p50, P99: lr.p99, P999: lr.p999, Errors: lr.errors, Non2xx: lr.non2xx,
+		P50: lr.p50, P99: lr.p99, P999: lr.p999, Bytes: lr.bytes, Errors: lr.errors, Non2xx: lr.non2xx,
 	}
 	if lr.requests > 0 {
 		rr.CPUus = perReq(cpu1.user + cpu1.sys - cpu0.user - cpu0.sys)
 		rr.SysUS = perReq(cpu1.sys - cpu0.sys)
 	}
 	b.res.Runs = append(b.res.Runs, rr)
-	b.logf("  %4d conns %6s  round %d  %-13s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %6.2f µs CPU/req  errors %d non-2xx %d",
+	b.logf("  %4d conns %7s  round %d  %-16s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %7.2f µs CPU/req  errors %d non-2xx %d",
 		conns, sizeLabel(size), round, lp.name, rr.RPS, rr.P50, rr.P99, rr.CPUus, rr.Errors, rr.Non2xx)
-	return nil
+	if b.cfg.Cache {
+		served1, err := b.backendRequests(ctx)
+		if err != nil {
+			return rr, err
+		}
+		if err := checkHitRun(rr, served1-served0); err != nil {
+			return rr, err
+		}
+	}
+	return rr, nil
 }
 
 // compareClients loads the same targets with wrk and the load generator, for the note that
@@ -710,9 +867,14 @@ func clientCPUus(r loadResult) float64 {
 	return float64(r.clientCPU) / float64(time.Microsecond) / float64(max(r.requests, 1))
 }
 
-// summarize computes the medians, ranges and ratios to HAProxy.
+// summarize computes the medians, ranges and ratios to HAProxy (in the cache family, the
+// ratios of loopgate to nginx and Varnish; the compression family has its own table).
 func (b *bench) summarize() {
 	res := b.res
+	if b.cfg.Compress {
+		b.summarizeCompress()
+		return
+	}
 	for _, conns := range b.cfg.Conns {
 		for _, size := range b.cfg.Sizes {
 			var rows []Summary
@@ -750,6 +912,9 @@ func (b *bench) summarize() {
 			}
 			res.Summary = append(res.Summary, rows...)
 		}
+	}
+	if b.cfg.Cache {
+		res.CacheRatios = cacheRatios(res.Runs, b.cfg.Conns, b.cfg.Sizes)
 	}
 	if i := slices.IndexFunc(res.Idle, func(r IdleResult) bool { return r.Proxy == proxyHAProxy }); i >= 0 {
 		ha := res.Idle[i].BytesPerConn
@@ -789,8 +954,11 @@ func statOf[T any](xs []T, f func(T) float64) Stat {
 	return Stat{Median: m, Min: v[0], Max: v[len(v)-1]}
 }
 
-// sizeLabel prints a response size: "100 B", "16 KiB".
+// sizeLabel prints a response size: "100 B", "16 KiB", "1 MiB".
 func sizeLabel(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.Itoa(n>>20) + " MiB"
+	}
 	if n >= 1024 && n%1024 == 0 {
 		return strconv.Itoa(n/1024) + " KiB"
 	}

@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,6 +25,7 @@ var proxyColors = map[string]string{
 	proxyLoopgateAll: "#60a5fa",
 	proxyHAProxy:     "#d97706",
 	proxyNginx:       "#059669",
+	proxyVarnish:     "#7c3aed",
 }
 
 func colorOf(proxy string) string {
@@ -76,6 +78,32 @@ func (res *BenchResult) WriteSVG(w io.Writer) error {
 		{"Proxy CPU per request, µs (user + system; lower is better)", cpu, compact},
 		{"p99 latency, ms (lower is better)", p99, compact},
 	}
+	if len(res.Compression) > 0 {
+		// One group per coding and level, a bar per proxy; the legend names proxies.
+		proxies = nil
+		var cpuG, ratioG []chartGroup
+		for _, c := range res.Compression {
+			if !slices.Contains(proxies, c.Proxy) {
+				proxies = append(proxies, c.Proxy)
+			}
+			label := c.Coding
+			if c.Coding != codingIdentity {
+				label += " " + strconv.Itoa(c.Level)
+			}
+			i := slices.IndexFunc(cpuG, func(g chartGroup) bool { return g.label == label })
+			if i < 0 {
+				cpuG = append(cpuG, chartGroup{label: label})
+				ratioG = append(ratioG, chartGroup{label: label})
+				i = len(cpuG) - 1
+			}
+			cpuG[i].bars = append(cpuG[i].bars, chartBar{c.Proxy, c.CPU.Median, c.CPU.Min, c.CPU.Max})
+			ratioG[i].bars = append(ratioG[i].bars, chartBar{c.Proxy, c.Ratio, c.Ratio, c.Ratio})
+		}
+		panels = []panel{
+			{"Proxy CPU per MiB of corpus served, ms (user + system; lower is better)", cpuG, compact},
+			{"Compression ratio, corpus bytes ÷ coded bytes (higher is better)", ratioG, compact},
+		}
+	}
 	if len(res.Idle) > 0 {
 		g := chartGroup{label: fmt.Sprintf("%d idle keep-alive connections", res.Settings.IdleConns)}
 		for _, r := range res.Idle {
@@ -89,7 +117,14 @@ func (res *BenchResult) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
 		chartW, height, chartW, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%g" y="24" font-size="17" font-weight="bold">loopgate, HAProxy and nginx as reverse proxies (make perf)</text>`+"\n", chartMargin)
+	title := "loopgate, HAProxy and nginx as reverse proxies (make perf)"
+	switch {
+	case res.Settings.Cache:
+		title = "loopgate, nginx and Varnish answering from their caches (make perf PERFFLAGS=-cache)"
+	case res.Settings.Compress:
+		title = "loopgate and nginx compressing on the fly (make perf PERFFLAGS=-compress)"
+	}
+	fmt.Fprintf(&b, `<text x="%g" y="24" font-size="17" font-weight="bold">%s</text>`+"\n", chartMargin, html.EscapeString(title))
 	fmt.Fprintf(&b, `<text x="%g" y="42" fill="#374151">%s</text>`+"\n", chartMargin, html.EscapeString(res.Started.Format("2006-01-02")+": "+res.header()))
 	// Legend.
 	x := chartMargin
@@ -100,7 +135,10 @@ func (res *BenchResult) WriteSVG(w io.Writer) error {
 				setup = pi.Setup
 			}
 		}
-		label := p + " (" + setup + ")"
+		label := p
+		if setup != "" {
+			label += " (" + setup + ")"
+		}
 		fmt.Fprintf(&b, `<rect x="%g" y="54" width="12" height="12" fill="%s"/><text x="%g" y="64.5">%s</text>`+"\n",
 			x, colorOf(p), x+16, html.EscapeString(label))
 		x += 16 + 6.6*float64(len([]rune(label))) + 18

@@ -39,22 +39,40 @@ func policyHost(i int) (host, prefix string) {
 	return fmt.Sprintf("svc%d.example.com", i), fmt.Sprintf("/svc%d/", i)
 }
 
-func loopgateConf(addr string, backends []string, loops, maxConns int, policy bool) string {
+// lgConf is what loopgate's configurations differ in.
+type lgConf struct {
+	loops    int // event loops (0: one per core)
+	maxConns int
+	policy   bool   // the traffic policy
+	cache    bool   // [cache] on and the pool cached (cache.go)
+	compress string // "" (off) or the keys of [compression] besides enabled, one per line (compress.go)
+}
+
+func loopgateConf(addr string, backends []string, o lgConf) string {
 	var b strings.Builder
 	// No request IDs (HAProxy and nginx generate none here either) and no
 	// admin listener, so several runs never compete for its port.
 	fmt.Fprintf(&b, "[server]\nlisten = %q\nevent_loops = %d\nmax_connections = %d\naccess_log = false\nmetrics = false\nrequest_id_header = \"\"\n",
-		addr, loops, maxConns)
-	if policy {
+		addr, o.loops, o.maxConns)
+	if o.policy {
 		fmt.Fprintf(&b, "max_connections_per_client = %d\n", policyConnsPerClient)
 	}
 	b.WriteString("\n[admin]\nlisten = \"\"\n\n")
 	b.WriteString("[timeouts]\nclient_idle = \"120s\"\n\n")
+	if o.cache {
+		fmt.Fprintf(&b, "[cache]\nmax_bytes = %d\nmax_object = %d\nheader = %q\n\n", cacheMemory, cacheMaxObject, cacheHeader)
+	}
+	if o.compress != "" {
+		fmt.Fprintf(&b, "[compression]\nenabled = true\n%s\n", o.compress)
+	}
 	b.WriteString("[[pool]]\nname = \"bench\"\nalgorithm = \"round_robin\"\n")
+	if o.cache {
+		b.WriteString("cache = true\n")
+	}
 	for _, a := range backends {
 		fmt.Fprintf(&b, "  [[pool.backend]]\n  address = %q\n", a)
 	}
-	if !policy {
+	if !o.policy {
 		return b.String()
 	}
 	// With routes, a request that matches none gets 404.
@@ -169,19 +187,32 @@ func writePolicyFiles(dir string) error {
 }
 
 func nginxProxyConf(dir, addr string, backends []string, maxConns int, policy bool) string {
+	if policy {
+		return nginxPolicyConf(dir, addr, nginxUpstream(backends), maxConns)
+	}
+	return nginxConf(dir, proxyNginx, addr, backends, maxConns, "", "")
+}
+
+// nginxUpstream is the server lines of the upstream block.
+func nginxUpstream(backends []string) string {
 	var up strings.Builder
 	for _, a := range backends {
 		fmt.Fprintf(&up, "server %s; ", a)
 	}
-	if policy {
-		return nginxPolicyConf(dir, addr, up.String(), maxConns)
-	}
+	return up.String()
+}
+
+// nginxConf is the plain configuration with httpExtra added to the http block and locExtra
+// to the location (the cache and compression families).
+// name names its pid and error files in dir.
+func nginxConf(dir, name, addr string, backends []string, maxConns int, httpExtra, locExtra string) string {
 	return fmt.Sprintf(`worker_processes 1; daemon off; master_process off;
 pid %[1]s; error_log %[2]s crit; worker_rlimit_nofile %[3]d;
 events { worker_connections %[3]d; }
 http {
   access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
   upstream be { %[4]s keepalive 512; keepalive_requests 1000000; keepalive_timeout 60s; }
+  %[6]s
   server {
     listen %[5]s;
     location / {
@@ -192,10 +223,12 @@ http {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $host;
+      %[7]s
     }
   }
 }
-`, filepath.Join(dir, "nginx-proxy.pid"), filepath.Join(dir, "nginx-proxy.err"), 2*maxConns, up.String(), addr)
+`, filepath.Join(dir, name+".pid"), filepath.Join(dir, name+".err"), 2*maxConns, nginxUpstream(backends), addr,
+		httpExtra, locExtra)
 }
 
 // nginxPolicyConf is nginx's policy configuration; it includes dir/nginxAppLocation, which
@@ -251,8 +284,11 @@ func nginxApp() string {
 `, policyPrefix, nginxForward)
 }
 
-// nginxBackendConf serves the files of dir/www, one worker, keep-alive without limit.
-func nginxBackendConf(dir, name, addr string) string {
+// nginxBackendConf serves the files of dir/www, one worker, keep-alive without limit. Under
+// cachePrefix it serves the same files as cacheable for an hour and logs each request to
+// cacheLog, which counts what reaches the backends in the cache family. The corpus types are
+// those the compression family's proxies compress.
+func nginxBackendConf(dir, name, addr, cacheLog string) string {
 	return fmt.Sprintf(`worker_processes 1; daemon off; master_process off;
 pid %[1]s; error_log %[2]s crit;
 events { worker_connections 4096; }
@@ -260,9 +296,15 @@ http {
   access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
   sendfile on; open_file_cache max=64; open_file_cache_valid 1h;
   default_type application/octet-stream;
-  server { listen %[3]s; root %[4]s; location / { } }
+  types { text/html html; application/json json; text/css css; application/javascript js; image/svg+xml svg; }
+  server {
+    listen %[3]s; root %[4]s;
+    location / { }
+    location %[5]s { alias %[4]s/; expires %[6]ds; access_log %[7]s; }
+  }
 }
-`, filepath.Join(dir, name+".pid"), filepath.Join(dir, name+".err"), addr, filepath.Join(dir, "www"))
+`, filepath.Join(dir, name+".pid"), filepath.Join(dir, name+".err"), addr, filepath.Join(dir, "www"),
+		cachePrefix, cacheMaxAge, cacheLog)
 }
 
 // wrkScript prints wrk's own summary as one JSON line after its text report. Latencies are

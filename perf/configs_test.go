@@ -23,8 +23,8 @@ func TestPolicyConfsCount(t *testing.T) {
 			t.Fatalf("%s: %d lines with %q; want %d", name, got, routeLine, want)
 		}
 	}
-	f("loopgate policy", loopgateConf("127.0.0.1:9", be, 1, 100, true), "[[route]]", policyRoutes)
-	f("loopgate plain", loopgateConf("127.0.0.1:9", be, 1, 100, false), "[[route]]", 0)
+	f("loopgate policy", loopgateConf("127.0.0.1:9", be, lgConf{loops: 1, maxConns: 100, policy: true}), "[[route]]", policyRoutes)
+	f("loopgate plain", loopgateConf("127.0.0.1:9", be, lgConf{loops: 1, maxConns: 100}), "[[route]]", 0)
 	f("haproxy map", haproxyRoutes(), ".example.com/svc", policyRoutes-1)
 	f("haproxy plain", haproxyConf("/d", "127.0.0.1:9", be, 100, false), "stick-table", 0)
 	f("nginx policy", nginxProxyConf("/d", "127.0.0.1:9", be, 100, true), "server_name svc", policyRoutes-1)
@@ -93,7 +93,7 @@ func TestPolicyConfs(t *testing.T) {
 			case proxyLoopgate:
 				lg := buildBinary(t, dir, "loopgate/cmd/loopgate")
 				conf = filepath.Join(dir, name+".toml")
-				text, argv = loopgateConf(addr, backends, 1, 1000, true), []string{lg, "-config", conf}
+				text, argv = loopgateConf(addr, backends, lgConf{loops: 1, maxConns: 1000, policy: true}), []string{lg, "-config", conf}
 			case proxyHAProxy:
 				if !installed("haproxy") {
 					t.Skip("haproxy is not installed")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -28,7 +29,37 @@ func (res *BenchResult) header() string {
 	if s.Policy {
 		h += ", traffic policy on (1,000 routes, header rules, per-client connection and rate limits)"
 	}
+	if s.Cache {
+		h += ", cache family: every measured request a cache hit (the backends served none of them)"
+	}
+	if s.Compress {
+		h += ", compression family: wrk cycling through the corpus"
+	}
 	return h
+}
+
+// hasHA reports whether any summary row has ratios to HAProxy; without, the tables leave
+// those columns out.
+func hasHA(rows []Summary) bool {
+	for _, s := range rows {
+		if s.RPSvsHA != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// goalMark says whether a cache ratio meets its goal.
+func goalMark(r CacheRatio) string {
+	if r.Met {
+		return "yes"
+	}
+	return "no"
+}
+
+// fmtRange prints a ratio's median and range: "0.62 [0.55..0.70]".
+func fmtRange(s Stat) string {
+	return fmt.Sprintf("%.2f [%.2f..%.2f]", s.Median, s.Min, s.Max)
 }
 
 func fmtRatio(v float64) string {
@@ -43,13 +74,46 @@ func fmtRatio(v float64) string {
 func (res *BenchResult) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "loopgate perf: %s\n", res.header())
-	b.WriteString("medians over the rounds; ± is the spread (max-min)/median; ÷HA is the ratio to HAProxy's median\n\n")
-	fmt.Fprintf(&b, "%5s %7s  %-13s %9s %5s %8s %8s %10s %5s %8s %8s %7s %7s %7s\n",
-		"conns", "size", "proxy", "req/s", "±%", "p50 ms", "p99 ms", "CPU µs/req", "±%", "of it sys", "sysc/req", "rps÷HA", "CPU÷HA", "errors")
+	ha := hasHA(res.Summary)
+	if len(res.Summary) > 0 {
+		b.WriteString("medians over the rounds; ± is the spread (max-min)/median")
+		if ha {
+			b.WriteString("; ÷HA is the ratio to HAProxy's median")
+		}
+		b.WriteString("\n\n")
+		fmt.Fprintf(&b, "%5s %7s  %-13s %9s %5s %8s %8s %10s %5s %8s %8s", "conns", "size", "proxy", "req/s", "±%",
+			"p50 ms", "p99 ms", "CPU µs/req", "±%", "of it sys", "sysc/req")
+		if ha {
+			fmt.Fprintf(&b, " %7s %7s", "rps÷HA", "CPU÷HA")
+		}
+		fmt.Fprintf(&b, " %7s\n", "errors")
+	}
 	for _, s := range res.Summary {
-		fmt.Fprintf(&b, "%5d %7s  %-13s %9.0f %5.1f %8.2f %8.2f %10.2f %5.1f %8.2f %8s %7s %7s %7d\n",
+		fmt.Fprintf(&b, "%5d %7s  %-13s %9.0f %5.1f %8.2f %8.2f %10.2f %5.1f %8.2f %8s",
 			s.Conns, sizeLabel(s.Size), s.Proxy, s.RPS.Median, s.RPS.Spread(), s.P50.Median, s.P99.Median,
-			s.CPUus.Median, s.CPUus.Spread(), s.SysUS.Median, fmtRatio(s.Syscalls), fmtRatio(s.RPSvsHA), fmtRatio(s.CPUvsHA), s.Errors+s.Non2xx)
+			s.CPUus.Median, s.CPUus.Spread(), s.SysUS.Median, fmtRatio(s.Syscalls))
+		if ha {
+			fmt.Fprintf(&b, " %7s %7s", fmtRatio(s.RPSvsHA), fmtRatio(s.CPUvsHA))
+		}
+		fmt.Fprintf(&b, " %7d\n", s.Errors+s.Non2xx)
+	}
+	if len(res.CacheRatios) > 0 {
+		fmt.Fprintf(&b, "\nloopgate ÷ the other cache, per round, median [min..max] over the rounds; goal: CPU per hit ≤ %.1f× nginx's, ≤ %.1f× Varnish's\n",
+			goalVsNginx, goalVsVarnish)
+		fmt.Fprintf(&b, "%5s %7s  %-8s %22s %22s %5s\n", "conns", "size", "versus", "CPU per hit", "hits/s", "goal")
+		for _, r := range res.CacheRatios {
+			fmt.Fprintf(&b, "%5d %7s  %-8s %22s %22s %5s\n", r.Conns, sizeLabel(r.Size), r.Versus,
+				fmtRange(r.CPU), fmtRange(r.RPS), goalMark(r))
+		}
+	}
+	if len(res.Compression) > 0 {
+		b.WriteString("\ncompression: CPU is ms per MiB of corpus served (median, ± spread); per MiB out = × ratio; coding = less the same proxy's identity row\n")
+		fmt.Fprintf(&b, "%5s  %-9s %-9s %5s %8s %8s %10s %5s %11s %8s %6s %8s %6s\n", "conns", "proxy", "coding", "level",
+			"req/s", "MiB/s in", "CPU ms/MiB", "±%", "per MiB out", "coding", "ratio", "÷nginx", "errors")
+		for _, c := range res.Compression {
+			fmt.Fprintf(&b, "%5d  %-9s %-9s %5d %8.0f %8.1f %10.2f %5.1f %11.2f %8.2f %6.2f %8s %6d\n", c.Conns, c.Proxy, c.Coding,
+				c.Level, c.RPS.Median, c.InMiBps, c.CPU.Median, c.CPU.Spread(), c.CPUOut, c.CodingCPU, c.Ratio, fmtRatio(c.VsNginx), c.Errors)
+		}
 	}
 	if len(res.Idle) > 0 {
 		fmt.Fprintf(&b, "\nmemory per idle keep-alive client connection (RSS with N open after one request each, minus RSS before, ÷ N)\n")
@@ -79,12 +143,50 @@ func (res *BenchResult) WriteTable(w io.Writer) error {
 func (res *BenchResult) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Taken %s: %s.\n\n", res.Started.Format("2006-01-02"), res.header())
-	b.WriteString("| conns | size | proxy | req/s (± spread) | p50 ms | p99 ms | CPU µs/req (± spread) | of it system | syscalls/req | req/s ÷ HAProxy | CPU ÷ HAProxy | errors |\n")
-	b.WriteString("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	ha := hasHA(res.Summary)
+	if len(res.Summary) > 0 {
+		b.WriteString("| conns | size | proxy | req/s (± spread) | p50 ms | p99 ms | CPU µs/req (± spread) | of it system | syscalls/req |")
+		if ha {
+			b.WriteString(" req/s ÷ HAProxy | CPU ÷ HAProxy |")
+		}
+		b.WriteString(" errors |\n| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+		if ha {
+			b.WriteString(" ---: | ---: |")
+		}
+		b.WriteString(" ---: |\n")
+	}
 	for _, s := range res.Summary {
-		fmt.Fprintf(&b, "| %d | %s | %s | %.0f (±%.0f%%) | %.2f | %.2f | %.2f (±%.0f%%) | %.2f | %s | %s | %s | %d |\n",
+		fmt.Fprintf(&b, "| %d | %s | %s | %.0f (±%.0f%%) | %.2f | %.2f | %.2f (±%.0f%%) | %.2f | %s |",
 			s.Conns, sizeLabel(s.Size), s.Proxy, s.RPS.Median, s.RPS.Spread(), s.P50.Median, s.P99.Median,
-			s.CPUus.Median, s.CPUus.Spread(), s.SysUS.Median, fmtRatio(s.Syscalls), fmtRatio(s.RPSvsHA), fmtRatio(s.CPUvsHA), s.Errors+s.Non2xx)
+			s.CPUus.Median, s.CPUus.Spread(), s.SysUS.Median, fmtRatio(s.Syscalls))
+		if ha {
+			fmt.Fprintf(&b, " %s | %s |", fmtRatio(s.RPSvsHA), fmtRatio(s.CPUvsHA))
+		}
+		fmt.Fprintf(&b, " %d |\n", s.Errors+s.Non2xx)
+	}
+	if len(res.CacheRatios) > 0 {
+		b.WriteString("\n| conns | size | loopgate ÷ | CPU per hit, median [range] | hits/s, median [range] | goal | met |\n")
+		b.WriteString("| ---: | ---: | --- | ---: | ---: | ---: | --- |\n")
+		for _, r := range res.CacheRatios {
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | ≤ %.1f | %s |\n", r.Conns, sizeLabel(r.Size), r.Versus,
+				fmtRange(r.CPU), fmtRange(r.RPS), r.Goal, goalMark(r))
+		}
+	}
+	if len(res.Compression) > 0 {
+		if len(res.Summary) > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString("| conns | proxy | coding | level | req/s (± spread) | corpus MiB/s | CPU ms per MiB in (± spread) | per MiB out | of it coding | ratio | CPU ÷ nginx | errors |\n")
+		b.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, c := range res.Compression {
+			lvl := strconv.Itoa(c.Level)
+			if c.Coding == codingIdentity {
+				lvl = "-"
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f (±%.0f%%) | %.1f | %.2f (±%.0f%%) | %.2f | %.2f | %.2f | %s | %d |\n",
+				c.Conns, c.Proxy, c.Coding, lvl, c.RPS.Median, c.RPS.Spread(), c.InMiBps, c.CPU.Median, c.CPU.Spread(),
+				c.CPUOut, c.CodingCPU, c.Ratio, fmtRatio(c.VsNginx), c.Errors)
+		}
 	}
 	if len(res.Idle) > 0 {
 		b.WriteString("\n| proxy | idle connections | RSS before | RSS after | bytes per connection | ÷ HAProxy |\n")

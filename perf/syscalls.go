@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -41,17 +42,25 @@ func syscallCounter() string {
 }
 
 // countSyscalls runs one more load against lp with the counter attached to every thread of
-// the proxy and returns the system calls it made per request (issue 15: a change that adds a
-// system call per request shows up here). It returns 0 when nothing can count.
-func (b *bench) countSyscalls(ctx context.Context, lp *liveProxy, conns, size int) (float64, error) {
+// the proxy and of its child processes (Varnish serves from a child of its manager), and
+// returns the system calls they made per request (issue 15: a change that adds a system call
+// per request shows up here). It returns 0 when nothing can count. tag names the output file.
+func (b *bench) countSyscalls(ctx context.Context, lp *liveProxy, tag string, load loadFunc) (float64, error) {
 	var cmd *exec.Cmd
-	out := filepath.Join(b.dir, fmt.Sprintf("syscalls-%s-%d-%d.txt", lp.name, conns, size))
-	pid := strconv.Itoa(lp.p.pid())
+	out := filepath.Join(b.dir, fmt.Sprintf("syscalls-%s-%s.txt", lp.name, tag))
+	var pids []string
+	for _, pid := range procTree(lp.p.pid()) {
+		pids = append(pids, strconv.Itoa(pid))
+	}
 	switch b.counter {
 	case countByPerf:
-		cmd = exec.CommandContext(ctx, "perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o", out, "-p", pid)
+		cmd = exec.CommandContext(ctx, "perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o", out, "-p", strings.Join(pids, ","))
 	case countByStrace:
-		cmd = exec.CommandContext(ctx, "strace", "-c", "-f", "-q", "-o", out, "-p", pid)
+		args := []string{"-c", "-f", "-q", "-o", out}
+		for _, p := range pids {
+			args = append(args, "-p", p)
+		}
+		cmd = exec.CommandContext(ctx, "strace", args...)
 	default:
 		return 0, nil
 	}
@@ -59,7 +68,7 @@ func (b *bench) countSyscalls(ctx context.Context, lp *liveProxy, conns, size in
 		return 0, fmt.Errorf("cannot start %s on %s: %w", cmd.Path, lp.name, err)
 	}
 	time.Sleep(200 * time.Millisecond) // attaching to every thread takes a moment
-	lr, lerr := b.load(ctx, b.useWrk, lp.addr, b.proxyPath(size), conns, syscallRun)
+	lr, lerr := load(ctx, syscallRun)
 	_ = cmd.Process.Signal(syscall.SIGINT) // both stop counting and write their summary
 	werr := cmd.Wait()
 	if lerr != nil {

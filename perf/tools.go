@@ -26,6 +26,7 @@ type loadResult struct {
 	p999      float64
 	errors    int64 // connect, read, write, timeout
 	non2xx    int64
+	bytes     int64 // response bytes received, heads and framing included
 	clientCPU time.Duration
 }
 
@@ -37,12 +38,23 @@ func (b *bench) load(ctx context.Context, wrk bool, addr, path string, conns int
 	return b.loadWith(ctx, wrk, 1, addr, path, conns, d)
 }
 
+// loadFunc is one closed-loop load of d on one proxy, as measure and countSyscalls run it.
+type loadFunc func(ctx context.Context, d time.Duration) (loadResult, error)
+
+// pathLoad is the load of the plain, policy and cache scenarios: conns connections asking
+// for the path of a size-byte response.
+func (b *bench) pathLoad(lp *liveProxy, conns, size int) loadFunc {
+	return func(ctx context.Context, d time.Duration) (loadResult, error) {
+		return b.load(ctx, b.useWrk, lp.addr, b.proxyPath(size), conns, d)
+	}
+}
+
 // loadWith runs one closed-loop load of d on http://addr+path with conns connections, with
 // wrk (one thread) or in this process with the load generator on procs Ps.
 func (b *bench) loadWith(ctx context.Context, wrk bool, procs int, addr, path string, conns int, d time.Duration) (loadResult, error) {
 	url := "http://" + addr + path
 	if wrk {
-		return runWrk(ctx, b.script, url, conns, d)
+		return runWrk(ctx, b.script, url, conns, d, nil)
 	}
 	prev := runtime.GOMAXPROCS(procs)
 	defer runtime.GOMAXPROCS(prev)
@@ -58,6 +70,7 @@ func (b *bench) loadWith(ctx context.Context, wrk bool, procs int, addr, path st
 		p99:       rep.ResponseTimes.P99,
 		p999:      rep.ResponseTimes.P999,
 		errors:    sumErrors(rep),
+		bytes:     rep.BytesReceived,
 		clientCPU: selfCPU() - cpu0,
 	}
 	for code, n := range rep.StatusCodes {
@@ -76,13 +89,18 @@ func sumErrors(rep *Report) int64 {
 	return n
 }
 
-// runWrk runs wrk -t1 and reads the JSON line its script prints.
-func runWrk(ctx context.Context, script, url string, conns int, d time.Duration) (loadResult, error) {
+// runWrk runs wrk -t1 and reads the JSON line its script prints. headers are "Name: value"
+// lines added to every request.
+func runWrk(ctx context.Context, script, url string, conns int, d time.Duration, headers []string) (loadResult, error) {
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	ctx, cancel := context.WithTimeout(ctx, d+loadTimeout+10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "wrk", "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(secs)+"s",
-		"--timeout", strconv.Itoa(int(loadTimeout/time.Second))+"s", "-s", script, url)
+	args := []string{"-t1", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(secs) + "s",
+		"--timeout", strconv.Itoa(int(loadTimeout/time.Second)) + "s", "-s", script}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	cmd := exec.CommandContext(ctx, "wrk", append(args, url)...)
 	cmd.SysProcAttr = childAttr()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -94,6 +112,7 @@ func runWrk(ctx context.Context, script, url string, conns int, d time.Duration)
 	var w struct {
 		Requests   int64 `json:"requests"`
 		DurationUS int64 `json:"duration_us"`
+		Bytes      int64 `json:"bytes"`
 		Connect    int64 `json:"connect"`
 		Read       int64 `json:"read"`
 		Write      int64 `json:"write"`
@@ -121,6 +140,7 @@ func runWrk(ctx context.Context, script, url string, conns int, d time.Duration)
 		p50:      float64(w.P50) / 1e3, p99: float64(w.P99) / 1e3, p999: float64(w.P999) / 1e3,
 		errors: w.Connect + w.Read + w.Write + w.Timeout,
 		non2xx: w.Status,
+		bytes:  w.Bytes,
 	}
 	if w.DurationUS > 0 {
 		lr.rps = float64(w.Requests) / (float64(w.DurationUS) / 1e6)

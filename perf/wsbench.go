@@ -122,7 +122,7 @@ func WSBench(ctx context.Context, cfg WSConfig) (*WSResult, error) {
 		switch name {
 		case proxyLoopgate:
 			row.Setup, env = "1 event loop, GOMAXPROCS=1", []string{"GOMAXPROCS=1"}
-			text = loopgateConf(addr, []string{backend}, 1, maxConns, false)
+			text = loopgateConf(addr, []string{backend}, lgConf{loops: 1, maxConns: maxConns})
 			conf = filepath.Join(dir, "ws-loopgate.toml")
 			argv = []string{cfg.Loopgate, "-config", conf}
 		case proxyHAProxy:

@@ -165,11 +165,19 @@ func (b *Backend) status(w http.ResponseWriter, r *http.Request) {
 
 // bytes streams ?n=N bytes (0..1 GiB) of the pattern that fillPattern
 // describes: with Content-Length, or with ?chunked=1 chunked and flushed after
-// every write. It allocates one 64 KiB buffer per request.
+// every write. With ?max_age=S (0..2^31-1) it says Cache-Control: max-age=S, so
+// a cache in front may store it (the perf harness's cache scenarios); without
+// it, it says nothing about caching. It allocates one 64 KiB buffer per request.
 func (b *Backend) bytes(w http.ResponseWriter, r *http.Request) {
 	n, ok := b.intParam(w, r, "n", 0, maxBytes)
 	if !ok {
 		return
+	}
+	age := int64(-1)
+	if r.URL.Query().Has("max_age") {
+		if age, ok = b.intParam(w, r, "max_age", 0, maxAge); !ok {
+			return
+		}
 	}
 	chunked := false
 	if s := r.URL.Query().Get("chunked"); s != "" {
@@ -182,6 +190,9 @@ func (b *Backend) bytes(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if age >= 0 {
+		h.Set("Cache-Control", "max-age="+strconv.FormatInt(age, 10))
+	}
 	if !chunked {
 		h.Set("Content-Length", strconv.FormatInt(n, 10))
 	}

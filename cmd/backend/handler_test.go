@@ -282,11 +282,35 @@ func TestBytes(t *testing.T) {
 	bad("?n=-1")
 	bad(fmt.Sprintf("?n=%d", maxBytes+1))
 	bad("?n=10&chunked=maybe")
+	bad("?n=10&max_age=")
+	bad("?n=10&max_age=-1")
+	bad(fmt.Sprintf("?n=10&max_age=%d", int64(maxAge)+1))
 
 	resp, body := do(t, "HEAD", url+"/bytes?n=1000", nil)
 	if resp.StatusCode != 200 || resp.ContentLength != 1000 || len(body) != 0 {
 		t.Fatalf("HEAD: got %d CL=%d len=%d", resp.StatusCode, resp.ContentLength, len(body))
 	}
+}
+
+// TestBytesMaxAge checks that ?max_age=S makes /bytes cacheable and that without it the
+// answer says nothing about caching.
+func TestBytesMaxAge(t *testing.T) {
+	url := start(t, newBackend("b1", 1))
+	f := func(q, wantCC string) {
+		t.Helper()
+		resp, body := do(t, "GET", url+"/bytes?n=100"+q, nil)
+		if resp.StatusCode != 200 || !bytes.Equal(body, wantPattern(100)) {
+			t.Fatalf("/bytes?n=100%s: got %d len=%d", q, resp.StatusCode, len(body))
+		}
+		if got := resp.Header.Get("Cache-Control"); got != wantCC {
+			t.Fatalf("/bytes?n=100%s: Cache-Control %q; want %q", q, got, wantCC)
+		}
+	}
+	f("", "")
+	f("&max_age=0", "max-age=0")
+	f("&max_age=3600", "max-age=3600")
+	f("&max_age=3600&chunked=1", "max-age=3600")
+	f(fmt.Sprintf("&max_age=%d", maxAge), fmt.Sprintf("max-age=%d", maxAge))
 }
 
 func TestEcho(t *testing.T) {

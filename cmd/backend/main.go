@@ -5,7 +5,7 @@
 //	backend -port 8001 -name backend-1 [-host 127.0.0.1] [-latency 20ms] [-fail-rate 0.1] [-unhealthy] [-quiet]
 //
 // Endpoints (see handler.go): / (any other path) reports what arrived, /health,
-// /health/fail, /info, /delay?ms=N, /status?code=N, /bytes?n=N[&chunked=1], /echo,
+// /health/fail, /info, /delay?ms=N, /status?code=N, /bytes?n=N[&chunked=1][&max_age=S], /echo,
 // /cache?max_age=N[&etag=1][&vary=H][&name=L], /text?kb=N and /ws (a WebSocket echo).
 package main
 

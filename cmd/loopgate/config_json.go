@@ -27,6 +27,11 @@ const seedPool = "default"
 //	connection_timeout              -> Engine.Timeouts.ClientIdle (keep-alive idle)
 //	request_timeout                 -> Engine.Timeouts.UpstreamResponse
 //	enable_logging, enable_metrics  -> AccessLog, Metrics
+//
+// and, for the "LRU caching layer" on the seeds' roadmap, in their style:
+//
+//	enable_cache                    -> the pool's Cache (default false)
+//	cache_size_mb                   -> Engine.Cache.MaxBytes, in MiB (default 64)
 func decodeJSON(src *source, data []byte) *Config {
 	root := jsonRoot(src, data)
 	if root == nil {
@@ -94,6 +99,10 @@ func decodeJSON(src *source, data []byte) *Config {
 	root.seconds("request_timeout", &e.Timeouts.UpstreamResponse)
 	root.boolean("enable_logging", &c.AccessLog)
 	root.boolean("enable_metrics", &c.Metrics)
+	root.boolean("enable_cache", &p.Cache)
+	if n, ok := root.integer("cache_size_mb", 1, 1<<20); ok {
+		e.Cache.MaxBytes = n << 20
+	}
 	root.finish()
 
 	e.Pools = []engine.Pool{p}

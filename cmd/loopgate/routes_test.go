@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -269,5 +270,44 @@ collapse_timeout = "2s"
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%q:\n got %v\nwant %s...", tc.in, err, tc.want)
 		}
+	}
+}
+
+// The seeds' planned "LRU caching layer", from a seed-style config.json:
+// enable_cache turns the cache on for its pool, cache_size_mb bounds it,
+// and a repeated GET is answered from the cache.
+func TestSeedJSONCache(t *testing.T) {
+	b := startTestBackendWith(t, "b", "max-age=60")
+	host, port, _ := net.SplitHostPort(b.addr)
+	listen := freeAddr(t)
+	lhost, lport, _ := net.SplitHostPort(listen)
+	path := writeConfig(t, t.TempDir(), "config.json", fmt.Sprintf(`{"proxy_host": %q, "proxy_port": %s,
+		"backend_servers": [{"host": %q, "port": %s}], "enable_logging": false, "enable_cache": true, "cache_size_mb": 16}`,
+		lhost, lport, host, port))
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Engine.Pools[0].Cache || c.Engine.Cache.MaxBytes != 16<<20 {
+		t.Fatalf("decoded cache %v, max_bytes %d", c.Engine.Pools[0].Cache, c.Engine.Cache.MaxBytes)
+	}
+	r := startApp(t, path)
+	for i, want := range []string{"MISS", "HIT", "HIT"} {
+		resp, err := http.Get("http://" + r.proxy + "/page")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Cache"); got != want || string(body) != "b" {
+			t.Errorf("request %d: X-Cache %q, body %q; want %s", i, got, body, want)
+		}
+	}
+	if n := b.served.Load(); n != 1 {
+		t.Errorf("the backend served %d requests; want 1", n)
+	}
+	if _, err := parse("c.json", []byte(`{"backend_servers": [{"host": "::1", "port": 80}], "cache_size_mb": 0}`)); err == nil ||
+		!strings.Contains(err.Error(), "cache_size_mb") {
+		t.Errorf("cache_size_mb = 0: %v", err)
 	}
 }

@@ -3,7 +3,11 @@
 // loads each the same way and prints a table of medians and spreads with ratios to HAProxy.
 // It also writes DIR/perf-<time>.json, DIR/latest.json, DIR/latest.md and an SVG chart.
 //
-//	harness -loopgate bin/loopgate -backend bin/backend [-quick] [-policy] [-ws] [-out perf/results] [-chart FILE]
+//	harness -loopgate bin/loopgate -backend bin/backend [-quick] [-policy|-cache|-compress|-ws] [-out perf/results] [-chart FILE]
+//
+// -cache runs the cache family instead (loopgate, nginx and Varnish caching the backends;
+// hits only), -compress the compression family (loopgate's codings and nginx's gzip on
+// testdata/corpus), -ws the WebSocket echo benchmark (ws.go).
 //
 // The engine is perf.Bench; docs/PERFORMANCE.md describes the method and the JSON.
 package main
@@ -59,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Load, "load", "auto", "load tool: auto (wrk if installed), wrk or loadgen")
 	fs.StringVar(&cfg.Backends, "backends", "auto", "backends: auto (nginx if installed), nginx or go (cmd/backend)")
 	fs.BoolVar(&cfg.Policy, "policy", false, "every proxy runs the traffic-policy configuration: 1,000 routes, header rules, per-client connection and rate limits")
+	fs.BoolVar(&cfg.Cache, "cache", false, "the cache family instead: loopgate, nginx (proxy_cache) and Varnish caching the backends, every measured request a hit; 256 conns, 100 B, 16 KiB, 1 MiB")
+	fs.BoolVar(&cfg.Compress, "compress", false, "the compression family instead: loopgate's gzip 1/6, zstd and Brotli against nginx's gzip 1/6 on the corpus; 50 conns")
+	fs.StringVar(&cfg.Corpus, "corpus", "testdata/corpus", "the compression family's corpus: its .html, .json, .css, .js and .svg files")
 	fs.BoolVar(&cfg.Clients, "clients", false, "also compare wrk with loopgate's load generator on the same targets")
 	fs.StringVar(&out, "out", "perf/results", "directory for the JSON, Markdown and SVG results")
 	fs.StringVar(&chart, "chart", "", "also write the SVG chart here (e.g. docs/perf.svg)")
@@ -112,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	start := time.Now()
 	res, err := perf.Bench(ctx, cfg)
-	if res != nil && len(res.Summary) > 0 {
+	if res != nil && (len(res.Summary) > 0 || len(res.Compression) > 0) {
 		fmt.Fprintln(stdout)
 		_ = res.WriteTable(stdout)
 		if werr := writeResults(res, out, chart, stdout); werr != nil {
