@@ -218,6 +218,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	decodeRoutes(root, e)
 	decodeCompression(root, e)
 	decodeCache(root, e)
+	decodeTLS(root, c)
 	root.finish()
 	if !src.failed() {
 		checkRoutes(src, e)
