@@ -64,6 +64,7 @@ fuzz:
 # 16 KiB and 1 MiB, with loopgate's CPU per hit ÷ nginx's and Varnish's (issue 14).
 # PERFFLAGS=-compress runs the compression family: loopgate's gzip 1/6, zstd and Brotli against
 # nginx's gzip 1/6 on testdata/corpus: CPU per MiB and ratio (issue 14). docs/PERFORMANCE.md.
+# PERFFLAGS=-ws runs the WebSocket echo benchmark instead (issue 12; docs/PERFORMANCE.md).
 perf: build
 	$(GO) build -o $(BIN)/perf-harness ./perf/harness
 	$(BIN)/perf-harness -loopgate $(BIN)/loopgate -backend $(BIN)/backend $(if $(QUICK),-quick) $(PERFFLAGS)

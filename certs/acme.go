@@ -168,6 +168,13 @@ func NewACME(c ACMEConfig, s *Store, hc *http.Client) (*ACME, error) {
 	return m, nil
 }
 
+// Check reports what is wrong with c, as NewACME would, without touching the
+// disk or the network: for a config check before anything starts.
+func (c ACMEConfig) Check() error {
+	c.Domains = slices.Clone(c.Domains)
+	return c.normalise()
+}
+
 func (c *ACMEConfig) normalise() error {
 	if len(c.Domains) == 0 {
 		return fmt.Errorf("%w: acme_domains is empty", ErrConfig)

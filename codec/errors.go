@@ -52,8 +52,8 @@ var (
 	ErrTooManyHeaders      = newError(431, "too many header fields")
 	ErrBodyTooLarge        = newError(413, "Content-Length over the limit")
 
-	// ErrConnect answers CONNECT (RFC 9110 §9.3.6): loopgate does not tunnel, so it
-	// forwards nothing of such a request and answers 405 with an Allow field, which the
+	// ErrConnect answers CONNECT (RFC 9110 §9.3.6) unless Limits.AllowConnect: the
+	// proxy then does not tunnel, so it forwards nothing of such a request and answers 405 with an Allow field, which the
 	// caller adds (RFC 9110 §15.5.6). It is returned only for a head that is otherwise
 	// valid; a malformed CONNECT gets the 400 its defect calls for.
 	ErrConnect = newError(405, "CONNECT is not supported")

@@ -139,6 +139,9 @@ type meta struct {
 	expect100 bool
 	host      Span
 	nHost     int
+	upgradeOn bool // Connection lists "upgrade"
+	upgrade   Span // the last Upgrade value
+	nUpgrade  int  // Upgrade field lines
 }
 
 // scanMeta interprets the known fields of h and marks hop-by-hop ones. http10 drops Expect,
@@ -200,6 +203,8 @@ func scanMeta(b []byte, h []Field, m *meta, http10 bool) error {
 					m.closeTok = true
 				case eqFold(tok, "keep-alive"):
 					m.keepAlive = true
+				case eqFold(tok, "upgrade"):
+					m.upgradeOn = true // Upgrade itself is hop-by-hop already
 				default:
 					if nt == len(tokens) {
 						return ErrBadFieldValue
@@ -208,7 +213,11 @@ func scanMeta(b []byte, h []Field, m *meta, http10 bool) error {
 					nt++
 				}
 			}
-		case kindKeepAlive, kindProxyConnection, kindTE, kindUpgrade:
+		case kindUpgrade:
+			f.Hop = true
+			m.nUpgrade++
+			m.upgrade = f.Value
+		case kindKeepAlive, kindProxyConnection, kindTE:
 			f.Hop = true
 		case kindExpect:
 			if http10 {

@@ -12,6 +12,10 @@ type Limits struct {
 	// (default 32): more is a broken or hostile backend. The parsers do not read it; the
 	// proxy counts (RFC 9110 §15.2 sets no bound, so one is ours to choose).
 	MaxInterim int `toml:"max_interim_responses"`
+	// AllowConnect parses CONNECT requests (authority-form target, RFC 9110 §9.3.6)
+	// instead of failing them with ErrConnect: the caller tunnels them. Not a file key:
+	// the engine sets it when a listener accepts CONNECT.
+	AllowConnect bool `toml:"-" json:"-"`
 }
 
 const (
@@ -42,6 +46,7 @@ func (l *Limits) WithDefaults() Limits {
 		MaxChunkLine:   l.chunkLine(),
 		MaxBodyBytes:   max(l.MaxBodyBytes, 0),
 		MaxInterim:     orDefault(l.MaxInterim, defaultMaxInterim),
+		AllowConnect:   l.AllowConnect,
 	}
 }
 

@@ -35,14 +35,20 @@ type Request struct {
 	// for and replaces Host upstream (RFC 9112 §3.2.2); see EffectiveHost.
 	Authority Span
 	TE        Span // Transfer-Encoding value when exactly one such field line was sent
-	Headers   [MaxHeaders]Field
-	NHeaders  int
+	// Upgrade is the Upgrade field's value when the request asks to change protocols
+	// (RFC 9110 §7.8): HTTP/1.1, "upgrade" listed in Connection, exactly one non-empty
+	// Upgrade field line. Its Len is 0 otherwise, and for HTTP/1.0, whose Upgrade a
+	// server must ignore. Both fields stay hop-by-hop (Hop set): a caller that forwards
+	// the upgrade writes them itself.
+	Upgrade  Span
+	Headers  [MaxHeaders]Field
+	NHeaders int
 }
 
 // Reset clears r for reuse. It zeroes NHeaders but leaves the Headers array alone, so it is cheap.
 func (r *Request) Reset() {
 	r.Method = MethodOther
-	r.MethodRaw, r.Target, r.Host, r.TE, r.Authority = Span{}, Span{}, Span{}, Span{}, Span{}
+	r.MethodRaw, r.Target, r.Host, r.TE, r.Authority, r.Upgrade = Span{}, Span{}, Span{}, Span{}, Span{}, Span{}
 	r.Minor = 0
 	r.Body, r.BodyLen = BodyNone, 0
 	r.Close, r.Expect100, r.HasHost = false, false, false
@@ -255,10 +261,13 @@ func parseRequest(b []byte, r *Request, lim *Limits) (int, error) {
 	} else {
 		r.Close = m.closeTok
 		r.Expect100 = m.expect100
+		if m.upgradeOn && m.nUpgrade == 1 && m.upgrade.Len > 0 {
+			r.Upgrade = m.upgrade
+		}
 	}
-	if r.Method == MethodConnect {
+	if r.Method == MethodConnect && !lim.AllowConnect {
 		// Last, so that a malformed CONNECT still gets its 400. Nothing of a CONNECT is
-		// forwarded until loopgate implements tunnels.
+		// forwarded unless the caller tunnels it (AllowConnect).
 		return 0, ErrConnect
 	}
 	return end, nil

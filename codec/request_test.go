@@ -727,3 +727,66 @@ func TestParseRequestQuickScan(t *testing.T) {
 		t.Fatalf("big incomplete response with a bad status line: err=%v", err)
 	}
 }
+
+// TestParseRequestConnectAllowed: with AllowConnect a valid CONNECT parses, its
+// authority-form target kept for the caller to dial; malformed ones still get 400.
+func TestParseRequestConnectAllowed(t *testing.T) {
+	lim := DefaultLimits
+	lim.AllowConnect = true
+	f := func(in, wantTarget string, want error) {
+		t.Helper()
+		var r Request
+		n, err := ParseRequest([]byte(in), &r, &lim)
+		if !errors.Is(err, want) || err == nil && (n != len(in) || string(r.Target.Bytes([]byte(in))) != wantTarget) {
+			t.Fatalf("ParseRequest(%q): n=%d err=%v target=%q; want %v %q", in, n, err, r.Target.Bytes([]byte(in)), want, wantTarget)
+		}
+	}
+	f("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", "a.example:443", nil)
+	f("CONNECT [::1]:8443 HTTP/1.0\r\n\r\n", "[::1]:8443", nil)
+	f("CONNECT a.example HTTP/1.1\r\nHost: a\r\n\r\n", "", ErrBadTarget)
+	f("CONNECT a.example:443 HTTP/1.1\r\n\r\n", "", ErrMissingHost)
+	if got := lim.WithDefaults(); !got.AllowConnect {
+		t.Fatal("WithDefaults dropped AllowConnect")
+	}
+}
+
+// TestParseRequestUpgrade: Upgrade is reported only for an HTTP/1.1 request whose
+// Connection lists "upgrade" and that has exactly one Upgrade line (RFC 9110 §7.8);
+// both fields stay hop-by-hop.
+func TestParseRequestUpgrade(t *testing.T) {
+	f := func(in, want string) {
+		t.Helper()
+		var r Request
+		b := []byte(in)
+		if _, err := ParseRequest(b, &r, nil); err != nil {
+			t.Fatalf("ParseRequest(%q): %v", in, err)
+		}
+		if got := string(r.Upgrade.Bytes(b)); got != want {
+			t.Fatalf("ParseRequest(%q): Upgrade=%q; want %q", in, got, want)
+		}
+		for _, fd := range r.Fields() {
+			name := string(fd.Name.Bytes(b))
+			if (strings.EqualFold(name, "upgrade") || strings.EqualFold(name, "connection")) && !fd.Hop {
+				t.Fatalf("ParseRequest(%q): %s not hop-by-hop", in, name)
+			}
+		}
+	}
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "websocket")
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, upgrade\r\nUpgrade: websocket, foo/2\r\n\r\n", "websocket, foo/2")
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: UPGRADE\r\n\r\n", "websocket")
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", "")                                        // not in Connection
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", "")                                       // no Upgrade
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: a\r\nUpgrade: b\r\n\r\n", "")           // two lines
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n", "")                           // empty
+	f("GET /ws HTTP/1.0\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", "")                 // HTTP/1.0
+	f("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: close, upgrade\r\nUpgrade: websocket\r\n\r\n", "websocket") // the caller decides
+	// Reuse after a parse with an upgrade: the next request has none.
+	var r Request
+	b := []byte("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+	if _, err := ParseRequest(b, &r, nil); err != nil || r.Upgrade.Len == 0 {
+		t.Fatalf("first parse: %v", err)
+	}
+	if _, err := ParseRequest([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), &r, nil); err != nil || r.Upgrade.Len != 0 {
+		t.Fatalf("reuse: err=%v Upgrade=%v", err, r.Upgrade)
+	}
+}

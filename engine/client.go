@@ -34,6 +34,7 @@ const (
 	clientBackoff                      // waiting out a retry's backoff before the next attempt
 	clientQueued                       // head held while every backend is at max_connections (queue.go)
 	clientCollapsed                    // head unread while another request fetches the same cache key (cache.go)
+	clientTunnel                       // a tunnel (tunnel.go) carries the connection's bytes
 )
 
 // clientConn is the state of one client connection. It is owned by its loop.
@@ -73,6 +74,8 @@ type exchange struct {
 	minor       uint8
 	body        codec.BodyKind
 	reqDone     bool          // the whole request has been written upstream
+	upgrade     bool          // the request's Upgrade went upstream: a 101 opens a tunnel (tunnel.go)
+	tun         *tunnel       // the tunnel the exchange became; nil otherwise
 	closeAfter  bool          // close the connection after this exchange
 	respStarted bool          // bytes of the response have been written to the client
 	remaining   int64         // BodyLength: bytes still to forward
@@ -182,6 +185,10 @@ func (cc *clientConn) onTraffic() gnet.Action {
 		if cc.c.ReadEOF() && cc.shutWrite {
 			cc.closeNow()
 		}
+		return gnet.None
+	}
+	if cc.state == clientTunnel {
+		cc.tun.fromClient()
 		return gnet.None
 	}
 	cc.serve()
@@ -301,6 +308,7 @@ func (cc *clientConn) endOfInput() {
 	case clientDialing, clientWaiting, clientBackoff, clientQueued, clientCollapsed:
 		cc.closeAfter = true // answer this request, then close
 	}
+	// clientTunnel: the tunnel passes the FIN on (tunnel.go).
 }
 
 // readHead parses the next request head and starts its exchange. It reports
@@ -474,6 +482,10 @@ func (cc *clientConn) start(b []byte, n int) {
 		cc.answer(403, true)
 		return
 	}
+	if r.Method == codec.MethodConnect { // parsed only with connect_ports (tunnel.go)
+		cc.connect(b, r, n)
+		return
+	}
 	if l.cfg.SeedEndpoints && cc.serveSeedAt(b, r, n) {
 		return
 	}
@@ -489,6 +501,13 @@ func (cc *clientConn) start(b []byte, n int) {
 	}
 	cc.rt, cc.maxBody = a, a.maxBody
 	cc.log.route = a.stats
+	// RFC 9110 §7.8: a protocol change is forwarded for a request without a
+	// body only; with one the upgrade is ignored, as a server may, and the
+	// request goes on as an ordinary one: the body's end, where the new
+	// protocol would begin, is the backend's to judge, not ours.
+	if r.Upgrade.Len > 0 && r.Body == codec.BodyNone {
+		l.upg, cc.upgrade = appendUpgrade(l.upg[:0], r.Upgrade.Bytes(b))
+	}
 	if a.filtered && !cc.routeAdmits(a, b, r) {
 		cc.consume(n)
 		cc.log.reason = stats.ReasonDenied
@@ -519,7 +538,7 @@ func (cc *clientConn) start(b []byte, n int) {
 		cc.respond(a)
 		return
 	}
-	if a.cache && cc.cacheLookup(a, b, r, n, true) {
+	if a.cache && !cc.upgrade && cc.cacheLookup(a, b, r, n, true) {
 		return
 	}
 	cc.forward(a, b, r, n)
@@ -578,6 +597,10 @@ func (cc *clientConn) forward(a *routeAction, b []byte, r *codec.Request, n int)
 		if len(a.respAdd) > 0 {
 			cc.respExtra = appendFields(cc.respExtra, a.respAdd, &l.vars)
 		}
+	}
+	if cc.upgrade {
+		l.extra = append(append(l.extra[:0], fw.Extra...), l.upg...)
+		fw.Extra = l.extra
 	}
 	l.scratch = codec.AppendRequestHead(l.scratch[:0], b, r, &fw)
 	cc.consume(n)
@@ -1113,6 +1136,9 @@ func (cc *clientConn) shut() {
 	cc.timer.stop()
 	if cc.tls != nil {
 		cc.shutTLS()
+	}
+	if cc.exchange != nil && cc.tun != nil {
+		cc.tun.clientGone()
 	}
 	cc.l.unwait(cc)
 	cc.leaveQueue()

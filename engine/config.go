@@ -46,6 +46,12 @@ type Config struct {
 	// allow and deny; deny wins). CIDRs or addresses; empty: every client.
 	ClientAllow []string `toml:"client_allow"`
 	ClientDeny  []string `toml:"client_deny"`
+	// ConnectPorts are the destination ports a CONNECT request may open a
+	// tunnel to (RFC 9110 §9.3.6), e.g. [443]; empty: CONNECT is refused
+	// with 405, as a reverse proxy should (default []). A CONNECT to another
+	// port gets 403: the allow list keeps loopgate from being a relay to
+	// arbitrary services (docs/WEBSOCKET.md).
+	ConnectPorts []int `toml:"connect_ports"`
 	// RequestIDHeader names the request ID field: a client's is kept (up to
 	// maxRequestID bytes), otherwise one is generated; it goes to the backend,
 	// back to the client and into the access log. "" = no request IDs
@@ -203,6 +209,7 @@ type Timeouts struct {
 	UpstreamIdle     time.Duration `toml:"upstream_idle"`     // pooled keep-alive connection unused (default 60s)
 	BodyProgress     time.Duration `toml:"body_progress"`     // a body (either way) that makes no progress for this long is cut off (default 60s)
 	TLSHandshake     time.Duration `toml:"tls_handshake"`     // accept to the end of the TLS handshake (default 10s) -> close
+	TunnelIdle       time.Duration `toml:"tunnel_idle"`       // a tunnel (WebSocket, CONNECT) with no byte either way for this long is closed (default 1h)
 }
 
 // Flow bounds the bytes buffered in memory per exchange. When the bytes
@@ -331,6 +338,7 @@ var DefaultTimeouts = Timeouts{
 	UpstreamIdle:     60 * time.Second,
 	BodyProgress:     60 * time.Second,
 	TLSHandshake:     10 * time.Second,
+	TunnelIdle:       time.Hour,
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -363,6 +371,7 @@ func (c Config) WithDefaults() Config {
 		{&t.ClientIdle, &d.ClientIdle}, {&t.UpstreamResponse, &d.UpstreamResponse},
 		{&t.UpstreamIdle, &d.UpstreamIdle}, {&t.BodyProgress, &d.BodyProgress},
 		{&t.TLSHandshake, &d.TLSHandshake},
+		{&t.TunnelIdle, &d.TunnelIdle},
 	} {
 		if *f.v == 0 {
 			*f.v = *f.d

@@ -77,6 +77,8 @@ func (cc *clientConn) bound() {
 		}
 	case clientClosing:
 		cc.resumeRead() // lingering: read and discard until the client closes
+	case clientTunnel:
+		// The tunnel pauses and resumes both sides itself (tunnel.go).
 	default:
 		// dialing, waiting for the response, backing off: the input is the
 		// next request or an early body; it waits in gnet's buffer.
@@ -117,6 +119,8 @@ func (s *Server) OnDrain(c gnet.Conn) gnet.Action {
 		x.onDrain()
 	case *upConn:
 		x.onDrain()
+	case *tunnel:
+		x.onDrain()
 	}
 	return gnet.None
 }
@@ -129,6 +133,10 @@ func (cc *clientConn) onDrain() {
 	}
 	if cc.state == clientClosing {
 		cc.flushed()
+		return
+	}
+	if cc.state == clientTunnel {
+		cc.tun.clientDrained()
 		return
 	}
 	u := cc.up

@@ -60,7 +60,14 @@ func TestHopByHopRequestE2E(t *testing.T) {
 		absent(t, fs, "TE")
 	})
 	t.Run("upgrade", func(t *testing.T) {
-		_, fs, _ := received(t, c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		// An upgrade request keeps exactly its upgrade (tunnel.go); other
+		// fields Connection names still go.
+		_, fs, _ := received(t, c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, X-Secret\r\nUpgrade: websocket\r\nX-Secret: 1\r\n\r\n")
+		present(t, fs, "Upgrade", "websocket")
+		present(t, fs, "Connection", "upgrade")
+		absent(t, fs, "X-Secret")
+		// Without "upgrade" in Connection, Upgrade is just a hop-by-hop field.
+		_, fs, _ = received(t, c, "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n")
 		absent(t, fs, "Upgrade", "Connection")
 	})
 	t.Run("transfer-encoding-re-emitted", func(t *testing.T) {

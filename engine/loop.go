@@ -81,10 +81,13 @@ type loop struct {
 	// plaintext buffers for clients with decrypted input waiting.
 	tlsOut, tlsPlain []byte
 	tlsBufs          [][]byte
+	upg              []byte    // the Connection and Upgrade fields an upgrade request forwards (tunnel.go)
+	tunnels          []*tunnel // open tunnels, ended at the end of a shutdown's grace
 
 	// Gauges, written only by this loop, read by scrapes.
-	upConns   atomic.Int64 // upstream connections, dialing ones included
-	idleConns atomic.Int64 // of which pooled
+	upConns     atomic.Int64 // upstream connections, dialing ones included
+	idleConns   atomic.Int64 // of which pooled
+	tunnelsOpen atomic.Int64 // len(tunnels)
 }
 
 // loopPool is one pool as seen by one loop: a Picker for the current Set

@@ -13,24 +13,26 @@ import (
 // current exchange. It lives in the clientConn and is reused, so recording
 // allocates nothing once its buffers have grown.
 type exchangeLog struct {
-	open     bool  // an exchange is being recorded; record ends it
-	t0       int64 // monoNow when its head arrived
-	wall     time.Time
-	status   int // sent to the client; 0 until a status line is out
-	reason   stats.Reason
-	bytesIn  int64
-	bytesOut int64
-	pooled   bool                // the request reached a pool
-	route    *stats.RouteStats   // the [[route]] that took it; nil: none
-	bs       *stats.BackendStats // backend of the last attempt
-	connect  time.Duration       // dial time of a fresh upstream connection
-	ttfb     time.Duration       // request sent to response head, last attempt
-	upTime   time.Duration       // request sent to response complete, last attempt
-	id       []byte              // request ID
-	method   []byte              // copies made only when an access log is on
-	target   []byte
-	agent    []byte
-	referer  []byte
+	open                bool  // an exchange is being recorded; record ends it
+	t0                  int64 // monoNow when its head arrived
+	wall                time.Time
+	status              int // sent to the client; 0 until a status line is out
+	reason              stats.Reason
+	bytesIn             int64
+	bytesOut            int64
+	pooled              bool                // the request reached a pool
+	route               *stats.RouteStats   // the [[route]] that took it; nil: none
+	bs                  *stats.BackendStats // backend of the last attempt
+	connect             time.Duration       // dial time of a fresh upstream connection
+	ttfb                time.Duration       // request sent to response head, last attempt
+	upTime              time.Duration       // request sent to response complete, last attempt
+	tunnel              stats.TunnelKind    // the exchange became a tunnel (tunnel.go)
+	tunnelIn, tunnelOut int64               // the bytes it carried each way
+	id                  []byte              // request ID
+	method              []byte              // copies made only when an access log is on
+	target              []byte
+	agent               []byte
+	referer             []byte
 }
 
 // begin resets x for an exchange that starts now, keeping the capacity of
@@ -124,6 +126,7 @@ func (cc *clientConn) record() {
 		Status: x.status, BytesIn: x.bytesIn, BytesOut: x.bytesOut, Total: time.Duration(monoNow() - x.t0),
 		Backend: x.bs, Connect: x.connect, TTFB: x.ttfb, Upstream: x.upTime, Retries: cc.attempts,
 		RequestID: x.id, Reason: x.reason, UserAgent: x.agent, Referer: x.referer,
+		Tunnel: x.tunnel, TunnelIn: x.tunnelIn, TunnelOut: x.tunnelOut,
 	}
 	r.Route = x.route
 	if x.pooled {

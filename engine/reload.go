@@ -58,6 +58,11 @@ func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error
 		return nil, err
 	}
 	g.filtered = len(g.clientAllow)+len(g.clientDeny) > 0
+	for _, p := range cfg.ConnectPorts {
+		if p < 1 || p > 65535 {
+			return nil, fmt.Errorf("cannot use connect port %d: want 1..65535", p)
+		}
+	}
 	for _, pc := range cfg.Pools {
 		p, err := newPool(pc, s.st.Pool(pc.Name), s.log)
 		if err != nil {
@@ -76,6 +81,7 @@ func (s *Server) newGeneration(cfg Config, prev *generation) (*generation, error
 	// route checks its own once it is known.
 	g.parse = cfg.Limits
 	g.parse.MaxBodyBytes = g.routes.maxBody
+	g.parse.AllowConnect = len(cfg.ConnectPorts) > 0 // tunnel.go
 	if g.zopts, err = compressOptions(&cfg.Compression); err != nil {
 		return nil, err
 	}
@@ -153,6 +159,7 @@ func (l *loop) adopt(g *generation) {
 		timerUpConnect:    int64(t.UpstreamConnect),
 		timerUpSend:       int64(t.BodyProgress),
 		timerTLSHandshake: int64(t.TLSHandshake),
+		timerTunnel:       int64(t.TunnelIdle),
 	} {
 		l.timers[k].d = d
 	}

@@ -91,6 +91,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		Clients:        s.clients.Load,
 		UpstreamActive: func() int64 { up, idle := s.upstreamConns(); return up - idle },
 		UpstreamIdle:   func() int64 { _, idle := s.upstreamConns(); return idle },
+		Tunnels:        s.Tunnels,
 	})
 	g, err := s.newGeneration(cfg, nil)
 	if err != nil {
@@ -198,6 +199,7 @@ wait:
 			s.forEachLoop(func(l *loop) { l.execute(l.drainIdle) })
 		}
 	}
+	s.closeTunnels()
 	s.cutting.Store(true)
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -288,8 +290,12 @@ func (s *Server) tick() {
 // context yet; an upstream connection carries the state the engine gave it
 // when enrolling.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if u, ok := c.Context().(*upConn); ok {
-		u.onOpen(c)
+	switch x := c.Context().(type) {
+	case *upConn:
+		x.onOpen(c)
+		return nil, gnet.None
+	case *tunnel:
+		x.onOpen(c) // a CONNECT target
 		return nil, gnet.None
 	}
 	l := s.loopFor(c.EventLoop())
@@ -372,6 +378,8 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return x.onTraffic()
 	case *upConn:
 		return x.onTraffic()
+	case *tunnel:
+		return x.onTraffic()
 	}
 	return gnet.Close
 }
@@ -383,6 +391,8 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		x.onClose(err)
 	case *upConn:
 		x.onClose(err)
+	case *tunnel:
+		x.onClose()
 	}
 	return gnet.None
 }

@@ -36,6 +36,7 @@ const (
 	timerUpConnect                     // dial in flight (the dialer has its own timeout; this one is the loop's)
 	timerUpSend                        // upload paused because the backend stopped reading it
 	timerTLSHandshake                  // TLS client: accept to the end of its handshake
+	timerTunnel                        // tunnel with no byte either way (tunnel_idle)
 	numTimerKinds
 )
 

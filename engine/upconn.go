@@ -22,6 +22,7 @@ const (
 	upAwaitHead                // request sent or being sent; waiting for the response head
 	upBody                     // streaming the response body to the client
 	upIdle                     // pooled, waiting for the next request
+	upTunnel                   // carrying a tunnel (tunnel.go), which owns the connection
 	upClosed
 )
 
@@ -153,16 +154,25 @@ func failureReason(n int, why string, status int) string {
 // picker even if the loop has rebuilt its pool since (the Picker contract
 // load-aware algorithms count on).
 func (u *upConn) done(ok bool) {
+	if u.picker == nil {
+		return
+	}
+	var rtt time.Duration
+	if ok {
+		rtt = time.Since(u.start)
+	}
+	u.report(ok, rtt)
+}
+
+// report is done with the round-trip time given: a tunnel reports its
+// 101's, not its whole life.
+func (u *upConn) report(ok bool, rtt time.Duration) {
 	p := u.picker
 	if p == nil {
 		return
 	}
 	u.picker = nil
 	u.bs.InFlight.Add(-1)
-	var rtt time.Duration
-	if ok {
-		rtt = time.Since(u.start)
-	}
 	p.Done(u.backend, rtt, ok)
 }
 
@@ -260,8 +270,14 @@ func (u *upConn) readHead() bool {
 	l := u.l
 	if r.Status < 200 {
 		if r.Status == 101 {
-			// The proxy never forwards Upgrade, so a switch is a protocol error.
-			u.abort(502)
+			if !cc.upgrade {
+				// A switch nobody asked for (RFC 9110 §15.2.2): the request
+				// went without Upgrade, so it is a protocol error.
+				u.outcome(true, "invalid response", 0)
+				u.abort(502)
+				return false
+			}
+			u.switchProtocols(b, r, n)
 			return false
 		}
 		if u.interim++; u.interim > l.cfg.Limits.MaxInterim {

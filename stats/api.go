@@ -65,4 +65,10 @@ type Record struct {
 	Reason    Reason // why the proxy answered itself or the exchange failed; ReasonNone otherwise
 	Referer   []byte // filled only when AccessLogOptions.NeedsAgent
 	UserAgent []byte // filled only when AccessLogOptions.NeedsAgent
+	// Tunnel is set when the exchange became a tunnel (a 101 to an upgrade, a 2xx
+	// to CONNECT); the record is made when the tunnel closes, Total is its whole
+	// life, and TunnelIn and TunnelOut are the bytes it carried from the client
+	// and to it (BytesIn and BytesOut include them, and the heads).
+	Tunnel              TunnelKind
+	TunnelIn, TunnelOut int64
 }

@@ -39,6 +39,7 @@ type Proxy struct {
 	compressed     [8]*metrics.Counter                // loopgate_compressed_responses_total{coding}, by the coding's index in codings
 	cacheResults   [numCacheOutcomes]*metrics.Counter // loopgate_cache_requests_total{result}
 	cacheCollapsed *metrics.Counter                   // loopgate_cache_collapsed_total
+	tunnels        tunnelStats                        // tunnel.go
 	cacheStore     atomic.Pointer[CacheStore]
 	cacheOnce      sync.Once
 	gauges         atomic.Pointer[Gauges]
@@ -63,6 +64,7 @@ type Gauges struct {
 	Clients        func() int64 // open client connections
 	UpstreamActive func() int64 // upstream connections serving an exchange or dialing
 	UpstreamIdle   func() int64 // pooled keep-alive upstream connections
+	Tunnels        func() int64 // open tunnels (WebSocket and other upgrades, CONNECT)
 }
 
 // PoolStats are the handles of one pool.
@@ -117,6 +119,7 @@ func New(o Options) *Proxy {
 	for i, c := range codings {
 		p.compressed[i] = p.set.NewCounter(`loopgate_compressed_responses_total{coding="` + c + `"}`)
 	}
+	p.tunnels.init(p.set)
 	for r := ReasonParse; r < numReasons; r++ {
 		p.byReason[r] = p.set.NewCounter(`loopgate_errors_total{reason="` + r.String() + `"}`)
 	}
@@ -195,7 +198,11 @@ func (p *Proxy) Done(r *Record) {
 	if r.Reason != ReasonNone && r.Reason < numReasons {
 		p.byReason[r.Reason].Inc()
 	}
-	p.total.Observe(r.Total)
+	if r.Tunnel != TunnelNone {
+		p.tunnels.done(r) // a tunnel's life is not a request's latency
+	} else {
+		p.total.Observe(r.Total)
+	}
 	if r.Connect > 0 {
 		p.connect.Observe(r.Connect)
 	}

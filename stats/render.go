@@ -354,6 +354,7 @@ type apiConnections struct {
 	Clients        int64 `json:"clients"`
 	UpstreamActive int64 `json:"upstream_active"`
 	UpstreamIdle   int64 `json:"upstream_idle"`
+	Tunnels        int64 `json:"tunnels"`
 }
 
 type apiAccessLog struct {
@@ -390,6 +391,7 @@ func (p *Proxy) connections() apiConnections {
 		return f()
 	}
 	c.Clients, c.UpstreamActive, c.UpstreamIdle = read(g.Clients), read(g.UpstreamActive), read(g.UpstreamIdle)
+	c.Tunnels = read(g.Tunnels)
 	return c
 }
 
@@ -578,6 +580,9 @@ func appendHist(b []byte, name string, s HistSnapshot, kv ...string) []byte {
 //	loopgate_backend_in_flight{pool,backend}, loopgate_backend_up{pool,backend},
 //	loopgate_backend_state{pool,backend,state}, loopgate_backend_weight{pool,backend}  gauges
 //	loopgate_access_log_lines_total{result="written"|"dropped"}  counter
+//	loopgate_tunnels_open  gauge; loopgate_tunnel_duration_seconds  histogram
+//	(loopgate_tunnels_total{kind} and loopgate_tunnel_bytes_total{direction}
+//	are handles of Metrics())
 //
 // and the Go runtime and process metrics. The per-backend series cover the
 // backends of pools. Cold path.
@@ -621,6 +626,9 @@ func (p *Proxy) WritePrometheus(w io.Writer, pools []upstream.PoolStatus) {
 	b = appendType(b, "loopgate_upstream_connections", "gauge")
 	b = appendInt(b, "loopgate_upstream_connections", c.UpstreamActive, "state", "active")
 	b = appendInt(b, "loopgate_upstream_connections", c.UpstreamIdle, "state", "idle")
+	b = appendType(b, "loopgate_tunnels_open", "gauge")
+	b = appendInt(b, "loopgate_tunnels_open", c.Tunnels)
+	b = p.tunnels.appendDuration(b)
 
 	b = appendType(b, "loopgate_backend_in_flight", "gauge")
 	for _, r := range rows {

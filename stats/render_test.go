@@ -350,7 +350,7 @@ func TestAppendAPIMetrics(t *testing.T) {
 	feed(p, 15, 200, b, 100*time.Millisecond)
 	feed(p, 5, 502, b, 100*time.Millisecond)
 	p.record(t0.Add(20 * time.Second))
-	p.SetGauges(Gauges{Clients: func() int64 { return 42 }, UpstreamIdle: func() int64 { return 7 }})
+	p.SetGauges(Gauges{Clients: func() int64 { return 42 }, UpstreamIdle: func() int64 { return 7 }, Tunnels: func() int64 { return 3 }})
 	al := &AccessLog{}
 	al.written.Store(1000)
 	al.dropped.Store(3)
@@ -369,8 +369,9 @@ func TestAppendAPIMetrics(t *testing.T) {
 	wantNum(t, "average", lat["average"], 100, 0)
 	sc := wantKeys(t, "status_codes", m["status_codes"], "200", "404", "502", "503")
 	wantRaw(t, "200", sc["200"], "18")
-	conn := wantKeys(t, "connections", m["connections"], "clients", "upstream_active", "upstream_idle")
+	conn := wantKeys(t, "connections", m["connections"], "clients", "upstream_active", "upstream_idle", "tunnels")
 	wantRaw(t, "clients", conn["clients"], "42")
+	wantRaw(t, "tunnels", conn["tunnels"], "3")
 	wantRaw(t, "upstream_active", conn["upstream_active"], "0")
 	wantRaw(t, "upstream_idle", conn["upstream_idle"], "7")
 	alog := wantKeys(t, "access_log", m["access_log"], "written", "dropped")
@@ -421,7 +422,7 @@ func TestAppendAPIMetrics(t *testing.T) {
 
 	// Without gauges, access log or samples: zeros and an empty series.
 	m = wantKeys(t, "/api/metrics", New(Options{}).AppendAPIMetrics(nil, nil), apiMetricsKeys...)
-	wantRaw(t, "connections", m["connections"], `{"clients":0,"upstream_active":0,"upstream_idle":0}`)
+	wantRaw(t, "connections", m["connections"], `{"clients":0,"upstream_active":0,"upstream_idle":0,"tunnels":0}`)
 	wantRaw(t, "access_log", m["access_log"], `{"written":0,"dropped":0}`)
 	wantRaw(t, "series", m["series"], "[]")
 	wantRaw(t, "pools", m["pools"], "[]")

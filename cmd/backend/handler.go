@@ -49,6 +49,10 @@ func (b *Backend) SetFailing(on bool) { b.failing.Store(on) }
 // arrived.
 func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.served.Add(1)
+	if r.URL.Path == "/ws" {
+		b.ws(w, r) // needs the connection itself (http.Hijacker), not a recorder
+		return
+	}
 	w.Header().Set("X-Backend", b.Name)
 	if b.Log == nil {
 		b.route(w, r)

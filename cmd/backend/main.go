@@ -6,7 +6,7 @@
 //
 // Endpoints (see handler.go): / (any other path) reports what arrived, /health,
 // /health/fail, /info, /delay?ms=N, /status?code=N, /bytes?n=N[&chunked=1][&max_age=S], /echo,
-// /cache?max_age=N[&etag=1][&vary=H][&name=L] and /text?kb=N.
+// /cache?max_age=N[&etag=1][&vary=H][&name=L], /text?kb=N and /ws (a WebSocket echo).
 package main
 
 import (

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"loopgate/certs"
 	"loopgate/codec"
 	"loopgate/engine"
 	"loopgate/health"
@@ -31,8 +32,9 @@ type Config struct {
 	// default to true.
 	AccessLog bool
 	Metrics   bool
-	Log       LogConfig   // [access_log]
-	Admin     AdminConfig // [admin]
+	Log       LogConfig    // [access_log]
+	Admin     AdminConfig  // [admin]
+	TLS       certs.Config // [tls]: certificates, profile, tickets, ACME (config_tls.go)
 
 	// maxConnAuto is set when the file leaves max_connections unset (or 0):
 	// budgetConnections then sizes Engine.MaxConnections from the descriptor

@@ -1209,3 +1209,16 @@ func TestLoadObservability(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestConnectPortsKey(t *testing.T) {
+	c, err := parse("c.toml", []byte("[server]\nconnect_ports = [443, 8443]\n[timeouts]\ntunnel_idle = \"90m\"\n"+minimal))
+	if err != nil || !slices.Equal(c.Engine.ConnectPorts, []int{443, 8443}) || c.Engine.Timeouts.TunnelIdle != 90*time.Minute {
+		t.Fatalf("got %v %v, %v; want [443 8443] 1h30m", c.Engine.ConnectPorts, c.Engine.Timeouts.TunnelIdle, err)
+	}
+	checkErrors(t, "c.toml", "[server]\nconnect_ports = [443, 0]\n"+minimal, ErrValue, "c.toml:2: server.connect_ports[1]:")
+	checkErrors(t, "c.toml", "[server]\nconnect_ports = [65536]\n"+minimal, ErrValue, "c.toml:2: server.connect_ports[0]:")
+	checkErrors(t, "c.toml", "[server]\nconnect_ports = [443, 443]\n"+minimal, ErrValue, "c.toml:2: server.connect_ports[1]:")
+	checkErrors(t, "c.toml", "[server]\nconnect_ports = [\"443\"]\n"+minimal, ErrType, "c.toml:2: server.connect_ports[0]:")
+	checkErrors(t, "c.toml", "[server]\nconnect_ports = 443\n"+minimal, ErrType, "c.toml:2: server.connect_ports:")
+	checkErrors(t, "c.toml", "[timeouts]\ntunnel_idle = \"soon\"\n"+minimal, ErrValue, "c.toml:2: timeouts.tunnel_idle:")
+}

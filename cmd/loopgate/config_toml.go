@@ -91,6 +91,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	cidrs("client_allow", &e.ClientAllow)
 	cidrs("client_deny", &e.ClientDeny)
 	cidrs("trusted_proxies", &e.TrustedProxies)
+	connectPorts(s, &e.ConnectPorts)
 	s.finish()
 
 	al := root.table("access_log")
@@ -141,6 +142,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	t.duration("upstream_idle", &e.Timeouts.UpstreamIdle)
 	t.duration("body_progress", &e.Timeouts.BodyProgress)
 	t.duration("tls_handshake", &e.Timeouts.TLSHandshake)
+	t.duration("tunnel_idle", &e.Timeouts.TunnelIdle)
 	t.finish()
 
 	f := root.table("flow")
@@ -220,6 +222,7 @@ func decodeTOML(src *source, data []byte) *Config {
 	decodeListeners(root, e, listenSet)
 	decodeCompression(root, e)
 	decodeCache(root, e)
+	decodeTLS(root, c)
 	root.finish()
 	if !src.failed() {
 		checkRoutes(src, e)
@@ -694,6 +697,34 @@ func (s *lineScanner) str() {
 		}
 		if c == q {
 			return
+		}
+	}
+}
+
+// connectPorts reads [server] connect_ports: the ports a CONNECT may open a
+// tunnel to, each 1..65535 (docs/WEBSOCKET.md).
+func connectPorts(s *table, dst *[]int) {
+	const k = "connect_ports"
+	v, ok := s.get(k)
+	if !ok {
+		return
+	}
+	elems, ok := v.([]any)
+	if !ok {
+		s.wrong(k, "an array of port numbers", v)
+		return
+	}
+	for i, e := range elems {
+		key := indexKey(s.key(k), i)
+		switch n, ok := e.(int64); {
+		case !ok:
+			s.src.errorf(key, ErrType, "want a port number, got %s", s.src.describe(e))
+		case n < 1 || n > 65535:
+			s.src.errorf(key, ErrValue, "got %d; want a port, 1..65535", n)
+		case slices.Contains(*dst, int(n)):
+			s.src.errorf(key, ErrValue, "port %d is listed twice", n)
+		default:
+			*dst = append(*dst, int(n))
 		}
 	}
 }

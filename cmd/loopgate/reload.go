@@ -177,6 +177,7 @@ type serverView struct {
 	TrustedProxies  []string `json:"trusted_proxies"`
 	ClientAllow     []string `json:"client_allow"`
 	ClientDeny      []string `json:"client_deny"`
+	ConnectPorts    []int    `json:"connect_ports"`
 	Admin           string   `json:"admin"`
 }
 
@@ -204,7 +205,8 @@ func (a *app) getConfig(w http.ResponseWriter, r *http.Request) {
 		Server: serverView{Listen: e.Listen, EventLoops: e.EventLoops, ReusePort: e.ReusePort,
 			MaxConnections: e.MaxConnections, MaxPerClient: e.MaxConnectionsPerClient, ShutdownGrace: e.ShutdownGrace.String(), AccessLog: c.AccessLog,
 			Metrics: c.Metrics, SeedEndpoints: e.SeedEndpoints, SeedAllow: e.SeedEndpointsAllow, RequestIDHeader: e.RequestIDHeader,
-			TrustedProxies: e.TrustedProxies, ClientAllow: e.ClientAllow, ClientDeny: e.ClientDeny, Admin: c.Admin.Listen},
+			TrustedProxies: e.TrustedProxies, ClientAllow: e.ClientAllow, ClientDeny: e.ClientDeny, ConnectPorts: e.ConnectPorts,
+			Admin: c.Admin.Listen},
 		Limits: e.Limits, Timeouts: e.Timeouts, Changes: st,
 	}
 	for _, p := range a.srv.Pools() {

@@ -3,11 +3,11 @@
 // loads each the same way and prints a table of medians and spreads with ratios to HAProxy.
 // It also writes DIR/perf-<time>.json, DIR/latest.json, DIR/latest.md and an SVG chart.
 //
-//	harness -loopgate bin/loopgate -backend bin/backend [-quick] [-policy|-cache|-compress] [-out perf/results] [-chart FILE]
+//	harness -loopgate bin/loopgate -backend bin/backend [-quick] [-policy|-cache|-compress|-ws] [-out perf/results] [-chart FILE]
 //
 // -cache runs the cache family instead (loopgate, nginx and Varnish caching the backends;
 // hits only), -compress the compression family (loopgate's codings and nginx's gzip on
-// testdata/corpus).
+// testdata/corpus), -ws the WebSocket echo benchmark (ws.go).
 //
 // The engine is perf.Bench; docs/PERFORMANCE.md describes the method and the JSON.
 package main
@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&out, "out", "perf/results", "directory for the JSON, Markdown and SVG results")
 	fs.StringVar(&chart, "chart", "", "also write the SVG chart here (e.g. docs/perf.svg)")
 	fs.BoolVar(&verbose, "v", true, "print each run as it finishes")
+	ws := fs.Bool("ws", false, "run the WebSocket echo benchmark instead (ws.go)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -116,6 +117,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if *ws {
+		return runWS(ctx, cfg, stdout, stderr)
+	}
 	start := time.Now()
 	if tlsRun {
 		return runTLS(ctx, cfg, tmp, out, stdout, stderr, start)
