@@ -20,6 +20,7 @@ build:
 # After an upgrade (bin/loopgate -upgrade -pidfile $(PIDFILE)) it follows the
 # process that took over, so the demo keeps running.
 run: build
+	@if grep -q '^cert_file = "examples/tls/' $(CONFIG) && [ ! -f examples/tls/localhost.pem ]; then $(MAKE) --no-print-directory certs; fi
 	@pids=; for i in 1 2 3; do $(BIN)/backend -port 800$$i -name backend-$$i -quiet & pids="$$pids $$!"; done; \
 	trap 'kill $$pids 2>/dev/null; wait' EXIT; \
 	trap 'kill $$(cat $(PIDFILE) 2>/dev/null) 2>/dev/null; exit 0' INT TERM; \

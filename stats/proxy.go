@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ type Proxy struct {
 	cacheCollapsed *metrics.Counter                   // loopgate_cache_collapsed_total
 	tunnels        tunnelStats                        // tunnel.go
 	cacheStore     atomic.Pointer[CacheStore]
+	extra          atomic.Pointer[[]func(io.Writer)] // AddMetricsWriter
 	cacheOnce      sync.Once
 	gauges         atomic.Pointer[Gauges]
 	routesView     atomic.Pointer[func() ([]RouteView, []LimitView)]

@@ -565,6 +565,23 @@ func appendHist(b []byte, name string, s HistSnapshot, kv ...string) []byte {
 	return appendUint(b, name+"_count", s.Count, kv...)
 }
 
+// AddMetricsWriter adds write to what WritePrometheus writes: metrics of
+// other packages in the Prometheus text format (the TLS certificates'
+// expiry, from package certs).
+func (p *Proxy) AddMetricsWriter(write func(io.Writer)) {
+	for {
+		old := p.extra.Load()
+		var fs []func(io.Writer)
+		if old != nil {
+			fs = append(fs, *old...)
+		}
+		fs = append(fs, write)
+		if p.extra.CompareAndSwap(old, &fs) {
+			return
+		}
+	}
+}
+
 // WritePrometheus writes every metric in the Prometheus text format: the
 // handles of Metrics() (loopgate_requests_total, unlabeled for all
 // exchanges and by {pool,backend,class} for those that reached one;
@@ -588,6 +605,11 @@ func appendHist(b []byte, name string, s HistSnapshot, kv ...string) []byte {
 // backends of pools. Cold path.
 func (p *Proxy) WritePrometheus(w io.Writer, pools []upstream.PoolStatus) {
 	p.set.WritePrometheus(w)
+	if f := p.extra.Load(); f != nil {
+		for _, write := range *f {
+			write(w)
+		}
+	}
 
 	b := make([]byte, 0, 16<<10)
 	b = appendType(b, "loopgate_request_duration_seconds", "histogram")

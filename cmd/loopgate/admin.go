@@ -38,6 +38,7 @@ func (a *app) routes() {
 	m.HandleFunc("POST /api/routes", a.write(a.addRoute))
 	m.HandleFunc("DELETE /api/routes/{name}", a.write(a.removeRoute))
 	m.HandleFunc("DELETE /api/cache", a.write(a.purgeCache))
+	m.HandleFunc("GET /api/tls", a.read(a.serveTLSStatus))
 	m.HandleFunc("POST /api/pools/{pool}/backends", a.write(a.addBackend))
 	m.HandleFunc("DELETE /api/pools/{pool}/backends/{addr}", a.write(a.removeBackend))
 	m.HandleFunc("PATCH /api/pools/{pool}/backends/{addr}", a.write(a.patchBackend))

@@ -131,9 +131,11 @@ func startAppWith(t *testing.T, path string, adjust func(*Config)) *runningApp {
 		t.Fatal(err)
 	}
 	a.st.Start()
+	a.tls.run(log, cfg.TLS)
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
+			a.tls.stop()
 			a.stopAdmin()
 			a.st.Stop()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -144,7 +146,11 @@ func startAppWith(t *testing.T, path string, adjust func(*Config)) *runningApp {
 		})
 	}
 	t.Cleanup(stop)
-	return &runningApp{app: a, proxy: a.srv.Addr().String(), admin: "http://" + a.adminAddr.String(), stop: stop}
+	admin := ""
+	if a.adminAddr != nil {
+		admin = "http://" + a.adminAddr.String()
+	}
+	return &runningApp{app: a, proxy: a.srv.Addr().String(), admin: admin, stop: stop}
 }
 
 // call makes an admin request and decodes the JSON answer into a map.

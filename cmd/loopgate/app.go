@@ -32,8 +32,12 @@ type app struct {
 	state *savedState   // the runtime changes, kept in the state file
 	token string        // the admin bearer token; "" = none
 	srv   *engine.Server
-	st    *stats.Proxy
-	alog  *stats.AccessLog // nil when the access log is off
+	tls   *tlsRuntime // nil without a TLS listener (tls.go)
+	// listeners are the engine's, TLS configs included: a reload passes
+	// them on (the config file's have none).
+	listeners []engine.Listener
+	st        *stats.Proxy
+	alog      *stats.AccessLog // nil when the access log is off
 
 	admin        *http.Server // nil when [admin] listen is ""
 	adminAddr    net.Addr
@@ -74,6 +78,14 @@ func newApp(cfg *Config, path string, log *slog.Logger, stdout io.Writer) (*app,
 		ec.AccessLog = alog
 		a.st.SetAccessLog(alog)
 	}
+	if a.tls, err = newTLSRuntime(cfg, &ec, log); err != nil {
+		a.closeLog()
+		return nil, err
+	}
+	if a.tls != nil {
+		a.st.AddMetricsWriter(a.tls.store.WriteMetrics) // loopgate_tls_cert_expiry_seconds
+	}
+	a.listeners = ec.Listeners
 	srv, err := engine.New(ec, log)
 	if err != nil {
 		a.closeLog()

@@ -44,6 +44,12 @@ type Config struct {
 	maxConnAuto bool
 	maxConnAt   *Error
 
+	// listenerTLS says which of Engine.Listeners speak TLS; newTLSRuntime
+	// gives them their tls.Config when the app starts.
+	listenerTLS []bool
+	// certKeys locates each of TLS.Certs in the file, for its errors.
+	certKeys []string
+
 	// warnings are what the file asked for that loopgate adjusted rather
 	// than refused (each has Warning set), in file order: -check prints
 	// them, start and reload log them (logWarnings).

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"crypto/tls"
-
+	"loopgate/certs"
 	"loopgate/engine"
 )
 
@@ -10,8 +9,13 @@ import (
 // connect to, plain or TLS, all feeding the same routes and pools. Without
 // any, [server] listen is the one plain listener, as before. listenSet says
 // whether the file set [server] listen itself.
-func decodeListeners(root *table, e *engine.Config, listenSet bool) {
+//
+// A TLS listener's cert_file and key_file join [tls]'s certificates: every
+// TLS listener serves from one store, chosen by SNI (tls.go), so they reload
+// with the rest.
+func decodeListeners(root *table, c *Config, listenSet bool) {
 	src := root.src
+	e := &c.Engine
 	lts, isArray := root.tables("listener")
 	if !isArray {
 		return
@@ -48,16 +52,16 @@ func decodeListeners(root *table, e *engine.Config, listenSet bool) {
 			if l.RedirectHTTPS {
 				src.errorf(t.key("redirect_https"), ErrValue, "cannot redirect a TLS listener to https: it is https already")
 			}
-			if certFile == "" || keyFile == "" {
-				src.errorf(t.key("cert_file"), ErrMissing, "a TLS listener needs cert_file and key_file (PEM)")
+			if (certFile == "") != (keyFile == "") {
+				src.errorf(t.key("cert_file"), ErrMissing, "cert_file and key_file go together (PEM files)")
 				break
 			}
-			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-			if err != nil {
-				src.errorf(t.key("cert_file"), ErrValue, "cannot load the certificate %s with key %s: %v", certFile, keyFile, err)
-				break
+			if certFile != "" {
+				c.TLS.Certs = append(c.TLS.Certs, certs.Pair{Cert: certFile, Key: keyFile})
+				c.certKeys = append(c.certKeys, t.key("cert_file"))
+			} else if len(c.TLS.Certs) == 0 && !c.TLS.ACMEEnabled() {
+				src.errorf(t.key("tls"), ErrMissing, "a TLS listener needs certificates: cert_file and key_file here, [[tls.cert]], or [tls] acme_domains")
 			}
-			l.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 		case certFile != "" || keyFile != "":
 			src.errorf(t.key("tls"), ErrValue, "cert_file and key_file are set but tls is not: set tls = true, or remove them")
 		}
@@ -65,6 +69,7 @@ func decodeListeners(root *table, e *engine.Config, listenSet bool) {
 			src.errorf(t.key("https_port"), ErrValue, "only used with redirect_https = true")
 		}
 		e.Listeners = append(e.Listeners, l)
+		c.listenerTLS = append(c.listenerTLS, on)
 	}
 	if len(e.Listeners) > 0 {
 		// The first listener is the one upgrades hand over and logs name.

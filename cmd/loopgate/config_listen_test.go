@@ -77,8 +77,11 @@ tls_handshake = "3s"
 	if l0.TLS != nil || !l0.RedirectHTTPS || l0.HTTPSPort != 8443 {
 		t.Fatalf("listener 0: %+v", l0)
 	}
-	if l1.TLS == nil || len(l1.TLS.Certificates) != 1 || l1.RedirectHTTPS || l1.Address != "127.0.0.1:8443" {
-		t.Fatalf("listener 1: %+v", l1)
+	// A TLS listener's pair joins [tls]'s certificates; the app gives it
+	// the store's tls.Config when it starts (tls.go).
+	if l1.TLS != nil || !c.listenerTLS[1] || c.listenerTLS[0] || l1.RedirectHTTPS || l1.Address != "127.0.0.1:8443" ||
+		len(c.TLS.Certs) != 1 || c.TLS.Certs[0].Cert != cert || c.TLS.Certs[0].Key != key {
+		t.Fatalf("listener 1: %+v, tls %v, certs %+v", l1, c.listenerTLS, c.TLS.Certs)
 	}
 	if e.MaxTLSHandshakes != 64 || e.Timeouts.TLSHandshake != 3*time.Second {
 		t.Fatalf("max_tls_handshakes %d, tls_handshake %v", e.MaxTLSHandshakes, e.Timeouts.TLSHandshake)
@@ -102,7 +105,8 @@ func TestTOMLListenerErrors(t *testing.T) {
 	f("[[listener]]\naddress = \"0.0.0.0:81\"\n[[listener]]\naddress = \"0.0.0.0:81\"\n", ErrDuplicate, "c.toml:4: listener[1].address:")
 	f("[[listener]]\nredirect_https = true\n", ErrMissing, "c.toml:1: listener[0].address:")
 	f("[[listener]]\naddress = \"nope\"\n", ErrValue, "c.toml:2: listener[0].address:")
-	f("[[listener]]\naddress = \":443\"\ntls = true\n", ErrMissing, "c.toml:1: listener[0].cert_file:")
+	f("[[listener]]\naddress = \":443\"\ntls = true\n", ErrMissing, "c.toml:3: listener[0].tls:")
+	f("[[listener]]\naddress = \":443\"\ntls = true\ncert_file = \""+cert+"\"\n", ErrMissing, "c.toml:4: listener[0].cert_file:")
 	f("[[listener]]\naddress = \":443\"\ntls = true\ncert_file = \""+cert+"\"\nkey_file = \""+filepath.Join(dir, "missing.pem")+"\"\n",
 		ErrValue, "c.toml:4: listener[0].cert_file:")
 	f("[[listener]]\naddress = \":443\"\ntls = true\ncert_file = \""+cert+"\"\nkey_file = \""+cert+"\"\n",

@@ -1,6 +1,10 @@
 package main
 
-import "loopgate/certs"
+import (
+	"time"
+
+	"loopgate/certs"
+)
 
 // decodeTLS decodes [tls] (docs/TLS.md): the certificates TLS listeners
 // serve, chosen by SNI, their protocol profile, session tickets and ACME.
@@ -14,10 +18,15 @@ func decodeTLS(root *table, c *Config) {
 	t.strList("ciphers", func(_, s string) { x.Ciphers = append(x.Ciphers, s) })
 	t.str("client_ca", &x.ClientCA)
 	t.str("client_auth", &x.ClientAuth)
-	x.ReloadCheck = 5e9
-	if _, set := t.m["reload_check"]; set {
-		x.ReloadCheck = 0
-		t.duration("reload_check", &x.ReloadCheck)
+	x.ReloadCheck = 5 * time.Second
+	var rc string
+	if t.str("reload_check", &rc) {
+		// Negative is allowed here: certificates then reload on SIGHUP only.
+		d, err := time.ParseDuration(rc)
+		if err != nil {
+			src.errorf(t.key("reload_check"), ErrValue, `cannot parse %q as a duration; write it like "5s", or "-1s" for SIGHUP only`, rc)
+		}
+		x.ReloadCheck = d
 	}
 	t.boolean("session_tickets_disabled", &x.Disabled)
 	t.duration("session_ticket_rotate", &x.Rotate)
@@ -52,6 +61,7 @@ func decodeTLS(root *table, c *Config) {
 		pt.boolean("default", &p.Default)
 		pt.finish()
 		x.Certs = append(x.Certs, p)
+		c.certKeys = append(c.certKeys, pt.key("cert"))
 	}
 	t.finish()
 
@@ -66,9 +76,18 @@ func decodeTLS(root *table, c *Config) {
 			src.errorf(t.path, ErrValue, "%v", err)
 		}
 	}
-	if len(x.Certs) > 0 {
-		if _, _, err := certs.NewStore(x.Certs); err != nil {
-			src.errorf(t.key("cert"), ErrValue, "%v", err)
+}
+
+// checkCertificates loads every certificate pair ([[tls.cert]] and the
+// listeners' cert_file and key_file) as the store will, so that a broken
+// one is refused with its file named before anything starts or reloads.
+func checkCertificates(src *source, c *Config) {
+	for i, p := range c.TLS.Certs {
+		if p.Cert == "" || p.Key == "" {
+			continue // reported as missing
+		}
+		if _, _, err := certs.NewStore([]certs.Pair{p}); err != nil {
+			src.errorf(c.certKeys[i], ErrValue, "%v", err)
 		}
 	}
 }

@@ -219,10 +219,11 @@ func decodeTOML(src *source, data []byte) *Config {
 		e.Pools = append(e.Pools, p)
 	}
 	decodeRoutes(root, e)
-	decodeListeners(root, e, listenSet)
 	decodeCompression(root, e)
 	decodeCache(root, e)
 	decodeTLS(root, c)
+	decodeListeners(root, c, listenSet)
+	checkCertificates(src, c)
 	root.finish()
 	if !src.failed() {
 		checkRoutes(src, e)

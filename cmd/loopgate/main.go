@@ -135,6 +135,8 @@ func serve(ctx context.Context, cfg *Config, path string, log *slog.Logger, stdo
 		return err
 	}
 	defer a.closeLog()
+	a.tls.run(log, cfg.TLS)
+	defer a.tls.stop()
 	srv := a.srv
 	logConfig(log, cfg)
 	if err := a.listenAdmin(); err != nil {
@@ -224,8 +226,8 @@ func logConfig(log *slog.Logger, cfg *Config) {
 	}
 	log.Info("loopgate starting", "version", version, "listen", e.Listen, "event_loops", loops,
 		"reuse_port", e.ReusePort, "max_connections", e.MaxConnections, "trusted_proxies", e.TrustedProxies)
-	for _, l := range e.Listeners {
-		log.Info("listener", "address", l.Address, "tls", l.TLS != nil, "redirect_https", l.RedirectHTTPS)
+	for i, l := range e.Listeners {
+		log.Info("listener", "address", l.Address, "tls", i < len(cfg.listenerTLS) && cfg.listenerTLS[i], "redirect_https", l.RedirectHTTPS)
 	}
 	for _, p := range e.Pools {
 		backends := make([]string, len(p.Backends))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -38,6 +39,10 @@ func (a *app) reload() error {
 	applyBudget(a.log, cfg) // auto max_connections, or a warning, as at start
 	logWarnings(a.log, cfg)
 	ec.MaxConnections = cfg.Engine.MaxConnections
+	ec.Listeners = a.listeners // the same addresses (processKeys), with their running TLS configs
+	if err := a.tls.reload(cfg, a.log); err != nil {
+		return err // the old certificates and config stay
+	}
 	if err := a.srv.Reload(ec); err != nil {
 		return err
 	}
@@ -62,6 +67,7 @@ func processKeys(a, b *Config) []string {
 		{"access_log", a.AccessLog != b.AccessLog || a.Log != b.Log},
 		{"metrics", a.Metrics != b.Metrics},
 		{"admin.listen", a.Admin.Listen != b.Admin.Listen},
+		{"tls", len(tlsRestartKeys(a, b)) > 0 || !slices.Equal(a.listenerTLS, b.listenerTLS)},
 	} {
 		if k.changed {
 			keys = append(keys, k.name)
