@@ -28,7 +28,8 @@ import (
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
-	"github.com/miekg/dns"
+
+	"loopgate/internal/pebbletest"
 )
 
 // syncBuffer collects Pebble's log, shown only when a test fails.
@@ -47,32 +48,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// startDNS answers every A query with 127.0.0.1 and nothing else, over TCP
-// (Pebble's custom resolver uses TCP).
-func startDNS(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		for _, q := range r.Question {
-			if q.Qtype == dns.TypeA {
-				m.Answer = append(m.Answer, &dns.A{
-					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET},
-					A:   net.IPv4(127, 0, 0, 1),
-				})
-			}
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return ln.Addr().String()
 }
 
 // site is a loopgate stand-in: a Store, an HTTP listener answering HTTP-01 from
@@ -190,7 +165,7 @@ func startPebbleProfiles(t *testing.T, s *site, profiles map[string]ca.Profile) 
 	logger := log.New(s.pebbleLog, "pebble ", log.Lmicroseconds)
 	store := db.NewMemoryStore()
 	authority := ca.New(logger, store, "", "ecdsa", 0, 1, profiles)
-	vaImpl := va.New(logger, port(t, s.httpLn.Addr().String()), port(t, s.tlsAddr), false, startDNS(t), store)
+	vaImpl := va.New(logger, port(t, s.httpLn.Addr().String()), port(t, s.tlsAddr), false, pebbletest.LocalDNS(t), store)
 	front := wfe.New(logger, store, vaImpl, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
 	srv := httptest.NewTLSServer(front.Handler())
 	t.Cleanup(srv.Close)

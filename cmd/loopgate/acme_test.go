@@ -26,32 +26,9 @@ import (
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
-	"github.com/miekg/dns"
-)
 
-// localDNS answers every A query with 127.0.0.1, over TCP (Pebble's
-// resolver uses TCP).
-func localDNS(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		for _, q := range r.Question {
-			if q.Qtype == dns.TypeA {
-				m.Answer = append(m.Answer, &dns.A{
-					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.IPv4(127, 0, 0, 1)})
-			}
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return ln.Addr().String()
-}
+	"loopgate/internal/pebbletest"
+)
 
 func TestACMEThroughLoopgate(t *testing.T) {
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
@@ -73,7 +50,7 @@ func acmeThroughLoopgate(t *testing.T, challenge string) {
 	logger := log.New(io.Discard, "", 0)
 	store := db.NewMemoryStore()
 	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test", ValidityPeriod: 3600}})
-	vaImpl := va.New(logger, portOf(plain), portOf(secure), false, localDNS(t), store)
+	vaImpl := va.New(logger, portOf(plain), portOf(secure), false, pebbletest.LocalDNS(t), store)
 	front := wfe.New(logger, store, vaImpl, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
 	dirSrv := httptest.NewTLSServer(front.Handler())
 	t.Cleanup(dirSrv.Close)
