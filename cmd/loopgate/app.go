@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -152,6 +153,13 @@ func (a *app) listenAdmin() error {
 	if err != nil {
 		return fmt.Errorf("cannot listen for admin on %s: %w", a.cfg.Admin.Listen, err)
 	}
+	scheme := "http"
+	if tc, err := a.cfg.Admin.tlsConfig(); err != nil {
+		ln.Close()
+		return fmt.Errorf("cannot serve the admin listener over https: %w", err)
+	} else if tc != nil {
+		ln, scheme = tls.NewListener(ln, tc), "https"
+	}
 	a.adminAddr = ln.Addr()
 	a.admin = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
 	go func() {
@@ -159,7 +167,7 @@ func (a *app) listenAdmin() error {
 			a.log.Error("admin listener stopped", "err", err)
 		}
 	}()
-	a.log.Info("admin listening", "addr", a.adminAddr.String(), "dashboard", "http://"+a.adminAddr.String()+"/dashboard")
+	a.log.Info("admin listening", "addr", a.adminAddr.String(), "dashboard", scheme+"://"+a.adminAddr.String()+"/dashboard")
 	return nil
 }
 

@@ -47,6 +47,8 @@ type Config struct {
 	// listenerTLS says which of Engine.Listeners speak TLS; newTLSRuntime
 	// gives them their tls.Config when the app starts.
 	listenerTLS []bool
+	// listenerMTLS holds each listener's own client_ca and client_auth.
+	listenerMTLS []listenerMTLS
 	// certKeys locates each of TLS.Certs in the file, for its errors.
 	certKeys []string
 
@@ -97,6 +99,12 @@ type AdminConfig struct {
 	// /api/metrics, /dashboard, GET /api/...) open without the token when
 	// one is configured (default false).
 	PublicRead bool
+	// TLSCertFile and TLSKeyFile make the admin listener speak https;
+	// ClientCA and ClientAuth then ask its clients for certificates (mTLS;
+	// ClientAuth "require" by default with ClientCA). A listener that
+	// requires client certificates needs no token off loopback.
+	TLSCertFile, TLSKeyFile string
+	ClientCA, ClientAuth    string
 	// StateFile keeps the changes made through the admin API, replayed over
 	// the config file at start and on reload (default: the config file's
 	// path + ".state.json").

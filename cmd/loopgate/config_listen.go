@@ -46,7 +46,20 @@ func decodeListeners(root *table, c *Config, listenSet bool) {
 		t.str("key_file", &keyFile)
 		t.boolean("redirect_https", &l.RedirectHTTPS)
 		t.setInt("https_port", &l.HTTPSPort, 1, 65535)
+		// mTLS for this listener only; without these it follows [tls].
+		var mtls listenerMTLS
+		mtls.set = t.str("client_ca", &mtls.ClientCA)
+		if t.str("client_auth", &mtls.ClientAuth) {
+			mtls.set = true
+		}
 		t.finish()
+		if mtls.set {
+			if !on {
+				src.errorf(t.key("client_ca"), ErrValue, "client certificates need tls = true")
+			} else if _, err := certs.NewTLSConfig(certs.Profile{ClientCA: mtls.ClientCA, ClientAuth: mtls.ClientAuth}, nil); err != nil {
+				src.errorf(t.key("client_ca"), ErrValue, "%v", err)
+			}
+		}
 		switch {
 		case on:
 			if l.RedirectHTTPS {
@@ -70,9 +83,18 @@ func decodeListeners(root *table, c *Config, listenSet bool) {
 		}
 		e.Listeners = append(e.Listeners, l)
 		c.listenerTLS = append(c.listenerTLS, on)
+		c.listenerMTLS = append(c.listenerMTLS, mtls)
 	}
 	if len(e.Listeners) > 0 {
 		// The first listener is the one upgrades hand over and logs name.
 		e.Listen = e.Listeners[0].Address
 	}
+}
+
+// listenerMTLS is a [[listener]]'s own client certificate settings, which
+// replace [tls] client_ca and client_auth for it.
+type listenerMTLS struct {
+	set        bool
+	ClientCA   string
+	ClientAuth string
 }

@@ -114,12 +114,17 @@ func decodeTOML(src *source, data []byte) *Config {
 	ad.str("token_file", &c.Admin.TokenFile)
 	ad.boolean("public_read", &c.Admin.PublicRead)
 	ad.str("state_file", &c.Admin.StateFile)
+	ad.str("tls_cert_file", &c.Admin.TLSCertFile)
+	ad.str("tls_key_file", &c.Admin.TLSKeyFile)
+	ad.str("client_ca", &c.Admin.ClientCA)
+	ad.str("client_auth", &c.Admin.ClientAuth)
 	ad.finish()
+	checkAdminTLS(src, ad, &c.Admin)
 	if c.Admin.Token != "" && c.Admin.TokenFile != "" {
 		src.errorf(ad.key("token_file"), ErrValue, "cannot use both token and token_file: choose one")
 	}
-	if c.Admin.Listen != "" && !isLoopback(c.Admin.Listen) && c.Admin.Token == "" && c.Admin.TokenFile == "" {
-		src.errorf(ad.key("listen"), ErrValue, "cannot listen on %q without a token: the admin API changes the running proxy; set token or token_file, or bind 127.0.0.1", c.Admin.Listen)
+	if c.Admin.Listen != "" && !isLoopback(c.Admin.Listen) && c.Admin.Token == "" && c.Admin.TokenFile == "" && !c.Admin.requiresClientCerts() {
+		src.errorf(ad.key("listen"), ErrValue, "cannot listen on %q without a token: the admin API changes the running proxy; set token or token_file, require client certificates (client_ca), or bind 127.0.0.1", c.Admin.Listen)
 	}
 
 	l := root.table("limits")

@@ -67,7 +67,9 @@ func processKeys(a, b *Config) []string {
 		{"access_log", a.AccessLog != b.AccessLog || a.Log != b.Log},
 		{"metrics", a.Metrics != b.Metrics},
 		{"admin.listen", a.Admin.Listen != b.Admin.Listen},
-		{"tls", len(tlsRestartKeys(a, b)) > 0 || !slices.Equal(a.listenerTLS, b.listenerTLS)},
+		{"admin.tls", a.Admin.TLSCertFile != b.Admin.TLSCertFile || a.Admin.TLSKeyFile != b.Admin.TLSKeyFile ||
+			a.Admin.ClientCA != b.Admin.ClientCA || a.Admin.ClientAuth != b.Admin.ClientAuth},
+		{"tls", len(tlsRestartKeys(a, b)) > 0 || !slices.Equal(a.listenerTLS, b.listenerTLS) || !slices.Equal(a.listenerMTLS, b.listenerMTLS)},
 	} {
 		if k.changed {
 			keys = append(keys, k.name)

@@ -21,7 +21,8 @@ type tlsRuntime struct {
 	store   *certs.Store
 	config  *tls.Config
 	tickets *certs.Tickets
-	acme    *certs.ACME // nil without acme_domains
+	acme    *certs.ACME      // nil without acme_domains
+	own     []*certs.Tickets // the ticket keys of listeners with their own client_ca
 	cancel  context.CancelFunc
 }
 
@@ -63,8 +64,26 @@ func newTLSRuntime(cfg *Config, ec *engine.Config, log *slog.Logger) (*tlsRuntim
 	}
 	ec.Listeners = slices.Clone(ec.Listeners) // cfg keeps its own, without TLS configs
 	for i, on := range cfg.listenerTLS {
-		if on {
-			ec.Listeners[i].TLS = t.config
+		if !on {
+			continue
+		}
+		ec.Listeners[i].TLS = t.config
+		if m := cfg.listenerMTLS[i]; m.set {
+			// Its own client certificate rules, and its own ticket keys: a
+			// session from a listener with other rules never resumes here.
+			p := x.Profile
+			p.ClientCA, p.ClientAuth = m.ClientCA, m.ClientAuth
+			own, err := certs.NewTLSConfig(p, store)
+			if err != nil {
+				return nil, err
+			}
+			tk, err := certs.NewTickets(certs.TicketConfig{Disabled: x.Disabled, Rotate: x.Rotate, Keys: x.Keys})
+			if err != nil {
+				return nil, err
+			}
+			tk.Attach(own)
+			t.own = append(t.own, tk)
+			ec.Listeners[i].TLS = own
 		}
 	}
 	return t, nil
@@ -89,7 +108,9 @@ func (t *tlsRuntime) run(log *slog.Logger, check certs.Config) {
 			log.Info("tls: certificates reloaded")
 		})
 	}
-	go t.tickets.Run(ctx, check.ReloadCheck, func(err error) { log.Warn("tls: session ticket keys", "err", err) })
+	for _, tk := range append([]*certs.Tickets{t.tickets}, t.own...) {
+		go tk.Run(ctx, check.ReloadCheck, func(err error) { log.Warn("tls: session ticket keys", "err", err) })
+	}
 	if t.acme != nil {
 		go t.acme.Run(ctx)
 	}
@@ -148,4 +169,49 @@ func (a *app) serveTLSStatus(w http.ResponseWriter, _ *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(out)
+}
+
+// checkAdminTLS checks [admin]'s https and client certificate keys.
+func checkAdminTLS(src *source, ad *table, c *AdminConfig) {
+	switch {
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		src.errorf(ad.key("tls_cert_file"), ErrMissing, "tls_cert_file and tls_key_file go together (PEM files)")
+		return
+	case c.TLSCertFile == "":
+		if c.ClientCA != "" || c.ClientAuth != "" {
+			src.errorf(ad.key("client_ca"), ErrValue, "client certificates need https: set tls_cert_file and tls_key_file")
+		}
+		return
+	}
+	if _, err := c.tlsConfig(); err != nil {
+		src.errorf(ad.key("tls_cert_file"), ErrValue, "%v", err)
+	}
+}
+
+// requiresClientCerts reports whether every admin client must show a
+// certificate the client CA signed.
+func (c *AdminConfig) requiresClientCerts() bool {
+	return c.TLSCertFile != "" && c.ClientCA != "" && (c.ClientAuth == "" || c.ClientAuth == certs.ClientAuthRequire)
+}
+
+// tlsConfig is the admin listener's https config, nil without one. It has
+// its own ticket keys: no session crosses from a proxy listener.
+func (c *AdminConfig) tlsConfig() (*tls.Config, error) {
+	if c.TLSCertFile == "" {
+		return nil, nil
+	}
+	store, _, err := certs.NewStore([]certs.Pair{{Cert: c.TLSCertFile, Key: c.TLSKeyFile}})
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := certs.NewTLSConfig(certs.Profile{ClientCA: c.ClientCA, ClientAuth: c.ClientAuth}, store)
+	if err != nil {
+		return nil, err
+	}
+	tk, err := certs.NewTickets(certs.TicketConfig{})
+	if err != nil {
+		return nil, err
+	}
+	tk.Attach(cfg)
+	return cfg, nil
 }

@@ -210,3 +210,153 @@ func TestTLSExample(t *testing.T) {
 		t.Errorf("plain listener: %d Location %q; want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 }
+
+// writeCA writes a CA and a client certificate it signed, as PEM files.
+func writeCA(t *testing.T, dir string) (caFile string, client tls.Certificate) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(100), Subject: pkix.Name{CommonName: "test CA"},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	caFile = filepath.Join(dir, "clients-ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(101), Subject: pkix.Name{CommonName: "client"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caFile, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// A listener's own client_ca requires client certificates there only; the
+// other TLS listener stays open, and a session from it is not resumed
+// where a client certificate is required.
+func TestListenerMTLS(t *testing.T) {
+	b := startTestBackend(t, "b", 0)
+	dir := t.TempDir()
+	cert, key := writeNamedCert(t, dir, "a", "a.test", 1)
+	caFile, clientCert := writeCA(t, dir)
+	open, locked := freeAddr(t), freeAddr(t)
+	path := writeConfig(t, dir, "c.toml", fmt.Sprintf(`
+[admin]
+listen = ""
+[tls]
+[[tls.cert]]
+cert = %q
+key = %q
+[[listener]]
+address = %q
+tls = true
+[[listener]]
+address = %q
+tls = true
+client_ca = %q
+[[pool]]
+name = "web"
+  [[pool.backend]]
+  address = %q
+`, cert, key, open, locked, caFile, b.addr))
+	startApp(t, path)
+	sessions := tls.NewLRUClientSessionCache(8) // shared: the locked listener must not resume the open one's
+	resumed := false
+	get := func(addr string, certs ...tls.Certificate) error {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "a.test", Certificates: certs, ClientSessionCache: sessions}}}
+		resp, err := c.Get("https://" + addr + "/")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		resumed = resp.TLS.DidResume
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := get(open); err != nil {
+		t.Errorf("the open listener without a client certificate: %v", err)
+	}
+	if err := get(locked); err == nil {
+		t.Error("the client_ca listener answered a client without a certificate")
+	}
+	if err := get(open); err != nil || !resumed {
+		t.Errorf("the open listener again: %v, resumed %v; want a resumed session", err, resumed)
+	}
+	if err := get(locked, clientCert); err != nil || resumed {
+		t.Errorf("the client_ca listener with a good client certificate: %v, resumed %v; want a full handshake", err, resumed)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"[[listener]]\naddress = \":80\"\nclient_ca = \"" + caFile + "\"\n", "c.toml:3: listener[0].client_ca: client certificates need tls = true"},
+		{"[[listener]]\naddress = \":443\"\ntls = true\ncert_file = \"" + cert + "\"\nkey_file = \"" + key + "\"\nclient_ca = \"" + filepath.Join(dir, "none.pem") + "\"\n", "c.toml:6: listener[0].client_ca:"},
+	} {
+		_, err := parse("c.toml", []byte(tc.in+minimal))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s...", tc.in, err, tc.want)
+		}
+	}
+}
+
+// The admin listener over https, requiring client certificates: no token is
+// needed off loopback then, a client without a certificate gets nothing,
+// and one the CA signed uses the API.
+func TestAdminMTLS(t *testing.T) {
+	b := startTestBackend(t, "b", 0)
+	dir := t.TempDir()
+	cert, key := writeNamedCert(t, dir, "admin", "admin.test", 9)
+	caFile, clientCert := writeCA(t, dir)
+	adminAddr := freeAddr(t)
+	path := writeConfig(t, dir, "c.toml", fmt.Sprintf(`
+[server]
+listen = %q
+[admin]
+listen = %q
+tls_cert_file = %q
+tls_key_file = %q
+client_ca = %q
+[[pool]]
+name = "web"
+  [[pool.backend]]
+  address = %q
+`, freeAddr(t), adminAddr, cert, key, caFile, b.addr))
+	r := startApp(t, path)
+	if r.adminAddr == nil {
+		t.Fatal("no admin listener")
+	}
+	call := func(certs ...tls.Certificate) (int, error) {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: certs}}}
+		resp, err := c.Get("https://" + adminAddr + "/api/pools")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := call(); err == nil {
+		t.Errorf("without a client certificate: %d; want a refused handshake", code)
+	}
+	if code, err := call(clientCert); err != nil || code != 200 {
+		t.Errorf("with a client certificate: %d %v; want 200", code, err)
+	}
+	// Off loopback, requiring client certificates stands in for the token;
+	// asking for them optionally does not.
+	for _, tc := range []struct{ in, want string }{
+		{"[admin]\nlisten = \"0.0.0.0:9443\"\ntls_cert_file = \"" + cert + "\"\ntls_key_file = \"" + key + "\"\nclient_ca = \"" + caFile + "\"\n", ""},
+		{"[admin]\nlisten = \"0.0.0.0:9443\"\ntls_cert_file = \"" + cert + "\"\ntls_key_file = \"" + key + "\"\nclient_ca = \"" + caFile + "\"\nclient_auth = \"optional\"\n", "c.toml:2: admin.listen: cannot listen"},
+		{"[admin]\nclient_ca = \"" + caFile + "\"\n", "c.toml:2: admin.client_ca: client certificates need https"},
+		{"[admin]\ntls_cert_file = \"" + cert + "\"\n", "c.toml:2: admin.tls_cert_file: tls_cert_file and tls_key_file go together"},
+	} {
+		_, err := parse("c.toml", []byte(tc.in+minimal))
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)) {
+			t.Errorf("%q:\n got %v\nwant %q", tc.in, err, tc.want)
+		}
+	}
+}
