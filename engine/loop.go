@@ -291,15 +291,24 @@ func (l *loop) dial(cc *clientConn, lp *loopPool, i int) *upConn {
 	u.cc = cc
 	cc.up = u
 	l.arm(&u.timer, timerUpConnect)
-	addr := lp.set.Backends[i].Addr
+	l.dialEnroll(lp.set.Backends[i].Addr, u, &u.connectTime, u.dialFailed)
+	return u
+}
+
+// dialEnroll dials addr in a goroutine, with the connect timeout that gnet's
+// Register lacks, and enrolls the socket into this loop with owner as its
+// context (its onOpen then runs on the loop). The connect time goes to
+// *took, which the loop reads once onOpen or failed has run; failed runs on
+// the loop when the dial or the enrolment fails.
+func (l *loop) dialEnroll(addr string, owner any, took *time.Duration, failed func(error)) {
 	timeout := l.cfg.Timeouts.UpstreamConnect
 	go func() {
 		t0 := time.Now()
 		nc, err := net.DialTimeout("tcp", addr, timeout)
-		u.connectTime = time.Since(t0) // read on the loop after Enroll hands u over
+		*took = time.Since(t0)
 		if err == nil {
 			var ch <-chan gnet.RegisteredResult
-			ch, err = l.el.Enroll(gnet.NewContext(context.Background(), u), nc)
+			ch, err = l.el.Enroll(gnet.NewContext(context.Background(), owner), nc)
 			if err == nil {
 				if res := <-ch; res.Err == nil {
 					return // onOpen has run on the loop
@@ -310,9 +319,8 @@ func (l *loop) dial(cc *clientConn, lp *loopPool, i int) *upConn {
 				nc.Close()
 			}
 		}
-		l.execute(func() { u.dialFailed(err) })
+		l.execute(func() { failed(err) })
 	}()
-	return u
 }
 
 // drainIdle closes what a shutting-down server no longer needs: pooled

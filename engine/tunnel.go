@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"net"
 	"slices"
 	"strconv"
@@ -182,26 +181,7 @@ func (cc *clientConn) connect(b []byte, r *codec.Request, n int) {
 	if cc.inboundBuffered() > 0 {
 		pause(cc.c)
 	}
-	timeout := l.cfg.Timeouts.UpstreamConnect
-	go func() {
-		t0 := time.Now()
-		nc, err := net.DialTimeout("tcp", target, timeout)
-		t.connectTime = time.Since(t0) // read on the loop after Enroll hands t over
-		if err == nil {
-			var ch <-chan gnet.RegisteredResult
-			ch, err = l.el.Enroll(gnet.NewContext(context.Background(), t), nc)
-			if err == nil {
-				if res := <-ch; res.Err == nil {
-					return // onOpen has run on the loop
-				} else {
-					err = res.Err
-				}
-			} else {
-				nc.Close()
-			}
-		}
-		l.execute(func() { t.dialFailed(err) })
-	}()
+	l.dialEnroll(target, t, &t.connectTime, t.dialFailed) // names resolve in its goroutine
 }
 
 // onOpen runs when a CONNECT target's connection joins the loop.
