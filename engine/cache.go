@@ -155,7 +155,7 @@ func (cc *clientConn) cacheLookup(a *routeAction, b []byte, r *codec.Request, n 
 	switch state {
 	case cache.Fresh:
 		cc.consume(n)
-		cc.serveEntry(e, cacheHit, cache.Evaluate(&l.cf, e))
+		cc.serveEntry(e, cacheHit, cache.Evaluate(&l.cf, e), now)
 		return true
 	case cache.GatewayTimeout: // only-if-cached, and nothing fresh (RFC 9111 §5.2.1.7)
 		cc.consume(n)
@@ -182,7 +182,7 @@ func (cc *clientConn) cacheLookup(a *routeAction, b []byte, r *codec.Request, n 
 		// have the stale entry meanwhile.
 		x.cache.stale = nil
 		cc.consume(n)
-		cc.serveEntry(e, cacheStale, cache.Evaluate(&l.cf, e))
+		cc.serveEntry(e, cacheStale, cache.Evaluate(&l.cf, e), now)
 		return true
 	}
 	// Wait for the flight with the head unread; collapsedDone looks it up
@@ -261,10 +261,9 @@ func (cc *clientConn) cacheKey(dst, b []byte, r *codec.Request) []byte {
 // serveEntry answers from e: 304 with its validators when the client's
 // conditions select it (notModified), the whole response otherwise (its
 // head alone for HEAD). One write; nothing allocated once the buffers have
-// grown.
-func (cc *clientConn) serveEntry(e *cache.Entry, how cacheStatus, notModified bool) {
+// grown. now is the engine's monotonic clock, read once by the caller.
+func (cc *clientConn) serveEntry(e *cache.Entry, how cacheStatus, notModified bool, now int64) {
 	l := cc.l
-	now := monoNow()
 	close := cc.closeAfter || cc.minor == 0 || l.s.draining.Load()
 	h := l.scratch[:0]
 	status := e.Status
@@ -354,13 +353,13 @@ func (u *upConn) cacheRevalidate(b []byte, r *codec.Response, n int) bool {
 		u.timer.stop()
 		u.done(true)
 		u.handBack(cc.reqDone)
-		cc.serveEntry(e, cacheRevalidated, x.nm)
+		cc.serveEntry(e, cacheRevalidated, x.nm, monoNow())
 		return true
 	case r.Status >= 500 && x.stale.ServeOnError(monoNow()):
 		cc.up, u.cc = nil, nil
 		u.done(false)
 		u.closeNow() // its body is not read
-		cc.serveEntry(x.stale, cacheStale, x.nm)
+		cc.serveEntry(x.stale, cacheStale, x.nm, monoNow())
 		return true
 	}
 	return false
@@ -376,7 +375,7 @@ func (cc *clientConn) serveStaleOnError() bool {
 	if x.stale == nil || cc.respStarted || !x.stale.ServeOnError(monoNow()) {
 		return false
 	}
-	cc.serveEntry(x.stale, cacheStale, x.nm)
+	cc.serveEntry(x.stale, cacheStale, x.nm, monoNow())
 	return true
 }
 

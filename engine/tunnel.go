@@ -101,10 +101,7 @@ func (u *upConn) switchProtocols(b []byte, r *codec.Response, n int) {
 	u.state = upTunnel
 	u.timer.stop()
 	u.c.SetContext(t)
-	if !cc.write(l.scratch) {
-		return // the client is gone: shut ended the tunnel
-	}
-	t.open()
+	t.open(l.scratch)
 }
 
 // appendUpgrade appends the Connection and Upgrade fields that forward the
@@ -195,10 +192,7 @@ func (t *tunnel) onOpen(c gnet.Conn) {
 	cc := t.cc
 	cc.log.status, cc.log.connect = 200, t.connectTime
 	t.ttfb = t.connectTime
-	if !cc.write(connectEstablished) {
-		return
-	}
-	t.open()
+	t.open(connectEstablished)
 }
 
 // dialFailed answers a CONNECT whose target could not be reached, or not
@@ -217,14 +211,20 @@ func (t *tunnel) dialFailed(err error) {
 	cc.answer(502, true) // as for a backend (upstream_connect): refused, unreachable or timed out alike
 }
 
-// open starts copying: what each side sent before the switch (pipelined
-// after the request, or after the 101) is forwarded first.
-func (t *tunnel) open() {
+// open counts the tunnel, sends the client its answer (the 101, or 200 to
+// a CONNECT) and starts copying: what each side sent before the switch
+// (pipelined after the request, or after the 101) is forwarded first. The
+// count comes first so that a client holding the answer sees the tunnel in
+// Tunnels and the metrics.
+func (t *tunnel) open(answer []byte) {
 	l := t.l
 	t.opened = true
 	t.idx = len(l.tunnels)
 	l.tunnels = append(l.tunnels, t)
 	l.tunnelsOpen.Add(1)
+	if !t.cc.write(answer) {
+		return // the client is gone: shut ended the tunnel
+	}
 	l.arm(&t.timer, timerTunnel)
 	resume(t.client())
 	resume(t.b)

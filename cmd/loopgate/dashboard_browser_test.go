@@ -30,16 +30,7 @@ import (
 // testdata/out). Without a browser it skips, unless LOOPGATE_REQUIRE_BROWSER=1
 // (CI sets it when it could install one).
 func TestDashboardBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and starts a browser")
-	}
-	browser := findDashboardBrowser()
-	if browser == "" {
-		if os.Getenv("LOOPGATE_REQUIRE_BROWSER") == "1" {
-			t.Fatal("no chromium, chromium-browser or google-chrome in PATH, and LOOPGATE_REQUIRE_BROWSER=1")
-		}
-		t.Skip("no chromium, chromium-browser or google-chrome in PATH")
-	}
+	browser := needBrowser(t)
 
 	dir := t.TempDir()
 	bin := buildDashboardBinary(t, dir)
@@ -353,6 +344,24 @@ const dashboardViewJS = `(() => {
 		Banner: document.getElementById("banner").offsetParent !== null, Backends: backends, Routes: routes, Limits: limits,
 		CacheShown: !document.getElementById("cache-card").hidden, CacheRatio: text("cache-ratio"), CacheHits: text("cache-hits")};
 })()`
+
+// needBrowser returns the browser the browser tests drive, or skips the
+// test: with -short (they build the binary), or when there is none and
+// LOOPGATE_REQUIRE_BROWSER=1 does not make that a failure.
+func needBrowser(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and starts a browser")
+	}
+	browser := findDashboardBrowser()
+	if browser == "" {
+		if os.Getenv("LOOPGATE_REQUIRE_BROWSER") == "1" {
+			t.Fatal("no chromium, chromium-browser or google-chrome in PATH, and LOOPGATE_REQUIRE_BROWSER=1")
+		}
+		t.Skip("no chromium, chromium-browser or google-chrome in PATH")
+	}
+	return browser
+}
 
 // findDashboardBrowser returns the path of a Chromium or Chrome, or "".
 func findDashboardBrowser() string {

@@ -41,16 +41,7 @@ ws.onclose = (e) => { window.wsResult = window.wsResult || {got, code: e.code, c
 // echo both messages and close cleanly, and loopgate's /metrics must count
 // the tunnel. Without a browser it skips, unless LOOPGATE_REQUIRE_BROWSER=1.
 func TestWebSocketBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and starts a browser")
-	}
-	browser := findDashboardBrowser()
-	if browser == "" {
-		if os.Getenv("LOOPGATE_REQUIRE_BROWSER") == "1" {
-			t.Fatal("no chromium, chromium-browser or google-chrome in PATH, and LOOPGATE_REQUIRE_BROWSER=1")
-		}
-		t.Skip("no chromium, chromium-browser or google-chrome in PATH")
-	}
+	browser := needBrowser(t)
 	dir := t.TempDir()
 	bin := buildDashboardBinary(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
