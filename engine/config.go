@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"loopgate/certs"
 	"runtime"
 	"slices"
 	"time"
@@ -278,6 +279,11 @@ type Pool struct {
 	// QueueTimeout is how long a request may wait for a slot; then it gets
 	// 503 with Retry-After (HAProxy's timeout queue) (default 5s).
 	QueueTimeout time.Duration `toml:"queue_timeout"`
+
+	// TLS makes the pool's backends HTTPS: loopgate connects to them over
+	// TLS, verifies them and pools the connections like plain ones
+	// (docs/TLS.md, "Backends over TLS"). nil = plain HTTP (default nil).
+	TLS *certs.Client `toml:"tls"`
 
 	Backends []Backend `toml:"backend"`
 }
