@@ -149,6 +149,7 @@ const (
 	defaultFallback   = "round_robin"
 	defaultStickyPath = "/"
 	defaultSameSite   = "Lax"
+	defaultTLSVersion = "1.2" // [pool.tls] min_version
 )
 
 // Bounds that config values are checked against.
@@ -401,6 +402,19 @@ func withPoolDefaults(p engine.Pool) engine.Pool {
 			sc.HTTPOnly = &on
 		}
 		p.StickyCookie = &sc
+	}
+	if p.TLS != nil {
+		c := *p.TLS
+		c.MinVersion = cmp.Or(c.MinVersion, defaultTLSVersion)
+		if c.Verify == nil {
+			verify := true
+			c.Verify = &verify
+		}
+		if c.SessionReuse == nil {
+			reuse := true
+			c.SessionReuse = &reuse
+		}
+		p.TLS = &c
 	}
 	return p
 }

@@ -61,6 +61,21 @@ func (t *table) boolean(k string, dst *bool) {
 	*dst = b
 }
 
+// optBool returns the boolean at k, or nil when there is none: the
+// default, whatever the caller makes of it.
+func (t *table) optBool(k string) *bool {
+	v, ok := t.get(k)
+	if !ok {
+		return nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		t.wrong(k, "true or false", v)
+		return nil
+	}
+	return &b
+}
+
 // integer returns the integer at k if there is one in lo..hi.
 func (t *table) integer(k string, lo, hi int64) (int64, bool) {
 	v, ok := t.get(k)

@@ -91,3 +91,75 @@ func checkCertificates(src *source, c *Config) {
 		}
 	}
 }
+
+// decodePoolTLS decodes [pool.tls] (docs/TLS.md, "Backends over TLS"): the
+// section's presence turns TLS to the pool's backends on, so an empty one
+// means every default; tls = true says the same in one line, and tls =
+// false is off, as no section is. File paths are used as written, relative
+// to loopgate's working directory, like [[tls.cert]]'s.
+func decodePoolTLS(pt *table) *certs.Client {
+	const k = "tls"
+	v, present := pt.get(k)
+	st := &table{src: pt.src, path: pt.key(k)}
+	switch x := v.(type) {
+	case bool:
+		if !x {
+			return nil
+		}
+	case map[string]any:
+		st.m = x
+	default:
+		if present {
+			pt.wrong(k, "a table, true or false", v)
+		}
+		return nil
+	}
+	c := &certs.Client{}
+	st.str("server_name", &c.ServerName)
+	st.str("ca", &c.CA)
+	c.Verify = st.optBool("verify")
+	st.str("cert", &c.Cert)
+	st.str("key", &c.Key)
+	st.str("min_version", &c.MinVersion)
+	c.SessionReuse = st.optBool("session_reuse")
+	st.finish()
+	checkPoolTLS(st, *c)
+	return c
+}
+
+// checkPoolTLS builds the pool's TLS client config as the engine will,
+// files read, so that -check and a reload refuse a missing CA or a broken
+// pair before anything changes. Each key (cert and key together) is built
+// alone first, so that every problem is reported, each at its own key.
+func checkPoolTLS(st *table, c certs.Client) {
+	pair, pairKind := "cert", ErrValue
+	if (c.Cert == "") != (c.Key == "") {
+		pairKind = ErrMissing
+		if c.Cert == "" {
+			pair = "key" // the one set, which the message names
+		}
+	}
+	parts := []struct {
+		key  string
+		kind error
+		c    certs.Client
+	}{
+		{"server_name", ErrValue, certs.Client{ServerName: c.ServerName}},
+		{"ca", ErrValue, certs.Client{CA: c.CA, Verify: c.Verify}},
+		{pair, pairKind, certs.Client{Cert: c.Cert, Key: c.Key}},
+		{"min_version", ErrValue, certs.Client{MinVersion: c.MinVersion}},
+	}
+	failed := false
+	for _, p := range parts {
+		if _, err := certs.NewClientConfig(p.c); err != nil {
+			st.src.errorf(st.key(p.key), p.kind, "%v", err)
+			failed = true
+		}
+	}
+	if !failed {
+		// Whatever only the keys together refuse.
+		if _, err := certs.NewClientConfig(c); err != nil {
+			st.src.errorf(st.path, ErrValue, "%v", err)
+		}
+	}
+}

@@ -196,6 +196,7 @@ func decodeTOML(src *source, data []byte) *Config {
 
 		p.Health = decodeHealth(pt)
 		p.Passive = decodePassive(pt)
+		p.TLS = decodePoolTLS(pt)
 
 		bts, isArray := pt.tables("backend")
 		for _, bt := range bts {
