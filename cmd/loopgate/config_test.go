@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"loopgate/certs"
 	"loopgate/engine"
 	"loopgate/health"
 	"loopgate/upstream"
@@ -1167,6 +1168,101 @@ func TestPassiveLoaded(t *testing.T) {
 	c, err = parse("c.json", []byte(`{"backend_servers": [{"host": "127.0.0.1", "port": 8001}]}`))
 	if err != nil || c.Engine.Pools[0].Passive == nil {
 		t.Fatalf("config.json: %+v, %v; want passive ejection on", c.Engine.Pools[0].Passive, err)
+	}
+}
+
+func TestTOMLPoolTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeNamedCert(t, dir, "client", "client.test", 1)
+	_, otherKey := writeNamedCert(t, dir, "other", "other.test", 2)
+	missing := filepath.Join(dir, "missing.pem")
+	f := func(section string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", pool("round_robin", "  [pool.tls]\n"+section), kind, want...)
+	}
+	f("", nil)
+	f(fmt.Sprintf("server_name = \"api.internal\"\nca = %q\nverify = true\ncert = %q\nkey = %q\nmin_version = \"1.3\"\nsession_reuse = false\n", cert, cert, key), nil)
+	f("server_name = \"10.0.0.7\"\nverify = false\nmin_version = \"1.2\"\nsession_reuse = true\n", nil)
+
+	// Files: read at load, each problem at its key.
+	f(fmt.Sprintf("ca = %q\n", missing), ErrValue, "c.toml:5: pool[0].tls.ca:")
+	f(fmt.Sprintf("ca = %q\n", key), ErrValue, "c.toml:5: pool[0].tls.ca:") // no certificate in it
+	f(fmt.Sprintf("cert = %q\n", cert), ErrMissing, "c.toml:5: pool[0].tls.cert:")
+	f(fmt.Sprintf("key = %q\n", key), ErrMissing, "c.toml:5: pool[0].tls.key:")
+	f(fmt.Sprintf("cert = %q\nkey = %q\n", cert, missing), ErrValue, "c.toml:5: pool[0].tls.cert:")
+	f(fmt.Sprintf("cert = %q\nkey = %q\n", cert, otherKey), ErrValue, "c.toml:5: pool[0].tls.cert:") // another certificate's key
+	f(fmt.Sprintf("cert = %q\nkey = %q\n", key, key), ErrValue, "c.toml:5: pool[0].tls.cert:")       // no certificate in it
+
+	// Values and combinations.
+	f("min_version = \"1.1\"\n", ErrValue, "c.toml:5: pool[0].tls.min_version:")
+	f("min_version = \"1.4\"\n", ErrValue, "c.toml:5: pool[0].tls.min_version:")
+	f("server_name = \"https://x\"\n", ErrValue, "c.toml:5: pool[0].tls.server_name:")
+	f("server_name = \"x:443\"\n", ErrValue, "c.toml:5: pool[0].tls.server_name:")
+	f(fmt.Sprintf("ca = %q\nverify = false\n", cert), ErrValue, "c.toml:5: pool[0].tls.ca:")
+	f(fmt.Sprintf("verify = false\nca = %q\n", cert), ErrValue, "c.toml:6: pool[0].tls.ca:")
+
+	// Types and names.
+	f("verify = \"no\"\n", ErrType, "c.toml:5: pool[0].tls.verify:")
+	f("session_reuse = 1\n", ErrType, "c.toml:5: pool[0].tls.session_reuse:")
+	f("ca = 1\n", ErrType, "c.toml:5: pool[0].tls.ca:")
+	f("min_version = 1.3\n", ErrType, "c.toml:5: pool[0].tls.min_version:")
+	f("typo = 1\n", ErrUnknown, "c.toml:5: pool[0].tls.typo:")
+	f("sesion_reuse = false\n", ErrUnknown, "c.toml:5: pool[0].tls.sesion_reuse:")
+	f("client_ca = \"x\"\n", ErrUnknown, "c.toml:5: pool[0].tls.client_ca:")
+
+	// Every problem, not just the first.
+	f(fmt.Sprintf("ca = %q\ncert = %q\nmin_version = \"1.0\"\nserver_name = \"a b\"\n", missing, cert), ErrValue,
+		"c.toml:5: pool[0].tls.ca:", "c.toml:6: pool[0].tls.cert:", "c.toml:7: pool[0].tls.min_version:", "c.toml:8: pool[0].tls.server_name:")
+
+	// The other forms of the key.
+	g := func(in string, kind error, want ...string) {
+		t.Helper()
+		checkErrors(t, "c.toml", in, kind, want...)
+	}
+	g(pool("", "tls = true\n"), nil)
+	g(pool("", "tls = false\n"), nil)
+	g(pool("", "tls = {}\n"), nil)
+	g(pool("", fmt.Sprintf("tls = { ca = %q }\n", missing)), ErrValue, "c.toml:4: pool[0].tls.ca:")
+	g(pool("", "tls = \"yes\"\n"), ErrType, "c.toml:4: pool[0].tls:")
+	g(pool("", "tls = 1\n"), ErrType, "c.toml:4: pool[0].tls:")
+	g(pool("", "tls = [{}]\n"), ErrType, "c.toml:4: pool[0].tls:")
+	g(minimal+"[pool.tsl]\n", ErrUnknown, "c.toml:5: pool[0].tsl:")
+	g(minimal+strings.Replace(minimal, "web", "api", 1)+"[pool.tls]\nmin_version = \"1.1\"\n", ErrValue, "c.toml:10: pool[1].tls.min_version:")
+}
+
+func TestPoolTLSLoaded(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeNamedCert(t, dir, "client", "client.test", 1)
+	load := func(keys string) *certs.Client {
+		t.Helper()
+		c, err := parse("c.toml", []byte(pool("round_robin", keys)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Engine.Pools[0].TLS
+	}
+	yes, no := true, false
+	got := load(fmt.Sprintf("[pool.tls]\nserver_name = \"api.internal\"\nca = %q\nverify = true\ncert = %q\nkey = %q\nmin_version = \"1.3\"\nsession_reuse = false\n", cert, cert, key))
+	want := &certs.Client{ServerName: "api.internal", CA: cert, Verify: &yes, Cert: cert, Key: key, MinVersion: "1.3", SessionReuse: &no}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("every key: %+v; want %+v", got, want)
+	}
+
+	// On with every default, filled in: what runs is what is logged.
+	defaults := &certs.Client{MinVersion: "1.2", Verify: &yes, SessionReuse: &yes}
+	for _, keys := range []string{"tls = true\n", "[pool.tls]\n", "tls = {}\n"} {
+		if got := load(keys); !reflect.DeepEqual(got, defaults) {
+			t.Fatalf("%q: %+v; want %+v", keys, got, defaults)
+		}
+	}
+	got = load("[pool.tls]\nverify = false\n")
+	if got == nil || got.Verifies() || !*got.SessionReuse {
+		t.Fatalf("verify = false: %+v; want no verification, sessions resumed", got)
+	}
+	for _, keys := range []string{"", "tls = false\n"} {
+		if got := load(keys); got != nil {
+			t.Fatalf("%q: %+v; want nil (plain HTTP)", keys, got)
+		}
 	}
 }
 

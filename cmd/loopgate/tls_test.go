@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -18,6 +19,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"loopgate/certs"
+	"loopgate/engine"
 )
 
 // writeNamedCert writes a self-signed certificate for name (serial tells
@@ -120,6 +124,52 @@ tls = true
 	}
 	if s := served(t, secure, "a.test"); s != 3 {
 		t.Errorf("after the refused reload a.test got serial %d; want 3", s)
+	}
+}
+
+// A reload turns a pool's [pool.tls] on, changes it and turns it off in
+// place (pools are rebuilt on reload; none of it needs a new process), and
+// refuses a broken one at its key while the running pool keeps its own.
+func TestReloadPoolTLS(t *testing.T) {
+	b := startTestBackend(t, "b", 0)
+	dir := t.TempDir()
+	caFile, _ := writeNamedCert(t, dir, "ca", "backend.test", 1)
+	listen := freeAddr(t)
+	write := func(section string) string { return adminConfig(t, dir, listen, "round_robin", section, b.addr) }
+	r := startApp(t, write(""))
+	running := func() *certs.Client { return r.srv.Pools()[0].TLS }
+
+	write(fmt.Sprintf("  [pool.tls]\n  ca = %q\n  server_name = \"backend.test\"\n", caFile))
+	if err := r.reload(); err != nil {
+		t.Fatalf("reload turning [pool.tls] on: %v", err)
+	}
+	if c := running(); c == nil || c.CA != caFile || c.ServerName != "backend.test" || !c.Verifies() {
+		t.Fatalf("after the reload the pool runs with TLS %+v; want the file's", c)
+	}
+
+	write("  [pool.tls]\n  server_name = \"backend.test\"\n  min_version = \"1.3\"\n")
+	if err := r.reload(); err != nil {
+		t.Fatalf("reload changing [pool.tls]: %v", err)
+	}
+	if c := running(); c == nil || c.CA != "" || c.MinVersion != "1.3" {
+		t.Fatalf("after the change the pool runs with TLS %+v; want system roots and TLS 1.3", c)
+	}
+
+	write(fmt.Sprintf("  [pool.tls]\n  ca = %q\n", filepath.Join(dir, "missing.pem")))
+	err := r.reload()
+	if err == nil || errors.Is(err, engine.ErrNeedsRestart) || !strings.Contains(err.Error(), "loopgate.toml:13: pool[0].tls.ca: ") {
+		t.Fatalf("reload with a missing CA file: %v; want a refusal at loopgate.toml:13: pool[0].tls.ca", err)
+	}
+	if c := running(); c == nil || c.MinVersion != "1.3" {
+		t.Fatalf("after the refused reload the pool runs with TLS %+v; want the previous one", c)
+	}
+
+	write("")
+	if err := r.reload(); err != nil {
+		t.Fatalf("reload turning [pool.tls] off: %v", err)
+	}
+	if c := running(); c != nil {
+		t.Fatalf("after removing [pool.tls] the pool runs with TLS %+v; want plain HTTP", c)
 	}
 }
 
