@@ -410,14 +410,14 @@ func TestLoadSampleTOML(t *testing.T) {
 		}
 		in := regexp.MustCompile(`(?m)^(\s*)#([a-z\[])`).ReplaceAllString(string(data), "$1$2")
 		in = strings.Replace(in, `algorithm = "round_robin"`, `algorithm = "hash"`, 1)
-		if in == string(data) || !strings.Contains(in, "\nhash_key =") || !strings.Contains(in, "\n  [pool.sticky_cookie]\n") {
+		if in == string(data) || !strings.Contains(in, "\nhash_key =") || !strings.Contains(in, "\n  [pool.sticky_cookie]\n") || !strings.Contains(in, "\n  [pool.tls]\n") {
 			t.Fatalf("uncommenting changed nothing:\n%s", in)
 		}
 		c, err := parse("config.toml", []byte(in))
 		if err != nil {
 			t.Fatalf("uncommented config.toml: %v", err)
 		}
-		d, err := parse("minimal.toml", []byte(pool("hash", "[pool.sticky_cookie]\n[pool.passive]\n")))
+		d, err := parse("minimal.toml", []byte(pool("hash", "[pool.sticky_cookie]\n[pool.passive]\n[pool.tls]\n")))
 		if err != nil {
 			t.Fatalf("parse(minimal hash pool): %v", err)
 		}
