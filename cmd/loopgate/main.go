@@ -248,6 +248,10 @@ func logConfig(log *slog.Logger, cfg *Config) {
 		if sc := p.StickyCookie; sc != nil {
 			attrs = append(attrs, "sticky_cookie", sc.Name, "sticky_secret", sc.Secret != "")
 		}
+		if c := p.TLS; c != nil {
+			// Without verification the pool is encrypted but not authenticated: say so at start.
+			attrs = append(attrs, "tls", true, "tls_verify", c.Verifies(), "tls_server_name", c.ServerName, "tls_ca", c.CA, "tls_client_cert", c.Cert != "")
+		}
 		attrs = append(attrs, healthAttrs(p.Health)...)
 		log.Info("pool", append(attrs, "backends", backends)...)
 	}
