@@ -36,7 +36,7 @@ type Client struct {
 }
 
 // sessionCacheSize bounds the sessions a pool keeps for resumption: one
-// per backend name, with room for pools of many backends.
+// per backend (ForAddr), with room for pools of many backends.
 const sessionCacheSize = 1024
 
 // Verifies reports whether backends' certificates are checked.
@@ -103,18 +103,37 @@ func checkServerName(name string) error {
 	return nil
 }
 
-// ForAddr returns cfg for dialing the backend at addr (host:port): cfg
-// itself when it names a server, otherwise a copy naming addr's host. The
-// copy shares cfg's session cache.
+// ForAddr returns cfg for dialing the backend at addr (host:port): a copy
+// naming addr's host unless cfg names a server, whose sessions are kept
+// under addr in cfg's cache. crypto/tls keys a session by server name, so
+// without this backends sharing a name (one server_name, one host on
+// several ports) would be offered each other's sessions, which only
+// resume if they share ticket keys.
 func ForAddr(cfg *tls.Config, addr string) *tls.Config {
-	if cfg.ServerName != "" {
-		return cfg
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
 	c := cfg.Clone()
-	c.ServerName = host
+	if c.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		c.ServerName = host
+	}
+	if cfg.ClientSessionCache != nil {
+		c.ClientSessionCache = addrSessions{addr: addr, cache: cfg.ClientSessionCache}
+	}
 	return c
+}
+
+// addrSessions is a pool's session cache as one backend sees it.
+type addrSessions struct {
+	addr  string
+	cache tls.ClientSessionCache
+}
+
+func (a addrSessions) Get(key string) (*tls.ClientSessionState, bool) {
+	return a.cache.Get(a.addr + " " + key)
+}
+
+func (a addrSessions) Put(key string, s *tls.ClientSessionState) {
+	a.cache.Put(a.addr+" "+key, s)
 }

@@ -117,30 +117,41 @@ func TestForAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := func(addr, want string) {
+	f := func(cfg *tls.Config, addr, want string) {
 		t.Helper()
-		c := ForAddr(base, addr)
-		if c == base || c.ServerName != want {
-			t.Fatalf("ForAddr(%q): server name %q (the shared config: %v); want a copy naming %q", addr, c.ServerName, c == base, want)
+		c := ForAddr(cfg, addr)
+		if c == cfg || c.ServerName != want {
+			t.Fatalf("ForAddr(%q): server name %q (the shared config: %v); want a copy naming %q", addr, c.ServerName, c == cfg, want)
 		}
-		if c.ClientSessionCache != base.ClientSessionCache {
-			t.Fatalf("ForAddr(%q): the copy has a session cache of its own", addr)
-		}
-		if base.ServerName != "" {
-			t.Fatalf("ForAddr(%q) changed the shared config's server name to %q", addr, base.ServerName)
+		if s, ok := c.ClientSessionCache.(addrSessions); !ok || s.cache != cfg.ClientSessionCache || s.addr != addr {
+			t.Fatalf("ForAddr(%q): session cache %#v; want the pool's, under the address", addr, c.ClientSessionCache)
 		}
 	}
-	f("api.internal:8443", "api.internal")
-	f("127.0.0.1:443", "127.0.0.1")
-	f("[::1]:443", "::1")
-	f("api.internal", "api.internal") // no port: the address is the host
-
+	f(base, "api.internal:8443", "api.internal")
+	f(base, "127.0.0.1:443", "127.0.0.1")
+	f(base, "[::1]:443", "::1")
+	f(base, "api.internal", "api.internal") // no port: the address is the host
+	if base.ServerName != "" {
+		t.Fatalf("ForAddr changed the shared config's server name to %q", base.ServerName)
+	}
 	named, err := NewClientConfig(Client{ServerName: "api.internal"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := ForAddr(named, "10.0.0.7:443"); c != named {
-		t.Fatalf("ForAddr with server_name set: a copy naming %q; want the config itself", c.ServerName)
+	f(named, "10.0.0.7:443", "api.internal")
+
+	// Two backends with one name keep their sessions apart.
+	s := &tls.ClientSessionState{}
+	ForAddr(named, "10.0.0.7:443").ClientSessionCache.Put("api.internal", s)
+	if got, ok := ForAddr(named, "10.0.0.8:443").ClientSessionCache.Get("api.internal"); ok || got != nil {
+		t.Fatal("a backend was offered another backend's session")
+	}
+	if got, ok := ForAddr(named, "10.0.0.7:443").ClientSessionCache.Get("api.internal"); !ok || got != s {
+		t.Fatal("a backend's session was not kept for it")
+	}
+	off := false
+	if c := ForAddr(mustClient(t, Client{SessionReuse: &off}), "10.0.0.7:443"); c.ClientSessionCache != nil {
+		t.Fatal("session_reuse = false: a session cache")
 	}
 }
 

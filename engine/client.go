@@ -202,8 +202,7 @@ func (cc *clientConn) onTraffic() gnet.Action {
 // connection costs the plain path one branch each.
 func (cc *clientConn) input() []byte {
 	if t := cc.tls; t != nil {
-		cc.fill()
-		return t.in[t.off:]
+		return t.input()
 	}
 	b, _ := cc.c.Peek(-1)
 	return b
@@ -211,7 +210,7 @@ func (cc *clientConn) input() []byte {
 
 func (cc *clientConn) consume(n int) {
 	if t := cc.tls; t != nil {
-		t.off += n
+		t.consume(n)
 		return
 	}
 	cc.c.Discard(n)
@@ -220,11 +219,10 @@ func (cc *clientConn) consume(n int) {
 // inboundBuffered counts the input read from the client and not consumed:
 // gnet's buffer (ciphertext, for TLS) and the decrypted bytes.
 func (cc *clientConn) inboundBuffered() int {
-	n := cc.c.InboundBuffered()
 	if t := cc.tls; t != nil {
-		n += len(t.in) - t.off
+		return t.buffered()
 	}
-	return n
+	return cc.c.InboundBuffered()
 }
 
 // readEOF reports that no more input will come beyond what is buffered: the
@@ -232,7 +230,7 @@ func (cc *clientConn) inboundBuffered() int {
 // left, or a broken stream.
 func (cc *clientConn) readEOF() bool {
 	if t := cc.tls; t != nil {
-		return t.eof || cc.c.ReadEOF() && cc.c.InboundBuffered() == 0
+		return t.readEOF()
 	}
 	return cc.c.ReadEOF()
 }
@@ -241,14 +239,14 @@ func (cc *clientConn) readEOF() bool {
 func (cc *clientConn) discardInput() {
 	cc.c.Discard(-1)
 	if cc.tls != nil {
-		cc.forgetTLSIn()
+		cc.tls.forgetIn()
 	}
 }
 
 // writeOut writes p to the client, encrypted on a TLS connection.
 func (cc *clientConn) writeOut(p []byte) error {
 	if cc.tls != nil {
-		return cc.tlsWrite(p)
+		return cc.tls.write(p)
 	}
 	_, err := cc.c.Write(p)
 	return err
@@ -283,8 +281,8 @@ func (cc *clientConn) serve() {
 		cc.endOfInput()
 	}
 	cc.bound()
-	if t := cc.tls; t != nil && t.in != nil && t.off == len(t.in) {
-		cc.dropTLSIn() // no caller holds input now: an idle client keeps no buffer
+	if t := cc.tls; t != nil {
+		t.dropInIfDrained() // no caller holds input now: an idle client keeps no buffer
 	}
 }
 
@@ -729,7 +727,7 @@ func (cc *clientConn) send(u *upConn, head []byte) {
 		cc.state = clientReadBody
 		cc.l.arm(&cc.timer, timerClientBody)
 	}
-	_, _ = u.c.Write(head)
+	u.write(head)
 }
 
 // forwardBody writes the request body bytes that have arrived to the
@@ -770,7 +768,7 @@ func (cc *clientConn) forwardBody() bool {
 	cc.timer.touch(now())
 	cc.log.bytesIn += int64(n)
 	if len(out) > 0 {
-		_, _ = u.c.Write(out) // on failure u's read side ends the exchange, as in send
+		u.write(out) // on failure u's read side ends the exchange, as in send
 	}
 	cc.consume(n)
 	if cc.reqDone {
@@ -1001,7 +999,7 @@ func (cc *clientConn) writev(bs [][]byte) bool {
 	}
 	var err error
 	if cc.tls != nil {
-		err = cc.tlsWritev(bs)
+		err = cc.tls.writev(bs)
 	} else {
 		_, err = cc.c.Writev(bs)
 	}

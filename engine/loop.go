@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"loopgate/certs"
 	"net"
 	"sync/atomic"
 	"time"
@@ -291,7 +292,12 @@ func (l *loop) dial(cc *clientConn, lp *loopPool, i int) *upConn {
 	u.cc = cc
 	cc.up = u
 	l.arm(&u.timer, timerUpConnect)
-	l.dialEnroll(lp.set.Backends[i].Addr, u, &u.connectTime, u.dialFailed)
+	addr := lp.set.Backends[i].Addr
+	var handshake func(net.Conn, time.Time) error
+	if cfg := lp.p.tls; cfg != nil {
+		handshake = u.handshaker(certs.ForAddr(cfg, addr))
+	}
+	l.dialEnroll(addr, u, &u.connectTime, u.dialFailed, handshake)
 	return u
 }
 
@@ -299,12 +305,19 @@ func (l *loop) dial(cc *clientConn, lp *loopPool, i int) *upConn {
 // Register lacks, and enrolls the socket into this loop with owner as its
 // context (its onOpen then runs on the loop). The connect time goes to
 // *took, which the loop reads once onOpen or failed has run; failed runs on
-// the loop when the dial or the enrolment fails.
-func (l *loop) dialEnroll(addr string, owner any, took *time.Duration, failed func(error)) {
+// the loop when the dial, the handshake or the enrolment fails. handshake,
+// if not nil, runs on the dialed socket before it joins the loop, within
+// the same timeout (its deadline).
+func (l *loop) dialEnroll(addr string, owner any, took *time.Duration, failed func(error), handshake func(net.Conn, time.Time) error) {
 	timeout := l.cfg.Timeouts.UpstreamConnect
 	go func() {
 		t0 := time.Now()
 		nc, err := net.DialTimeout("tcp", addr, timeout)
+		if err == nil && handshake != nil {
+			if err = handshake(nc, t0.Add(timeout)); err != nil {
+				nc.Close()
+			}
+		}
 		*took = time.Since(t0)
 		if err == nil {
 			var ch <-chan gnet.RegisteredResult

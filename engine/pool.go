@@ -5,9 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"loopgate/certs"
 	"slices"
 	"strconv"
 	"sync"
@@ -51,6 +53,11 @@ type pool struct {
 	defaultMax   int64
 	queueMax     int64
 	queueTimeout int64 // ns
+
+	// tls dials the backends over TLS (Pool.TLS); nil: plain. tlsConf is
+	// what built it, to tell whether a reload changed it.
+	tls     *tls.Config
+	tlsConf *certs.Client
 }
 
 // poolState is what a pool publishes: its backends, which of them may take
@@ -172,6 +179,14 @@ func newPool(pc Pool, ps *stats.PoolStats, log *slog.Logger) (*pool, error) {
 		retryBudget: pc.RetryBudget, retryDeadline: pc.RetryDeadline, retryOn: pc.RetryOnStatus,
 		retryBackoff: pc.RetryBackoff,
 		panicMode:    pc.PanicMode, log: log.With("pool", pc.Name), stats: ps}
+	if pc.TLS != nil {
+		if p.tls, err = certs.NewClientConfig(*pc.TLS); err != nil {
+			return nil, fmt.Errorf("cannot start pool %q: tls: %w", pc.Name, err)
+		}
+		conf := *pc.TLS
+		p.tlsConf = &conf
+		ps.UseTLS()
+	}
 	if p.keyed {
 		spec := pc.HashKey
 		if pc.Algorithm == "ip_hash" || spec == "" {
@@ -237,11 +252,13 @@ func newPool(pc Pool, ps *stats.PoolStats, log *slog.Logger) (*pool, error) {
 		}
 		// The checker publishes from its own goroutine, on flips only; the
 		// loops see the new mask at their next request.
-		c, err := health.New(*pc.Health, addrs, log.With("pool", pc.Name), p.ej.setHealth)
+		hc := *pc.Health
+		hc.TLS = p.tls // probes go over TLS too (HAProxy's check-ssl)
+		c, err := health.New(hc, addrs, log.With("pool", pc.Name), p.ej.setHealth)
 		if err != nil {
 			return nil, fmt.Errorf("cannot start pool %q: %w", pc.Name, err)
 		}
-		p.checker = &probes{c: c, cfg: *pc.Health}
+		p.checker = &probes{c: c, cfg: *pc.Health, tls: p.tlsConf}
 	}
 	return p, nil
 }
@@ -254,6 +271,7 @@ type probes struct {
 	mu  sync.Mutex
 	c   *health.Checker
 	cfg health.Config // as configured, to tell whether a reload changed it
+	tls *certs.Client // the pool's TLS, which the probes use too
 }
 
 func (pr *probes) current() *health.Checker {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // TLS on the event loops (docs/ARCHITECTURE.md, "TLS").
@@ -30,6 +32,14 @@ import (
 //     to a plaintext buffer that the client state machine reads instead of
 //     gnet's (clientConn.input); encrypted bytes are appended to the
 //     loop's tlsOut and written to gnet in one call per write.
+//
+// A backend connection over TLS (a pool's [pool.tls]) is the same Conn in
+// the client role. Its handshake runs in the goroutine that dialed it, on
+// the dialed socket itself, before the socket joins the loop (Enroll): the
+// transport reads that socket a record at a time, so whatever the backend
+// sends after the handshake (TLS 1.3 session tickets, a response) is left
+// in the kernel for gnet to read. Then the records run on the loop exactly
+// as above.
 //
 // The transport hands crypto/tls one record at a time and only once the
 // whole record has arrived, so between calls crypto/tls holds no input of
@@ -75,19 +85,29 @@ var (
 	errHandshaking      = errors.New("engine: TLS handshake in progress")
 )
 
-// tlsConn is the TLS state of one client connection. It is owned by the
-// connection's loop, except hs's shared part during the handshake.
+// tlsConn is the TLS state of one connection, a client's or a backend's.
+// It is owned by the connection's loop, except hs's shared part during a
+// client's handshake, and all of it during a backend's (the dialer's).
 type tlsConn struct {
-	conn *tls.Conn
-	tr   tlsTransport
-	hs   *tlsHandshake // non-nil until the handshake is over
+	conn  *tls.Conn
+	tr    tlsTransport
+	hs    *tlsHandshake // a client's: non-nil until the handshake is over
+	owner tlsOwner      // told when the stream breaks
 
 	in  []byte // decrypted input; in[off:] is not consumed yet. nil when empty (the loop's pool has it)
 	off int
 	eof bool // no more plaintext: close_notify, a FIN at a record boundary, or a broken stream
 
-	cut      bool // closing after a cut response: no close_notify, so the client cannot take it for whole
-	notified bool // close_notify sent
+	peerNotified bool // the peer ended its stream with close_notify, not a bare FIN
+	cut          bool // closing after a cut response: no close_notify, so the client cannot take it for whole
+	notified     bool // close_notify sent
+}
+
+// tlsOwner is the connection a tlsConn belongs to.
+type tlsOwner interface {
+	// tlsBroken: a bad record or an alert ended the stream (t.eof is set).
+	// The alert crypto/tls answered with, if any, is out.
+	tlsBroken(err error)
 }
 
 // tlsHandshake is the part of a handshake the loop and the handshake's
@@ -103,13 +123,20 @@ type tlsHandshake struct {
 	fed int // loop only: bytes of gnet's buffer copied to buf
 }
 
-// tlsTransport is the net.Conn under a tls.Conn. During the handshake it
-// reads from hs and writes with AsyncWrite; after, it reads gnet's buffer
-// and appends to the loop's tlsOut.
+// tlsTransport is the net.Conn under a tls.Conn. During a client's
+// handshake it reads from hs and writes with AsyncWrite; during a
+// backend's it reads and writes the dialed socket nc; after, it reads
+// gnet's buffer and appends to the loop's tlsOut.
 type tlsTransport struct {
-	cc  *clientConn
+	c   gnet.Conn // nil while a backend's handshake runs
+	l   *loop
 	hs  *tlsHandshake
-	rec int // bytes of the current record not yet handed to crypto/tls
+	nc  net.Conn // a backend's handshake: the dialed socket
+	rec int      // bytes of the current record not yet handed to crypto/tls
+	fin bool     // a read found the stream's end: a FIN, not a close_notify
+
+	hdr  [recordHeader]byte // nc: the current record's header,
+	hdrN int                // of which hdr[hdrN:] is not handed over yet
 
 	local, remote net.Addr
 }
@@ -124,9 +151,9 @@ func (cc *clientConn) startTLS(cfg *tls.Config) bool {
 		s.tlsStats.Refused.Inc()
 		return false
 	}
-	t := &tlsConn{hs: &tlsHandshake{}}
+	t := &tlsConn{hs: &tlsHandshake{}, owner: cc}
 	t.hs.cond.L = &t.hs.mu
-	t.tr = tlsTransport{cc: cc, hs: t.hs, local: cc.c.LocalAddr(), remote: cc.c.RemoteAddr()}
+	t.tr = tlsTransport{c: cc.c, l: cc.l, hs: t.hs, local: cc.c.LocalAddr(), remote: cc.c.RemoteAddr()}
 	t.conn = tls.Server(&t.tr, cfg)
 	cc.tls = t
 	l := cc.l
@@ -207,19 +234,41 @@ func (cc *clientConn) handshakeTimedOut() {
 	cc.closeNow()
 }
 
+// input returns the decrypted bytes not consumed yet, decrypting first what
+// gnet holds. They are valid until consume or the callback's end.
+func (t *tlsConn) input() []byte {
+	if err := t.fill(); err != nil {
+		t.owner.tlsBroken(err)
+	}
+	return t.in[t.off:]
+}
+
+func (t *tlsConn) consume(n int) { t.off += n }
+
+// buffered counts the input in hand: ciphertext in gnet's buffer and the
+// decrypted bytes not consumed.
+func (t *tlsConn) buffered() int { return t.tr.c.InboundBuffered() + len(t.in) - t.off }
+
+// readEOF reports that no more plaintext will come beyond what is in hand:
+// close_notify, a FIN with no whole record left, or a broken stream.
+func (t *tlsConn) readEOF() bool {
+	c := t.tr.c
+	return t.eof || c.ReadEOF() && c.InboundBuffered() == 0
+}
+
 // fill decrypts the records gnet holds into t.in while there is room for a
 // whole record under the bound. It never blocks. A broken stream (bad
-// record, alert) closes the connection, as a reset would.
-func (cc *clientConn) fill() {
-	t := cc.tls
+// record, alert) ends the input and is returned, once.
+func (t *tlsConn) fill() error {
 	if t.hs != nil || t.eof {
-		return
+		return nil
 	}
-	l := cc.l
+	l, c := t.tr.l, t.tr.c
 	limit := l.gen.tlsIn
 	l.tlsOut = l.tlsOut[:0]
+	var broken error
 	for {
-		if !cc.recordReady() && !cc.c.ReadEOF() {
+		if !t.recordReady() && !c.ReadEOF() {
 			break // crypto/tls would find nothing to do: skip its call
 		}
 		if cap(t.in)-len(t.in) < maxPlaintext {
@@ -242,26 +291,24 @@ func (cc *clientConn) fill() {
 			break
 		}
 		t.eof = true
-		if err != io.EOF {
-			// A bad record or an alert: the stream cannot go on. The alert
-			// crypto/tls answers with, if any, goes out before the close.
-			cc.flushTLS()
-			cc.l.s.log.Debug("TLS record error", "client", string(cc.ip), "err", err)
-			cc.closeNow()
-			return
+		if err == io.EOF {
+			t.peerNotified = !t.tr.fin
+		} else {
+			broken = err // the alert crypto/tls answers with, if any, goes out first
 		}
 		break
 	}
-	cc.flushTLS() // key updates and alerts crypto/tls wrote while reading
-	if t.off == len(t.in) {
-		cc.dropTLSIn()
+	_ = t.flush() // key updates and alerts crypto/tls wrote while reading
+	if t.off == len(t.in) && broken == nil {
+		t.dropIn()
 	}
+	return broken
 }
 
 // recordReady reports whether gnet holds a whole record (or the header of
 // one too long to be valid, which crypto/tls must refuse).
-func (cc *clientConn) recordReady() bool {
-	c := cc.c
+func (t *tlsConn) recordReady() bool {
+	c := t.tr.c
 	n := c.InboundBuffered()
 	if n < recordHeader {
 		return false
@@ -271,13 +318,13 @@ func (cc *clientConn) recordReady() bool {
 	return n >= need || need > recordHeader+maxCiphertext
 }
 
-// flushTLS writes the records crypto/tls appended to the loop's tlsOut.
-func (cc *clientConn) flushTLS() error {
-	l := cc.l
+// flush writes the records crypto/tls appended to the loop's tlsOut.
+func (t *tlsConn) flush() error {
+	l := t.tr.l
 	if len(l.tlsOut) == 0 {
 		return nil
 	}
-	_, err := cc.c.Write(l.tlsOut)
+	_, err := t.tr.c.Write(l.tlsOut)
 	l.tlsOut = l.tlsOut[:0]
 	if cap(l.tlsOut) > maxKeptTLSOut {
 		l.tlsOut = nil
@@ -288,26 +335,29 @@ func (cc *clientConn) flushTLS() error {
 // maxKeptTLSOut bounds the ciphertext buffer a loop keeps between writes.
 const maxKeptTLSOut = 256 << 10
 
-// dropTLSIn gives an empty plaintext buffer back to the loop, so an idle
+// dropIn gives an empty plaintext buffer back to the loop, so an idle
 // connection holds none. Only where no caller can still hold input of the
-// connection (the start of a read in fill, the end of serve): the next
-// connection to fill would write over it.
-func (cc *clientConn) dropTLSIn() {
-	t := cc.tls
+// connection (the start of a read in fill, the end of serve or pump): the
+// next connection to fill would write over it.
+func (t *tlsConn) dropIn() {
 	if t.in == nil {
 		return
 	}
-	cc.l.tlsBufs = append(cc.l.tlsBufs, t.in[:0])
+	t.tr.l.tlsBufs = append(t.tr.l.tlsBufs, t.in[:0])
 	t.in, t.off = nil, 0
 }
 
-// forgetTLSIn drops the plaintext buffer without giving it back: input a
+// dropInIfDrained is dropIn once every decrypted byte is consumed.
+func (t *tlsConn) dropInIfDrained() {
+	if t.in != nil && t.off == len(t.in) {
+		t.dropIn()
+	}
+}
+
+// forgetIn drops the plaintext buffer without giving it back: input a
 // caller may still hold (closing in the middle of an exchange) stays
 // intact, and the garbage collector takes it.
-func (cc *clientConn) forgetTLSIn() {
-	t := cc.tls
-	t.in, t.off = nil, 0
-}
+func (t *tlsConn) forgetIn() { t.in, t.off = nil, 0 }
 
 // takeTLSBuf returns an empty plaintext buffer of the generation's size.
 func (l *loop) takeTLSBuf() []byte {
@@ -322,27 +372,25 @@ func (l *loop) takeTLSBuf() []byte {
 	return make([]byte, 0, want)
 }
 
-// tlsWrite encrypts p and writes the records in one call.
-func (cc *clientConn) tlsWrite(p []byte) error {
-	t := cc.tls
+// write encrypts p and writes the records in one call.
+func (t *tlsConn) write(p []byte) error {
 	if t.hs != nil {
 		return errHandshaking // nothing is written before the handshake ends
 	}
-	cc.l.tlsOut = cc.l.tlsOut[:0]
+	t.tr.l.tlsOut = t.tr.l.tlsOut[:0]
 	if _, err := t.conn.Write(p); err != nil {
 		return err
 	}
-	return cc.flushTLS()
+	return t.flush()
 }
 
-// tlsWritev is tlsWrite of the pieces in bs: small pieces share records
-// (a head and the first body bytes are one record, not two).
-func (cc *clientConn) tlsWritev(bs [][]byte) error {
-	t := cc.tls
+// writev is write of the pieces in bs: small pieces share records (a head
+// and the first body bytes are one record, not two).
+func (t *tlsConn) writev(bs [][]byte) error {
 	if t.hs != nil {
 		return errHandshaking
 	}
-	l := cc.l
+	l := t.tr.l
 	l.tlsOut = l.tlsOut[:0]
 	p := l.tlsPlain[:0]
 	var err error
@@ -371,23 +419,37 @@ func (cc *clientConn) tlsWritev(bs [][]byte) error {
 		l.tlsOut = l.tlsOut[:0]
 		return err
 	}
-	return cc.flushTLS()
+	return t.flush()
 }
 
 // closeNotify sends close_notify (RFC 8446 §6.1) before a clean close: the
-// client can then tell the end of a close-delimited response from a cut.
-// Not after a cut response, not during a handshake.
-func (cc *clientConn) closeNotify() {
-	t := cc.tls
-	if t == nil || t.hs != nil || t.cut || t.notified || cc.closed {
+// peer can then tell the end of a close-delimited message from a cut. Not
+// after a cut, not during a handshake, once.
+func (t *tlsConn) closeNotify() {
+	if t.hs != nil || t.cut || t.notified {
 		return
 	}
 	t.notified = true
-	cc.l.tlsOut = cc.l.tlsOut[:0]
+	l := t.tr.l
+	l.tlsOut = l.tlsOut[:0]
 	if t.conn.CloseWrite() == nil {
-		_ = cc.flushTLS()
+		_ = t.flush()
 	}
-	cc.l.tlsOut = cc.l.tlsOut[:0]
+	l.tlsOut = l.tlsOut[:0]
+}
+
+// The client connection's TLS, as client.go calls it.
+
+func (cc *clientConn) tlsBroken(err error) {
+	cc.l.s.log.Debug("TLS record error", "client", string(cc.ip), "err", err)
+	cc.closeNow()
+}
+
+// closeNotify: see tlsConn.closeNotify; not on a closed connection.
+func (cc *clientConn) closeNotify() {
+	if cc.tls != nil && !cc.closed {
+		cc.tls.closeNotify()
+	}
 }
 
 // markCut records that the connection closes in the middle of a response.
@@ -404,7 +466,7 @@ func (cc *clientConn) shutTLS() {
 	if t.hs != nil {
 		t.hs.abort()
 	}
-	cc.forgetTLSIn()
+	t.forgetIn()
 }
 
 // Read hands crypto/tls the next piece of the current record. On the loop
@@ -414,26 +476,64 @@ func (tr *tlsTransport) Read(p []byte) (int, error) {
 	if tr.hs != nil {
 		return tr.hs.read(p, &tr.rec)
 	}
-	c := tr.cc.c
+	if tr.nc != nil {
+		return tr.readSocket(p)
+	}
+	c := tr.c
 	buffered := c.InboundBuffered()
 	if tr.rec == 0 {
 		if buffered < recordHeader {
-			return 0, endOr(buffered, c.ReadEOF())
+			return 0, tr.endOr(buffered, c.ReadEOF())
 		}
 		h, _ := c.Peek(recordHeader)
 		n := recordHeader + (int(h[3])<<8 | int(h[4]))
 		if n <= recordHeader+maxCiphertext && buffered < n {
-			return 0, endOr(buffered, c.ReadEOF())
+			return 0, tr.endOr(buffered, c.ReadEOF())
 		}
 		tr.rec = n
 	}
 	k := min(len(p), tr.rec, buffered)
 	if k == 0 {
-		return 0, endOr(buffered+1, c.ReadEOF()) // inside a record: an end is a truncation
+		return 0, tr.endOr(buffered+1, c.ReadEOF()) // inside a record: an end is a truncation
 	}
 	k, _ = c.Read(p[:k])
 	tr.rec -= k
 	return k, nil
+}
+
+// endOr is endOr, noting a clean end of the stream (a FIN at a record
+// boundary) so that it can be told from close_notify.
+func (tr *tlsTransport) endOr(buffered int, eof bool) error {
+	err := endOr(buffered, eof)
+	if err == io.EOF {
+		tr.fin = true
+	}
+	return err
+}
+
+// readSocket is Read during a backend's handshake: a blocking read of the
+// dialed socket that never takes a byte past the current record, so what
+// the backend sends after its handshake stays in the kernel for gnet.
+func (tr *tlsTransport) readSocket(p []byte) (int, error) {
+	if tr.rec == 0 {
+		if _, err := io.ReadFull(tr.nc, tr.hdr[:]); err != nil {
+			return 0, err // io.EOF at a record boundary, io.ErrUnexpectedEOF inside a header
+		}
+		tr.hdrN = 0
+		tr.rec = recordHeader + (int(tr.hdr[3])<<8 | int(tr.hdr[4]))
+	}
+	if tr.hdrN < recordHeader {
+		k := copy(p, tr.hdr[tr.hdrN:])
+		tr.hdrN += k
+		tr.rec -= k
+		return k, nil
+	}
+	k, err := tr.nc.Read(p[:min(len(p), tr.rec)])
+	tr.rec -= k
+	if err == io.EOF && k == 0 {
+		err = io.ErrUnexpectedEOF // inside a record
+	}
+	return k, err
 }
 
 // nextPiece copies to p the next bytes of b that belong to the current
@@ -491,17 +591,20 @@ func (hs *tlsHandshake) read(p []byte, rec *int) (int, error) {
 	}
 }
 
-// Write sends records: during the handshake with AsyncWrite (a copy:
-// crypto/tls reuses its buffer), after it into the loop's tlsOut.
+// Write sends records: during a client's handshake with AsyncWrite (a
+// copy: crypto/tls reuses its buffer), during a backend's to the socket,
+// after it into the loop's tlsOut.
 func (tr *tlsTransport) Write(p []byte) (int, error) {
-	if tr.hs != nil {
-		if err := tr.cc.c.AsyncWrite(append([]byte(nil), p...), nil); err != nil {
+	switch {
+	case tr.hs != nil:
+		if err := tr.c.AsyncWrite(append([]byte(nil), p...), nil); err != nil {
 			return 0, err
 		}
 		return len(p), nil
+	case tr.nc != nil:
+		return tr.nc.Write(p)
 	}
-	l := tr.cc.l
-	l.tlsOut = append(l.tlsOut, p...)
+	tr.l.tlsOut = append(tr.l.tlsOut, p...)
 	return len(p), nil
 }
 
@@ -516,7 +619,8 @@ func (tr *tlsTransport) Close() error {
 func (tr *tlsTransport) LocalAddr() net.Addr  { return tr.local }
 func (tr *tlsTransport) RemoteAddr() net.Addr { return tr.remote }
 
-// Deadlines are the engine's timers (tls_handshake, client_header, ...).
+// Deadlines are the engine's timers (tls_handshake, client_header, ...);
+// a backend's handshake has the dialed socket's own.
 func (tr *tlsTransport) SetDeadline(time.Time) error      { return nil }
 func (tr *tlsTransport) SetReadDeadline(time.Time) error  { return nil }
 func (tr *tlsTransport) SetWriteDeadline(time.Time) error { return nil }

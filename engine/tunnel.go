@@ -45,6 +45,7 @@ type tunnel struct {
 	cc    *clientConn
 	u     *upConn   // an upgrade's upstream connection (its picker, gauges); nil for CONNECT
 	b     gnet.Conn // the backend side; nil while a CONNECT target is dialed, and once closed
+	bt    *tlsConn  // the backend side's TLS (an upgrade on a TLS pool); nil: plain
 	kind  stats.TunnelKind
 	up    tunnelDir // client to backend
 	down  tunnelDir // backend to client
@@ -82,7 +83,7 @@ func (u *upConn) switchProtocols(b []byte, r *codec.Response, n int) {
 		return
 	}
 	t := newTunnel(l, cc, stats.TunnelUpgrade)
-	t.u, t.b, t.ttfb = u, u.c, time.Since(u.start)
+	t.u, t.b, t.bt, t.ttfb = u, u.c, u.tls, time.Since(u.start)
 	cc.log.status, cc.log.ttfb = 101, t.ttfb
 	u.outcome(false, "", 101)
 	l.extra = append(l.extra[:0], cc.setCookie...)
@@ -178,7 +179,7 @@ func (cc *clientConn) connect(b []byte, r *codec.Request, n int) {
 	if cc.inboundBuffered() > 0 {
 		pause(cc.c)
 	}
-	l.dialEnroll(target, t, &t.connectTime, t.dialFailed) // names resolve in its goroutine
+	l.dialEnroll(target, t, &t.connectTime, t.dialFailed, nil) // names resolve in its goroutine
 }
 
 // onOpen runs when a CONNECT target's connection joins the loop.
@@ -228,9 +229,9 @@ func (t *tunnel) open(answer []byte) {
 	l.arm(&t.timer, timerTunnel)
 	resume(t.client())
 	resume(t.b)
-	t.pump(t.client(), t.b, &t.up)
+	t.pump(t.client(), t.backend(), &t.up)
 	if !t.over {
-		t.pump(t.b, t.client(), &t.down)
+		t.pump(t.backend(), t.client(), &t.down)
 	}
 }
 
@@ -243,7 +244,7 @@ func (t *tunnel) fromClient() {
 		}
 		return
 	}
-	t.pump(t.client(), t.b, &t.up)
+	t.pump(t.client(), t.backend(), &t.up)
 }
 
 // onTraffic is the backend side's OnTraffic.
@@ -252,7 +253,7 @@ func (t *tunnel) onTraffic() gnet.Action {
 		t.lingering()
 		return gnet.None
 	}
-	t.pump(t.b, t.client(), &t.down)
+	t.pump(t.backend(), t.client(), &t.down)
 	return gnet.None
 }
 
@@ -323,7 +324,7 @@ func (t *tunnel) shutWhenFlushed(dst tunnelConn, d *tunnelDir) {
 	}
 	d.shut = true
 	if e, ok := dst.(tlsEnd); ok {
-		e.cc.closeNotify() // the TLS client's end of data, then the FIN
+		e.t.closeNotify() // the TLS peer's end of data, then the FIN
 	}
 	_ = unix.Shutdown(dst.Fd(), unix.SHUT_WR)
 	if t.up.shut && t.down.shut {
@@ -343,7 +344,7 @@ func (t *tunnel) shutWhenFlushed(dst tunnelConn, d *tunnelDir) {
 // clientDrained is the client's OnDrain while it is tunnelled.
 func (t *tunnel) clientDrained() {
 	if t.opened && !t.over {
-		t.drained(t.b, t.client(), &t.down)
+		t.drained(t.backend(), t.client(), &t.down)
 	}
 }
 
@@ -353,7 +354,7 @@ func (t *tunnel) onDrain() {
 	case t.over:
 		t.backendFlushed()
 	case t.opened:
-		t.drained(t.client(), t.b, &t.up)
+		t.drained(t.client(), t.backend(), &t.up)
 	}
 }
 
@@ -476,6 +477,9 @@ func (t *tunnel) backendFlushed() {
 		return
 	}
 	t.bShut = true
+	if t.bt != nil {
+		t.bt.closeNotify()
+	}
 	_ = unix.Shutdown(b.Fd(), unix.SHUT_WR)
 	if b.ReadEOF() {
 		t.closeBackend()
@@ -545,40 +549,47 @@ type tunnelConn interface {
 // client is the tunnel's client side.
 func (t *tunnel) client() tunnelConn {
 	if t.cc.tls != nil {
-		return tlsEnd{t.cc}
+		return tlsEnd{t.cc.tls}
 	}
 	return t.cc.c
 }
 
-// tlsEnd is a TLS client as one side of a tunnel: it reads the decrypted
-// input and writes through the record layer (tlsconn.go); flow control and
-// the FIN act on the socket. Only its Peek(-1) is meaningful, as pump uses it.
-type tlsEnd struct{ cc *clientConn }
+// backend is the tunnel's backend side.
+func (t *tunnel) backend() tunnelConn {
+	if t.bt != nil {
+		return tlsEnd{t.bt}
+	}
+	return t.b
+}
 
-func (e tlsEnd) Peek(int) ([]byte, error) { return e.cc.input(), nil }
+// tlsEnd is a TLS connection as one side of a tunnel: it reads the
+// decrypted input and writes through the record layer (tlsconn.go); flow
+// control and the FIN act on the socket. Only its Peek(-1) is meaningful,
+// as pump uses it.
+type tlsEnd struct{ t *tlsConn }
+
+func (e tlsEnd) Peek(int) ([]byte, error) { return e.t.input(), nil }
 
 func (e tlsEnd) Discard(n int) (int, error) {
-	e.cc.consume(n)
-	if t := e.cc.tls; t.in != nil && t.off == len(t.in) {
-		e.cc.dropTLSIn() // pump holds nothing of it past Discard
-	}
+	e.t.consume(n)
+	e.t.dropInIfDrained() // pump holds nothing of it past Discard
 	return n, nil
 }
 
 func (e tlsEnd) Write(p []byte) (int, error) {
-	if err := e.cc.writeOut(p); err != nil {
+	if err := e.t.write(p); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
-func (e tlsEnd) ReadEOF() bool         { return e.cc.readEOF() }
-func (e tlsEnd) OutboundBuffered() int { return e.cc.c.OutboundBuffered() }
-func (e tlsEnd) NotifyDrain(n int)     { e.cc.c.NotifyDrain(n) }
-func (e tlsEnd) PauseRead() error      { return e.cc.c.PauseRead() }
-func (e tlsEnd) ResumeRead() error     { return e.cc.c.ResumeRead() }
-func (e tlsEnd) ReadPaused() bool      { return e.cc.c.ReadPaused() }
-func (e tlsEnd) Fd() int               { return e.cc.c.Fd() }
+func (e tlsEnd) ReadEOF() bool         { return e.t.readEOF() }
+func (e tlsEnd) OutboundBuffered() int { return e.t.tr.c.OutboundBuffered() }
+func (e tlsEnd) NotifyDrain(n int)     { e.t.tr.c.NotifyDrain(n) }
+func (e tlsEnd) PauseRead() error      { return e.t.tr.c.PauseRead() }
+func (e tlsEnd) ResumeRead() error     { return e.t.tr.c.ResumeRead() }
+func (e tlsEnd) ReadPaused() bool      { return e.t.tr.c.ReadPaused() }
+func (e tlsEnd) Fd() int               { return e.t.tr.c.Fd() }
 
 // Tunnels is the number of tunnels open now (WebSocket and other upgrades, CONNECT).
 func (s *Server) Tunnels() (n int64) {

@@ -33,6 +33,8 @@ type upConn struct {
 	l       *loop
 	lp      *loopPool
 	c       gnet.Conn     // nil while dialing
+	tls     *tlsConn      // a TLS pool's connection; nil: plain
+	dialTLS *tlsConn      // written by the dialer, taken by onOpen
 	set     *upstream.Set // the Set backend indexes into
 	backend int
 	state   upState
@@ -69,7 +71,8 @@ func newUpConn(l *loop, lp *loopPool, i int) *upConn {
 	return u
 }
 
-// onOpen runs when a dialed connection joins the loop.
+// onOpen runs when a dialed connection joins the loop (for a TLS pool,
+// its handshake done).
 func (u *upConn) onOpen(c gnet.Conn) {
 	u.c = c
 	if u.state != upDialing {
@@ -77,6 +80,10 @@ func (u *upConn) onOpen(c gnet.Conn) {
 		return
 	}
 	u.timer.stop()
+	if t := u.dialTLS; t != nil {
+		u.dialTLS = nil
+		u.attachTLS(t)
+	}
 	cc := u.cc
 	if cc == nil || cc.closed {
 		u.cc = nil
@@ -99,12 +106,22 @@ func (u *upConn) dialFailed(err error) {
 	u.release()
 	cc := u.cc
 	u.cc = nil
-	u.l.s.log.Debug("cannot connect to backend", "backend", u.addr(), "err", err)
 	// The kernel refusing us a descriptor is a local shortage: not the
 	// backend's fault, and no other backend would fare better.
 	local := errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
-	if !local {
+	var hsErr *handshakeError
+	switch {
+	case errors.As(err, &hsErr):
+		// Most often a configuration matter (a certificate that does not
+		// verify): said at warn level, as nginx does.
+		u.l.s.log.Warn("TLS handshake with backend failed", "backend", u.addr(), "err", hsErr.err)
+		u.lp.p.stats.TLSFailed.Inc()
+		u.outcome(true, "TLS handshake failed", 0)
+	case !local:
+		u.l.s.log.Debug("cannot connect to backend", "backend", u.addr(), "err", err)
 		u.outcome(true, "connect failed", 0)
+	default:
+		u.l.s.log.Debug("cannot connect to backend", "backend", u.addr(), "err", err)
 	}
 	if cc == nil || cc.up != u {
 		return
@@ -195,6 +212,9 @@ func (u *upConn) release() {
 }
 
 func (u *upConn) onTraffic() gnet.Action {
+	if u.state == upIdle && u.tls != nil && u.idleRecords() {
+		return gnet.None
+	}
 	if u.state == upIdle || u.state == upClosed || u.cc == nil {
 		// Bytes (or an end) nobody asked for: the backend broke framing or
 		// closed an idle connection. Never reuse it; nothing of it is read.
@@ -205,25 +225,69 @@ func (u *upConn) onTraffic() gnet.Action {
 	return gnet.None
 }
 
+// input returns the unconsumed response bytes: gnet's, or for a TLS pool
+// the decrypted ones. The upstream connection reads its input only through
+// input, consume, inboundBuffered and readEOF, as the client's does.
 func (u *upConn) input() []byte {
+	if t := u.tls; t != nil {
+		return t.input()
+	}
 	b, _ := u.c.Peek(-1)
 	return b
 }
 
-func (u *upConn) consume(n int) { u.c.Discard(n) }
+func (u *upConn) consume(n int) {
+	if t := u.tls; t != nil {
+		t.consume(n)
+		return
+	}
+	u.c.Discard(n)
+}
+
+func (u *upConn) inboundBuffered() int {
+	if t := u.tls; t != nil {
+		return t.buffered()
+	}
+	return u.c.InboundBuffered()
+}
+
+func (u *upConn) readEOF() bool {
+	if t := u.tls; t != nil {
+		return t.readEOF()
+	}
+	return u.c.ReadEOF()
+}
+
+// cleanEOF reports whether the end of input is the backend's clean end of
+// its stream: a FIN, or over TLS a close_notify (RFC 9112 §9.8: without
+// it a close-delimited body may have been cut).
+func (u *upConn) cleanEOF() bool { return u.tls == nil || u.tls.peerNotified }
+
+// write sends request bytes to the backend, encrypted for a TLS pool. A
+// failed write shows on the read side, which ends the exchange.
+func (u *upConn) write(p []byte) {
+	if t := u.tls; t != nil {
+		_ = t.write(p)
+		return
+	}
+	_, _ = u.c.Write(p)
+}
 
 // pump moves the response forward as far as the input and the client allow,
 // then handles the backend's end of output once everything before it is
 // consumed.
 func (u *upConn) pump() {
 	u.advance()
-	if u.cc == nil || u.state == upClosed || !u.c.ReadEOF() {
+	if t := u.tls; t != nil && u.state != upClosed {
+		t.dropInIfDrained() // no caller holds input now: an idle connection keeps no buffer
+	}
+	if u.cc == nil || u.state == upClosed || !u.readEOF() {
 		return
 	}
 	if u.state == upBody && u.paused {
 		return // bytes before the end wait for the client; onDrain pumps again
 	}
-	u.lost(u.state, true)
+	u.lost(u.state, u.cleanEOF())
 }
 
 func (u *upConn) advance() {
@@ -533,8 +597,8 @@ func (u *upConn) finish() {
 // unless both messages ended cleanly and exactly (see finish).
 func (u *upConn) handBack(reqDone bool) {
 	c := u.c
-	if !u.broken && !u.respClose && reqDone && c != nil && c.InboundBuffered() == 0 &&
-		c.OutboundBuffered() == 0 && !c.ReadEOF() && c.WriteErr() == nil {
+	if !u.broken && !u.respClose && reqDone && c != nil && u.inboundBuffered() == 0 &&
+		c.OutboundBuffered() == 0 && !u.readEOF() && c.WriteErr() == nil {
 		u.toIdle()
 	} else {
 		u.closeNow()
@@ -642,6 +706,12 @@ func (u *upConn) addr() string { return u.set.Backends[u.backend].Addr }
 func (u *upConn) closeNow() {
 	if u.state == upIdle {
 		u.leaveIdle(false)
+		if u.tls != nil && u.c != nil {
+			u.tls.closeNotify() // nothing was cut: say so before the FIN
+		}
+	}
+	if u.tls != nil {
+		u.tls.forgetIn()
 	}
 	u.state = upClosed
 	u.release()

@@ -32,8 +32,13 @@ import (
 //	anything else  a plain HTTP answer naming the backend
 func startWSBackend(t *testing.T, name string) string {
 	t.Helper()
+	return startBackend(t, wsHandler(name))
+}
+
+// wsHandler is startWSBackend's handler.
+func wsHandler(name string) http.Handler {
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	return startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Backend", name)
 		if !websocket.IsWebSocketUpgrade(r) {
 			fmt.Fprintf(w, "plain %s", name)
@@ -77,7 +82,7 @@ func startWSBackend(t *testing.T, name string) string {
 				}
 			}
 		}
-	}))
+	})
 }
 
 // countConn counts the bytes a client wrote and read on its connection.

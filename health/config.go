@@ -1,6 +1,7 @@
 package health
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
@@ -58,6 +59,12 @@ type Config struct {
 	// DownInterval replaces Interval while a backend is steadily down, to
 	// probe dead backends less often if wanted (default Interval).
 	DownInterval time.Duration `toml:"down_interval"`
+
+	// TLS probes over TLS with this client config (the pool's [pool.tls],
+	// set by the engine, as HAProxy's check-ssl): the handshake must pass,
+	// and an "http" probe is sent through it. Each backend is named by
+	// certs.ForAddr. nil: plain TCP.
+	TLS *tls.Config `toml:"-"`
 }
 
 // Defaults, documented in docs/HEALTH.md.

@@ -3,6 +3,7 @@ package health
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"loopgate/certs"
 	"loopgate/codec"
 )
 
@@ -22,7 +24,8 @@ type prober struct {
 	expect   expect
 	expectS  string
 	contains []byte
-	reqs     [][]byte // per backend: the whole request, built once
+	reqs     [][]byte      // per backend: the whole request, built once
+	tls      []*tls.Config // per backend, for a TLS pool; nil: plain
 	dialer   net.Dialer
 }
 
@@ -40,6 +43,12 @@ func newProber(c Config, addrs []string) *prober {
 		p.method = codec.MethodHead
 	}
 	p.expect, _ = parseExpect(c.Expect) // Validate has checked it
+	if c.TLS != nil {
+		p.tls = make([]*tls.Config, len(addrs))
+		for i, a := range addrs {
+			p.tls[i] = certs.ForAddr(c.TLS, a)
+		}
+	}
 	for i, a := range addrs {
 		host := c.Host
 		if host == "" {
@@ -64,11 +73,19 @@ func (p *prober) run(ctx context.Context, i int, addr string) (int, error) {
 	deadline := time.Now().Add(p.timeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	var conn net.Conn
 	conn, err := p.dialer.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return 0, dialError(err, p.timeout)
 	}
 	defer conn.Close()
+	if p.tls != nil {
+		tc := tls.Client(conn, p.tls[i])
+		if err := tc.HandshakeContext(dctx); err != nil {
+			return 0, ioError("TLS handshake failed", err, p.timeout)
+		}
+		conn = tc
+	}
 	if p.tcp {
 		return 0, nil
 	}

@@ -83,6 +83,10 @@ type PoolStats struct {
 	QueueTimeouts *metrics.Counter      // loopgate_queue_timeouts_total{pool}
 	QueueWait     *metrics.FloatCounter // loopgate_queue_wait_seconds_total{pool}
 
+	// TLS to the pool's backends (UseTLS): handshakes by result,
+	// loopgate_upstream_tls_handshakes_total{pool,result}. nil for a plain pool.
+	TLSFull, TLSResumed, TLSFailed *metrics.Counter
+
 	p        *Proxy
 	mu       sync.Mutex // guards backends (cold)
 	backends map[string]*BackendStats
@@ -160,6 +164,20 @@ func (p *Proxy) Pool(name string) *PoolStats {
 	p.set.NewGauge(`loopgate_queue_length`+l, func() float64 { return float64(ps.Queued.Load()) })
 	p.pools[name] = ps
 	return ps
+}
+
+// UseTLS creates the pool's upstream TLS counters, once: the loops read
+// them without a lock. Cold path.
+func (ps *PoolStats) UseTLS() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.TLSFull != nil {
+		return
+	}
+	c := func(result string) *metrics.Counter {
+		return ps.p.set.GetOrCreateCounter(`loopgate_upstream_tls_handshakes_total{pool=` + strconv.Quote(ps.Name) + `,result="` + result + `"}`)
+	}
+	ps.TLSFull, ps.TLSResumed, ps.TLSFailed = c("full"), c("resumed"), c("failed")
 }
 
 // classNames label BackendStats.byClass: index status/100 - 1, and 5 for none.

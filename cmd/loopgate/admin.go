@@ -410,7 +410,13 @@ func (a *app) seedTarget(r *http.Request) (pool, addr string, weight *int, err e
 	if raw == "" {
 		return "", "", nil, errors.New(`the server is required: {"server": "http://host:port"}`)
 	}
-	addr, err = seedAddress(raw)
+	tls := false
+	for _, p := range a.srv.Pools() {
+		if p.Name == pool {
+			tls = p.TLS != nil
+		}
+	}
+	addr, err = seedAddress(raw, tls)
 	return pool, addr, body.Weight, err
 }
 
@@ -424,8 +430,9 @@ func firstNonEmpty(ss ...string) string {
 }
 
 // seedAddress turns a seed server URL ("http://localhost:5001/") or a
-// host:port into host:port. Only http is proxied.
-func seedAddress(raw string) (string, error) {
+// host:port into host:port. The scheme must be the pool's: https:// for a
+// pool with [pool.tls], http:// for the others.
+func seedAddress(raw string, tls bool) (string, error) {
 	if !strings.Contains(raw, "://") {
 		return raw, nil
 	}
@@ -433,11 +440,15 @@ func seedAddress(raw string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cannot parse server %q: %w", raw, err)
 	}
-	if u.Scheme != "http" {
-		return "", fmt.Errorf("cannot use server %q: only http:// backends are proxied", raw)
+	want, port := "http", "80"
+	if tls {
+		want, port = "https", "443"
+	}
+	if u.Scheme != want {
+		return "", fmt.Errorf("cannot use server %q: this pool's backends are %s:// ([pool.tls] decides)", raw, want)
 	}
 	if u.Port() == "" {
-		return net.JoinHostPort(u.Hostname(), "80"), nil
+		return net.JoinHostPort(u.Hostname(), port), nil
 	}
 	return u.Host, nil
 }

@@ -567,3 +567,26 @@ func TestAccessLogReopenOnUSR1(t *testing.T) {
 		t.Fatal("lines went to the wrong file")
 	}
 }
+
+// TestSeedAddress: a seed server URL's scheme must be its pool's.
+func TestSeedAddress(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want string
+		tls, ok   bool
+	}{
+		{"http://h:1/", "h:1", false, true},
+		{"http://h", "h:80", false, true},
+		{"h:1", "h:1", false, true},
+		{"https://h:1", "", false, false},
+		{"https://h", "h:443", true, true},
+		{"https://h:8443/", "h:8443", true, true},
+		{"h:1", "h:1", true, true},
+		{"http://h:1", "", true, false},
+		{"ftp://h:1", "", false, false},
+	} {
+		got, err := seedAddress(tc.raw, tc.tls)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("seedAddress(%q, tls %v) = %q, %v; want %q, ok %v", tc.raw, tc.tls, got, err, tc.want, tc.ok)
+		}
+	}
+}
