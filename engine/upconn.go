@@ -302,8 +302,12 @@ func (u *upConn) advance() {
 				return
 			}
 		case upBody:
-			u.forwardBody()
-			return
+			// One pass takes all of a plain connection's input; a TLS
+			// one's comes a bounded buffer at a time, so go on while
+			// the body moves.
+			if !u.forwardBody() || u.tls == nil {
+				return
+			}
 		default:
 			return
 		}
@@ -507,7 +511,7 @@ func (u *upConn) emit(p []byte) bool {
 
 // forwardBody relays the response body that has arrived, then pauses the
 // upstream when the client is not keeping up.
-func (u *upConn) forwardBody() {
+func (u *upConn) forwardBody() (progressed bool) {
 	b := u.input()
 	cc := u.cc
 	n, done := 0, false
@@ -517,25 +521,25 @@ func (u *upConn) forwardBody() {
 		u.remaining -= int64(n)
 		done = u.remaining == 0
 		if n > 0 && !u.relay(b[:n], done) {
-			return
+			return false
 		}
 	case codec.BodyChunked:
 		k, out, err := u.l.walkChunks(b, &u.chunk, u.dechunk, 0)
 		if err != nil {
 			u.l.s.log.Debug("invalid chunked response", "backend", u.addr(), "err", err)
 			u.abort(502)
-			return
+			return false
 		}
 		n, done = k, u.chunk.Done()
 		if len(out) > 0 && !u.relay(out, false) {
-			return
+			return false
 		}
 	case codec.BodyClose:
 		n = len(b)
 		if n > 0 {
 			if u.enc != nil {
 				if !u.encode(b) {
-					return
+					return false
 				}
 			} else if u.rechunk {
 				l := u.l
@@ -548,19 +552,19 @@ func (u *upConn) forwardBody() {
 				ok := cc.writev(l.iov[:])
 				l.iov = [3][]byte{}
 				if !ok {
-					return
+					return false
 				}
 				cc.cacheAppend(b)
 			} else if !u.relay(b, false) {
-				return
+				return false
 			}
 		}
 	}
 	if u.reframe && (done || n > 0) && !u.endReframed(done) {
-		return
+		return false
 	}
 	if u.headOut && !u.emit(nil) {
-		return
+		return false
 	}
 	if n > 0 {
 		u.consume(n)
@@ -569,11 +573,13 @@ func (u *upConn) forwardBody() {
 	if done {
 		cc.cacheDone()
 		u.finish()
-		return
+		return false
 	}
 	if cc.c.OutboundBuffered() > u.l.cfg.Flow.HighWatermark {
 		u.pauseResponse(cc)
+		return false
 	}
+	return n > 0
 }
 
 var crlf = []byte("\r\n")

@@ -291,7 +291,9 @@ func TestUpstreamTLSResumptionPerBackend(t *testing.T) {
 }
 
 // TestUpstreamTLSLargeBodies: 16 MiB each way, fixed-length and chunked,
-// from several clients at once, come through byte for byte.
+// from several clients at once, come through byte for byte, to the last
+// chunk: records left in gnet's buffer past a full plaintext buffer are
+// decrypted without waiting for bytes that will not come (it caught that).
 func TestUpstreamTLSLargeBodies(t *testing.T) {
 	cert := newTestCert(t, "ecdsa")
 	b := startTLSBackend(t, cert, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
