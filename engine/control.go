@@ -401,6 +401,11 @@ func (p *pool) reshape(s *Server, conf []upstream.Backend, idx []int, drain bool
 // be published to the loops nor its checker started yet; the caller holds
 // s.ctl. It stops old's checker when it takes its state.
 func (p *pool) inherit(old *pool) {
+	if p.tls != nil && sameTLS(p, old) {
+		// The same settings: the sessions stay resumable. (Before the
+		// generation is published, so no loop has dialed with p.tls yet.)
+		p.tls.ClientSessionCache = old.tls.ClientSessionCache
+	}
 	if p.checker != nil && old.checker != nil && reflect.DeepEqual(p.checker.cfg, old.checker.cfg) &&
 		reflect.DeepEqual(p.checker.tls, old.checker.tls) {
 		p.checker.current().Inherit(old.checker.current())

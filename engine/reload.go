@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -171,8 +172,14 @@ func (l *loop) adopt(g *generation) {
 			// Carry the idle connections over: rebuild moves those whose
 			// backend is still in the Set and closes the others.
 			o := old[i]
-			lp.idle, lp.set, lp.retryTokens = o.idle, o.set, o.retryTokens
 			old = slices.Delete(old, i, i+1)
+			if !sameTLS(o.p, p) {
+				closeIdle(o) // made with the TLS settings the reload replaced
+				l.rebuild(lp)
+				l.pools = append(l.pools, lp)
+				continue
+			}
+			lp.idle, lp.set, lp.retryTokens = o.idle, o.set, o.retryTokens
 			lp.st = p.state.Load()
 			l.rebuild(lp)
 		} else {
@@ -181,18 +188,29 @@ func (l *loop) adopt(g *generation) {
 		l.pools = append(l.pools, lp)
 	}
 	for _, o := range old { // pools the reload removed
-		for i := range o.idle {
-			for {
-				u, ok := o.idle[i].Pop()
-				if !ok {
-					break
-				}
-				u.leaveIdle(true)
-				u.closeNow()
+		closeIdle(o)
+	}
+}
+
+// closeIdle closes the idle connections of lp.
+func closeIdle(lp *loopPool) {
+	for i := range lp.idle {
+		for {
+			u, ok := lp.idle[i].Pop()
+			if !ok {
+				break
 			}
+			u.leaveIdle(true)
+			u.closeNow()
 		}
 	}
 }
+
+// sameTLS reports whether connections made for pool a may serve pool b:
+// both plain, or TLS with the same settings. A reload that changes
+// [pool.tls] (another CA, verification turned on) must not leave requests
+// on connections the new settings would not have made.
+func sameTLS(a, b *pool) bool { return reflect.DeepEqual(a.tlsConf, b.tlsConf) }
 
 // current returns the loop's loopPool for the pool lp belongs to, by name,
 // or nil when a reload removed that pool.

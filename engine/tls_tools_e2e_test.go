@@ -128,6 +128,9 @@ func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
+		p, err = exec.LookPath("/usr/sbin/" + name) // nginx, for a PATH without sbin
+	}
+	if err != nil {
 		if env := "LOOPGATE_REQUIRE_" + strings.ToUpper(name); os.Getenv(env) != "" {
 			t.Fatalf("%s is required (%s) but not found: %v", name, env, err)
 		}

@@ -658,8 +658,8 @@ func (u *upConn) toIdle() {
 		return
 	}
 	lp := u.l.current(u.lp)
-	if lp == nil {
-		u.closeNow() // a reload removed the pool
+	if lp == nil || lp.p != u.lp.p && !sameTLS(lp.p, u.lp.p) {
+		u.closeNow() // a reload removed the pool, or changed its TLS
 		return
 	}
 	// After a reload the pool has a new loopPool: the connection joins its

@@ -623,3 +623,38 @@ func TestUpstreamTLSWebSocket(t *testing.T) {
 	c.Close()
 	waitFor(t, func() bool { return srv.Tunnels() == 0 })
 }
+
+// TestUpstreamTLSReload: a reload that keeps [pool.tls] keeps the pooled
+// TLS connections; one that changes it (here to a CA that does not sign the
+// backend's certificate) retires them, so no request rides a connection
+// the new settings would refuse.
+func TestUpstreamTLSReload(t *testing.T) {
+	cert, other := newTestCert(t, "ecdsa"), newTestCert(t, "rsa")
+	b := startTLSBackend(t, cert, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	good := caFile(t, cert)
+	cfg := tlsPool(certs.Client{CA: good}, b.addr)
+	cfg.Pools[0].Retries = -1
+	srv, px := startProxy(t, cfg)
+	c := dial(t, px)
+	wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200)
+
+	same := tlsPool(certs.Client{CA: good}, b.addr)
+	same.Pools[0].Retries = -1
+	same.Pools[0].RetryBudget = 50 // an unrelated change
+	same.Listen = "127.0.0.1:0"    // as startProxy configured it
+	if err := srv.Reload(same); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200)
+	if n := b.conns.Load(); n != 1 {
+		t.Fatalf("%d backend connections after a reload that kept [pool.tls]; want 1 (kept)", n)
+	}
+
+	changed := tlsPool(certs.Client{CA: caFile(t, other)}, b.addr)
+	changed.Pools[0].Retries = -1
+	changed.Listen = "127.0.0.1:0"
+	if err := srv.Reload(changed); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 502)
+}
