@@ -193,7 +193,18 @@ type poolView struct {
 	Name      string        `json:"name"`
 	Algorithm string        `json:"algorithm"`
 	Retries   int           `json:"retries"`
+	TLS       *poolTLSView  `json:"tls,omitempty"` // absent: plain HTTP to the backends
 	Backends  []backendView `json:"backends"`
+}
+
+// poolTLSView is a pool's [pool.tls] (files by name, not content).
+type poolTLSView struct {
+	ServerName   string `json:"server_name"`
+	CA           string `json:"ca"`
+	Verify       bool   `json:"verify"`
+	Cert         string `json:"cert"`
+	MinVersion   string `json:"min_version"`
+	SessionReuse bool   `json:"session_reuse"`
 }
 
 type backendView struct {
@@ -219,6 +230,10 @@ func (a *app) getConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range a.srv.Pools() {
 		pv := poolView{Name: p.Name, Algorithm: p.Algorithm, Retries: p.Retries}
+		if x := p.TLS; x != nil {
+			pv.TLS = &poolTLSView{ServerName: x.ServerName, CA: x.CA, Verify: x.Verifies(), Cert: x.Cert,
+				MinVersion: x.MinVersion, SessionReuse: x.SessionReuse == nil || *x.SessionReuse}
+		}
 		for _, b := range p.Backends {
 			pv.Backends = append(pv.Backends, backendView{Address: b.Address, Weight: b.WeightOf(), Backup: b.Backup, Drained: b.Drained})
 		}

@@ -146,6 +146,10 @@ func TestReloadPoolTLS(t *testing.T) {
 	if c := running(); c == nil || c.CA != caFile || c.ServerName != "backend.test" || !c.Verifies() {
 		t.Fatalf("after the reload the pool runs with TLS %+v; want the file's", c)
 	}
+	if code, m := r.call(t, "GET", "/api/config", ""); code != 200 || fmt.Sprint(m["pools"].([]any)[0].(map[string]any)["tls"]) !=
+		fmt.Sprintf("map[ca:%s cert: min_version:1.2 server_name:backend.test session_reuse:true verify:true]", caFile) {
+		t.Fatalf("GET /api/config: %d, pools %v", code, m["pools"])
+	}
 
 	write("  [pool.tls]\n  server_name = \"backend.test\"\n  min_version = \"1.3\"\n")
 	if err := r.reload(); err != nil {
