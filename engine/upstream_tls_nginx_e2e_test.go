@@ -25,6 +25,7 @@ import (
 //	       session was resumed and its protocol in X-Conn, X-Reused, X-Proto
 //	/close the same, then the connection closes (keepalive_timeout 0)
 //	/big   a 4 MiB file (big.bin in the returned directory)
+//	/slow  the same at 64 KiB/s (a range of it keeps an exchange open)
 func startNginxTLS(t *testing.T, cert *testCert, protocols string) (addr, dir string) {
 	t.Helper()
 	nginx := needTool(t, "nginx")
@@ -63,6 +64,7 @@ http {
 		location / { return 200 "hello $uri\n"; }
 		location /close { keepalive_timeout 0; return 200 "bye\n"; }
 		location /big { alias %[1]s/big.bin; }
+		location /slow { limit_rate 64k; alias %[1]s/big.bin; }
 	}
 }
 `, dir, addr, certFile, keyFile, protocols)
