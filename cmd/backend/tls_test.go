@@ -89,6 +89,18 @@ func TestServeTLS(t *testing.T) {
 			resp.Header.Get("X-Backend") != "b1" {
 			t.Fatalf("%v: got %d %s, %d bytes, err %v, TLS %v", files, resp.StatusCode, resp.Proto, len(body), err, resp.TLS != nil)
 		}
+		// / says what the connection negotiated.
+		resp, err = client.Get("https://" + ln.Addr().String() + "/")
+		if err != nil {
+			cancel()
+			t.Fatalf("%v: %v", files, err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got := decode[Received](t, body).TLS
+		if got == nil || got.Version != "TLS 1.3" || got.Cipher == "" || got.ALPN != "http/1.1" || got.Resumed {
+			t.Fatalf("%v: / reports TLS %+v", files, got)
+		}
 		client.CloseIdleConnections()
 
 		// Plain HTTP on the TLS port is refused, not served.
