@@ -46,9 +46,9 @@ import (
 //   - https backend: the other side's TLS. A second process of each proxy listens in plain
 //     HTTP in front of one HTTPS backend (cmd/backend -tls-cert), whose certificate it
 //     verifies; wrk over http, keep-alive, at each size and connection count. Only the
-//     backend side encrypts, so CPU per request less the plain keep-alive rows' (make perf)
-//     is what proxying to HTTPS costs. Separate processes keep the work the same for every
-//     proxy: one listener, one pool, no routing, nothing else served.
+//     backend side encrypts, so the rows compare what each proxy's TLS client side costs
+//     per request on pooled connections. Separate processes keep the work the same for
+//     every proxy: one listener, one pool, no routing, nothing else served.
 
 // TLSBenchConfig describes a TLS run. Zero fields take the defaults in the comments.
 type TLSBenchConfig struct {
