@@ -204,7 +204,8 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 	}
 	versions := map[string]bool{}
 	for _, t := range res.BackendTLS {
-		versions[strings.Join(strings.Fields(t)[:2], " ")] = true
+		f := strings.Fields(t) // "TLS 1.3 ..."
+		versions[strings.Join(f[:min(2, len(f))], " ")] = true
 	}
 	if len(versions) > 1 {
 		res.Notes = append(res.Notes, fmt.Sprintf("the proxies reach the HTTPS backend with different TLS versions: %v", res.BackendTLS))
