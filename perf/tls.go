@@ -11,12 +11,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,7 +42,13 @@ import (
 //     TLSBenchConfig.HandshakeConns goroutines: handshakes per second of the proxy's CPU
 //     (per core);
 //   - idle: RSS per idle keep-alive TLS connection after one request, measured first, on
-//     proxies that have served nothing else.
+//     proxies that have served nothing else;
+//   - https backend: the other side's TLS. A second process of each proxy listens in plain
+//     HTTP in front of one HTTPS backend (cmd/backend -tls-cert), whose certificate it
+//     verifies; wrk over http, keep-alive, at each size and connection count. Only the
+//     backend side encrypts, so the rows compare what each proxy's TLS client side costs
+//     per request on pooled connections. Separate processes keep the work the same for
+//     every proxy: one listener, one pool, no routing, nothing else served.
 
 // TLSBenchConfig describes a TLS run. Zero fields take the defaults in the comments.
 type TLSBenchConfig struct {
@@ -86,7 +95,7 @@ func (c TLSBenchConfig) withDefaults() TLSBenchConfig {
 
 // TLSRow is one scenario's result for one proxy: medians over the rounds.
 type TLSRow struct {
-	Scenario string  `json:"scenario"` // "keepalive 100B c50", "handshake ecdsa full", "idle"
+	Scenario string  `json:"scenario"` // "keepalive 100 B c50", "handshake ecdsa full", "idle 2000 conns", "https-backend 100 B c50"
 	Proxy    string  `json:"proxy"`
 	RPS      float64 `json:"rps"`                // requests (or handshakes) per second
 	CPUus    float64 `json:"cpu_us_per_req"`     // proxy CPU µs per request (or handshake)
@@ -99,6 +108,9 @@ type TLSRow struct {
 type TLSResult struct {
 	Rows  []TLSRow `json:"rows"`
 	Notes []string `json:"notes"`
+	// BackendTLS is what each proxy's connection to the HTTPS backend negotiated, as the
+	// backend reports it: "TLS 1.3 TLS_AES_128_GCM_SHA256 X25519 http/1.1".
+	BackendTLS map[string]string `json:"backend_tls,omitempty"`
 }
 
 type tlsProxy struct {
@@ -141,6 +153,24 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 	if err := waitReady(ctx, "http://"+backend+"/bytes?n=100", bp); err != nil {
 		return nil, err
 	}
+	// The HTTPS backend of the "https backend" rows, on the ECDSA certificate; the proxies
+	// trust that certificate alone (ca holds it without its key).
+	if port, err = freePort(); err != nil {
+		return nil, err
+	}
+	httpsBackend := "127.0.0.1:" + strconv.Itoa(port)
+	hp, err := ps.start(httpsBackendName, cfg.Backend, "-host", "127.0.0.1", "-port", strconv.Itoa(port), "-name", httpsBackendName,
+		"-quiet", "-tls-cert", certs["ecdsa"], "-tls-key", certs["ecdsa"])
+	if err != nil {
+		return nil, err
+	}
+	if err := waitTLS(ctx, httpsBackend, hp); err != nil {
+		return nil, err
+	}
+	ca, err := writeCAFile(certs["ecdsa"])
+	if err != nil {
+		return nil, err
+	}
 
 	var proxies []*tlsProxy
 	for _, name := range cfg.Proxies {
@@ -159,8 +189,29 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 	if len(proxies) == 0 {
 		return res, errors.New("cannot run the TLS scenarios: no proxy started")
 	}
+	var hbProxies []*tlsProxy // plain listener, HTTPS backend
+	for _, tp := range proxies {
+		hb, err := startHTTPSBackendProxy(ctx, ps, cfg, tp.name, httpsBackend, ca)
+		if err == nil {
+			err = checkHTTPSBackend(ctx, hb, res)
+		}
+		if err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s in front of the HTTPS backend: %v", tp.name, err))
+			continue
+		}
+		logf("%s, https backend: %v, backend saw %s", tp.name, hb.addr, res.BackendTLS[tp.name])
+		hbProxies = append(hbProxies, hb)
+	}
+	versions := map[string]bool{}
+	for _, t := range res.BackendTLS {
+		f := strings.Fields(t) // "TLS 1.3 ..."
+		versions[strings.Join(f[:min(2, len(f))], " ")] = true
+	}
+	if len(versions) > 1 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the proxies reach the HTTPS backend with different TLS versions: %v", res.BackendTLS))
+	}
 
-	collect := func(scenario string, run func(tp *tlsProxy) (TLSRow, error)) error {
+	collect := func(scenario string, proxies []*tlsProxy, run func(tp *tlsProxy) (TLSRow, error)) error {
 		rows := map[string][]TLSRow{}
 		for round := range cfg.Rounds {
 			for _, tp := range proxies {
@@ -217,18 +268,28 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 		for _, size := range cfg.Sizes {
 			for _, conns := range cfg.Conns {
 				sc := fmt.Sprintf("keepalive %s c%d", sizeLabel(size), conns)
-				err := collect(sc, func(tp *tlsProxy) (TLSRow, error) {
-					c0, err := procCPU(tp.p.pid())
-					if err != nil {
-						return TLSRow{}, err
-					}
-					lr, err := runWrk(ctx, script, "https://"+tp.addr["ecdsa"]+"/bytes?n="+strconv.Itoa(size), conns, cfg.Duration, nil)
-					if err != nil {
-						return TLSRow{}, err
-					}
-					c1, _ := procCPU(tp.p.pid())
-					cpu := (c1.user + c1.sys) - (c0.user + c0.sys)
-					return TLSRow{RPS: lr.rps, CPUus: perReq(cpu, lr.requests), Errors: lr.errors + lr.non2xx}, nil
+				err := collect(sc, proxies, func(tp *tlsProxy) (TLSRow, error) {
+					return wrkRow(ctx, tp, script, "https://"+tp.addr["ecdsa"]+"/bytes?n="+strconv.Itoa(size), conns, cfg.Duration)
+				})
+				if err != nil {
+					return res, err
+				}
+			}
+		}
+		// The backend connections are made once, before measuring: the rows are about
+		// requests on pooled connections (the handshake rows are about handshakes).
+		hbProxies = slices.DeleteFunc(hbProxies, func(tp *tlsProxy) bool {
+			err := primeHTTPSBackend(ctx, tp, slices.Max(cfg.Conns))
+			if err != nil {
+				res.Notes = append(res.Notes, fmt.Sprintf("%s in front of the HTTPS backend: %v", tp.name, err))
+			}
+			return err != nil
+		})
+		for _, size := range cfg.Sizes {
+			for _, conns := range cfg.Conns {
+				sc := fmt.Sprintf("https-backend %s c%d", sizeLabel(size), conns)
+				err := collect(sc, hbProxies, func(tp *tlsProxy) (TLSRow, error) {
+					return wrkRow(ctx, tp, script, "http://"+tp.addr["plain"]+"/bytes?n="+strconv.Itoa(size), conns, cfg.Duration)
 				})
 				if err != nil {
 					return res, err
@@ -241,7 +302,7 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 	for _, kind := range []string{"ecdsa", "rsa"} {
 		for _, resume := range []bool{false, true} {
 			sc := "handshake " + kind + map[bool]string{false: " full", true: " resumed"}[resume]
-			err := collect(sc, func(tp *tlsProxy) (TLSRow, error) {
+			err := collect(sc, proxies, func(tp *tlsProxy) (TLSRow, error) {
 				return handshakeLoad(ctx, tp, tp.addr[kind], resume, cfg.HandshakeConns, cfg.Duration)
 			})
 			if err != nil {
@@ -250,6 +311,22 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// wrkRow runs wrk on url for d and reports the proxy's CPU per request; wrk counts
+// transport errors and statuses of 400 and more.
+func wrkRow(ctx context.Context, tp *tlsProxy, script, url string, conns int, d time.Duration) (TLSRow, error) {
+	c0, err := procCPU(tp.p.pid())
+	if err != nil {
+		return TLSRow{}, err
+	}
+	lr, err := runWrk(ctx, script, url, conns, d, nil)
+	if err != nil {
+		return TLSRow{}, err
+	}
+	c1, _ := procCPU(tp.p.pid())
+	cpu := (c1.user + c1.sys) - (c0.user + c0.sys)
+	return TLSRow{RPS: lr.rps, CPUus: perReq(cpu, lr.requests), Errors: lr.errors + lr.non2xx}, nil
 }
 
 func perReq(cpu time.Duration, n int64) float64 {
@@ -356,6 +433,170 @@ http {
 		}
 	}
 	return tp, nil
+}
+
+// httpsBackendName is the HTTPS backend's -name, which it reports in X-Backend and in /.
+const httpsBackendName = "backend-tls"
+
+// startHTTPSBackendProxy starts a second process of proxy name, with one plain HTTP
+// listener in front of the HTTPS backend, verified against ca with the name localhost,
+// and keep-alive to it; otherwise the plain configurations of configs.go (the same
+// forwarding headers, one loop, thread or worker).
+func startHTTPSBackendProxy(ctx context.Context, ps *procSet, cfg TLSBenchConfig, name, backend, ca string) (*tlsProxy, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	tp := &tlsProxy{name: name, addr: map[string]string{"plain": addr}}
+	maxConns := 2*slices.Max(cfg.Conns) + 1000
+	dir := cfg.WorkDir
+	var conf, text string
+	var argv []string
+	switch name {
+	case proxyLoopgate:
+		// [pool.tls] comes after the pool's backends: in TOML it is the last pool's table.
+		text = loopgateConf(addr, []string{backend}, lgConf{loops: 1, maxConns: maxConns}) +
+			fmt.Sprintf("  [pool.tls]\n  ca = %q\n  server_name = \"localhost\"\n", ca)
+		conf = filepath.Join(dir, "loopgate-https-backend.toml")
+		argv = []string{cfg.Loopgate, "-config", conf}
+	case proxyHAProxy:
+		text = fmt.Sprintf(`global
+  nbthread 1
+  maxconn %d
+  no strict-limits
+defaults
+  mode http
+  timeout connect 3s
+  timeout client 120s
+  timeout server 60s
+  timeout http-keep-alive 120s
+  http-reuse always
+  option forwardfor
+frontend fe
+  bind %s
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %%[req.hdr(host)]
+  default_backend be
+backend be
+  server b1 %s ssl verify required ca-file %s sni str(localhost) alpn http/1.1
+`, maxConns, addr, backend, ca)
+		conf = filepath.Join(dir, "haproxy-https-backend.cfg")
+		argv = []string{"haproxy", "-f", conf}
+	case proxyNginx:
+		// proxy_ssl_protocols: nginx before 1.23.4 leaves TLS 1.3 out by default; the
+		// others speak 1.3 to the backend.
+		text = fmt.Sprintf(`worker_processes 1; daemon off; master_process off;
+pid %[1]s; error_log %[2]s crit; worker_rlimit_nofile %[3]d;
+events { worker_connections %[3]d; }
+http {
+  access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
+  upstream be_tls { server %[4]s; keepalive 512; keepalive_requests 1000000; keepalive_timeout 60s; }
+  server {
+    listen %[5]s;
+    location / {
+      proxy_pass https://be_tls;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate %[6]s;
+      proxy_ssl_server_name on;
+      proxy_ssl_name localhost;
+      proxy_ssl_session_reuse on;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
+    }
+  }
+}
+`, filepath.Join(dir, "nginx-https-backend.pid"), filepath.Join(dir, "nginx-https-backend.err"), 2*maxConns, backend, addr, ca)
+		conf = filepath.Join(dir, "nginx-https-backend.conf")
+		argv = []string{"nginx", "-p", dir, "-c", conf}
+	default:
+		return nil, fmt.Errorf("unknown proxy %q", name)
+	}
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, err
+	}
+	p, err := ps.start(name+"-https-backend", argv...)
+	if err != nil {
+		return nil, err
+	}
+	tp.p = p
+	if err := waitReady(ctx, "http://"+addr+"/bytes?n=100", p); err != nil {
+		return nil, err
+	}
+	return tp, nil
+}
+
+// checkHTTPSBackend asks the HTTPS backend, through tp, what tp's connection to it
+// negotiated, and records it in res.BackendTLS. It fails when the answer comes from
+// another backend or over plain HTTP.
+func checkHTTPSBackend(ctx context.Context, tp *tlsProxy, res *TLSResult) error {
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+tp.addr["plain"]+"/", nil)
+	if err != nil {
+		return err
+	}
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Name string `json:"name"`
+		TLS  *struct {
+			Version, Cipher, Curve, ALPN string
+		} `json:"tls"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		return fmt.Errorf("cannot decode the backend's report (status %d): %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK || got.Name != httpsBackendName || got.TLS == nil {
+		return fmt.Errorf("GET / answered %d by %q, TLS %v; want 200 by %s over TLS", resp.StatusCode, got.Name, got.TLS != nil, httpsBackendName)
+	}
+	if res.BackendTLS == nil {
+		res.BackendTLS = map[string]string{}
+	}
+	res.BackendTLS[tp.name] = strings.Join(strings.Fields(strings.Join([]string{got.TLS.Version, got.TLS.Cipher, got.TLS.Curve, got.TLS.ALPN}, " ")), " ")
+	return nil
+}
+
+// primeHTTPSBackend sends conns concurrent requests, four each, through tp, so that it
+// holds the backend connections the load will use; every answer must be a 200 from the
+// HTTPS backend.
+func primeHTTPSBackend(ctx context.Context, tp *tlsProxy, conns int) error {
+	rep, err := Run(ctx, Config{URL: "http://" + tp.addr["plain"] + "/bytes?n=100", Concurrency: conns, Requests: 4 * int64(conns),
+		Timeout: loadTimeout, ByHeader: "X-Backend"})
+	if err != nil {
+		return err
+	}
+	if rep.SuccessfulRequests != 4*int64(conns) || rep.StatusCodes["200"] != 4*int64(conns) ||
+		rep.ByHeader == nil || rep.ByHeader.Counts[httpsBackendName] != 4*int64(conns) {
+		return fmt.Errorf("priming: %d of %d answered, statuses %v, errors %v, by backend %+v",
+			rep.SuccessfulRequests, 4*conns, rep.StatusCodes, rep.Errors, rep.ByHeader)
+	}
+	return nil
+}
+
+// writeCAFile writes the certificate of the PEM file certKey (certificate and key, as
+// writeTestCert makes it) alone, for the proxies to trust: a trust store is no place for
+// a private key. It returns the new file's path.
+func writeCAFile(certKey string) (string, error) {
+	data, err := os.ReadFile(certKey)
+	if err != nil {
+		return "", err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("cannot find a certificate first in %s", certKey)
+	}
+	f := strings.TrimSuffix(certKey, ".pem") + "-ca.pem"
+	return f, os.WriteFile(f, pem.EncodeToMemory(block), 0o644)
 }
 
 // writeTestCert writes a self-signed certificate for localhost and 127.0.0.1 with its key,
@@ -593,5 +834,13 @@ func (r *TLSResult) WriteTLSTable(w io.Writer) error {
 	for _, n := range r.Notes {
 		fmt.Fprintln(tw, "note: "+n+"\t")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range slices.Sorted(maps.Keys(r.BackendTLS)) {
+		if _, err := fmt.Fprintf(w, "https backend: %s's connection to it is %s\n", p, r.BackendTLS[p]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // TestBenchTLSSmoke is `make perf PERFFLAGS="-tls -quick"` in short: every proxy terminates
-// TLS, every scenario yields a row per proxy, resumed handshakes resume (handshakeLoad
-// checks it) and nothing fails.
+// TLS and proxies to an HTTPS backend, every scenario yields a row per proxy, resumed
+// handshakes resume (handshakeLoad checks it), every proxy reaches the HTTPS backend over
+// TLS 1.3 (checkHTTPSBackend) and nothing fails.
 func TestBenchTLSSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts proxies and loads them")
@@ -34,7 +35,8 @@ func TestBenchTLSSmoke(t *testing.T) {
 	if len(res.Notes) > 0 {
 		t.Fatalf("notes: %q", res.Notes)
 	}
-	want := []string{"idle 100 conns", "keepalive 100 B c8", "handshake ecdsa full", "handshake ecdsa resumed", "handshake rsa full", "handshake rsa resumed"}
+	want := []string{"idle 100 conns", "keepalive 100 B c8", "https-backend 100 B c8",
+		"handshake ecdsa full", "handshake ecdsa resumed", "handshake rsa full", "handshake rsa resumed"}
 	for _, sc := range want {
 		var proxies []string
 		for _, r := range res.Rows {
@@ -51,8 +53,14 @@ func TestBenchTLSSmoke(t *testing.T) {
 			t.Errorf("%s: rows for %v", sc, proxies)
 		}
 	}
+	for _, p := range []string{"haproxy", "loopgate", "nginx"} {
+		if got := res.BackendTLS[p]; !strings.HasPrefix(got, "TLS 1.3 ") {
+			t.Errorf("%s's connection to the HTTPS backend: %q; want TLS 1.3", p, got)
+		}
+	}
 	var b bytes.Buffer
-	if err := res.WriteTLSTable(&b); err != nil || !strings.Contains(b.String(), "handshake rsa resumed") {
+	if err := res.WriteTLSTable(&b); err != nil || !strings.Contains(b.String(), "handshake rsa resumed") ||
+		!strings.Contains(b.String(), "https-backend 100 B c8") || !strings.Contains(b.String(), "https backend: nginx's connection") {
 		t.Fatalf("table: %v\n%s", err, b.String())
 	}
 }

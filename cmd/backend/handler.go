@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -493,22 +494,33 @@ func (b *Backend) marshal(v any) []byte {
 // Received is the body of /, /delay and /status: what the backend got. Tests
 // through the proxy decode it to check what arrived.
 type Received struct {
-	Name             string      `json:"name"`
-	Status           int         `json:"status"`
-	Method           string      `json:"method"`
-	URI              string      `json:"uri"` // request target as sent
-	Path             string      `json:"path"`
-	Query            string      `json:"query"`
-	Proto            string      `json:"proto"`
-	Host             string      `json:"host"`
-	RemoteAddr       string      `json:"remote_addr"`
-	Headers          http.Header `json:"headers"`        // net/http moves Host and Transfer-Encoding to their fields
-	ContentLength    int64       `json:"content_length"` // -1 when unknown (chunked)
-	TransferEncoding []string    `json:"transfer_encoding,omitempty"`
-	BodyBytes        int64       `json:"body_bytes"`
-	BodySHA256       string      `json:"body_sha256"`
-	BodyError        string      `json:"body_error,omitempty"`
-	Trailers         http.Header `json:"trailers,omitempty"`
+	Name             string       `json:"name"`
+	Status           int          `json:"status"`
+	Method           string       `json:"method"`
+	URI              string       `json:"uri"` // request target as sent
+	Path             string       `json:"path"`
+	Query            string       `json:"query"`
+	Proto            string       `json:"proto"`
+	Host             string       `json:"host"`
+	RemoteAddr       string       `json:"remote_addr"`
+	Headers          http.Header  `json:"headers"`        // net/http moves Host and Transfer-Encoding to their fields
+	ContentLength    int64        `json:"content_length"` // -1 when unknown (chunked)
+	TransferEncoding []string     `json:"transfer_encoding,omitempty"`
+	BodyBytes        int64        `json:"body_bytes"`
+	BodySHA256       string       `json:"body_sha256"`
+	BodyError        string       `json:"body_error,omitempty"`
+	Trailers         http.Header  `json:"trailers,omitempty"`
+	TLS              *ReceivedTLS `json:"tls,omitempty"` // nil over plain HTTP
+}
+
+// ReceivedTLS is what the connection negotiated, when the backend serves HTTPS: the
+// perf harness checks that every proxy reaches it the same way.
+type ReceivedTLS struct {
+	Version string `json:"version"` // "TLS 1.3"
+	Cipher  string `json:"cipher"`  // "TLS_AES_128_GCM_SHA256"
+	Curve   string `json:"curve"`   // key exchange group, "X25519"; "" when resumed without one
+	ALPN    string `json:"alpn,omitempty"`
+	Resumed bool   `json:"resumed"`
 }
 
 // report reads the whole request body into a hash and answers with status and
@@ -537,6 +549,13 @@ func (b *Backend) report(w http.ResponseWriter, r *http.Request, status int) {
 	}
 	if len(r.Trailer) > 0 {
 		rcv.Trailers = r.Trailer
+	}
+	if cs := r.TLS; cs != nil {
+		rcv.TLS = &ReceivedTLS{Version: tls.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite),
+			ALPN: cs.NegotiatedProtocol, Resumed: cs.DidResume}
+		if cs.CurveID != 0 {
+			rcv.TLS.Curve = cs.CurveID.String()
+		}
 	}
 	b.writeJSON(w, status, rcv)
 }

@@ -682,7 +682,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, ln, newBackend("b1", 1), 5*time.Second) }()
+	go func() { served <- serve(ctx, ln, newBackend("b1", 1), nil, 5*time.Second) }()
 
 	inflight := make(chan int, 1)
 	go func() {

@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.Cache, "cache", false, "the cache family instead: loopgate, nginx (proxy_cache) and Varnish caching the backends, every measured request a hit; 256 conns, 100 B, 16 KiB, 1 MiB")
 	fs.BoolVar(&cfg.Compress, "compress", false, "the compression family instead: loopgate's gzip 1/6, zstd and Brotli against nginx's gzip 1/6 on the corpus; 50 conns")
 	fs.StringVar(&cfg.Corpus, "corpus", "testdata/corpus", "the compression family's corpus: its .html, .json, .css, .js and .svg files")
-	fs.BoolVar(&tlsRun, "tls", false, "run the TLS scenarios instead (perf/tls.go): keep-alive CPU per request, handshakes per core, idle memory, against HAProxy and nginx on the same certificate")
+	fs.BoolVar(&tlsRun, "tls", false, "run the TLS scenarios instead (perf/tls.go): keep-alive CPU per request, handshakes per core, idle memory, against HAProxy and nginx on the same certificate; and the same proxies over plain HTTP in front of an HTTPS backend (https-backend rows)")
 	fs.BoolVar(&cfg.Clients, "clients", false, "also compare wrk with loopgate's load generator on the same targets")
 	fs.StringVar(&out, "out", "perf/results", "directory for the JSON, Markdown and SVG results")
 	fs.StringVar(&chart, "chart", "", "also write the SVG chart here (e.g. docs/perf.svg)")
