@@ -115,8 +115,17 @@ type TLSResult struct {
 
 type tlsProxy struct {
 	name string
-	p    *proc
+	p    *proc             // serves the ECDSA listener (keep-alive, idle, handshake ecdsa)
+	rsa  *proc             // serves the RSA listener: p, or for loopgate a process of its own
 	addr map[string]string // cert kind -> address
+}
+
+// procFor is the process whose CPU a scenario on kind's listener costs.
+func (tp *tlsProxy) procFor(kind string) *proc {
+	if kind == "rsa" {
+		return tp.rsa
+	}
+	return tp.p
 }
 
 // BenchTLS runs the TLS scenarios.
@@ -303,7 +312,7 @@ func BenchTLS(ctx context.Context, cfg TLSBenchConfig) (*TLSResult, error) {
 		for _, resume := range []bool{false, true} {
 			sc := "handshake " + kind + map[bool]string{false: " full", true: " resumed"}[resume]
 			err := collect(sc, proxies, func(tp *tlsProxy) (TLSRow, error) {
-				return handshakeLoad(ctx, tp, tp.addr[kind], resume, cfg.HandshakeConns, cfg.Duration)
+				return handshakeLoad(ctx, tp, kind, resume, cfg.HandshakeConns, cfg.Duration)
 			})
 			if err != nil {
 				return res, err
@@ -353,15 +362,27 @@ func startTLSProxy(ctx context.Context, ps *procSet, cfg TLSBenchConfig, name, b
 	var argv []string
 	switch name {
 	case proxyLoopgate:
-		var b strings.Builder
-		fmt.Fprintf(&b, "[server]\nevent_loops = 1\nmax_connections = %d\naccess_log = false\nmetrics = false\nrequest_id_header = \"\"\n", maxConns)
-		b.WriteString("\n[admin]\nlisten = \"\"\n\n[timeouts]\nclient_idle = \"120s\"\n\n")
-		for _, k := range kinds {
-			fmt.Fprintf(&b, "[[listener]]\naddress = %q\ntls = true\ncert_file = %q\nkey_file = %q\n\n", tp.addr[k], certs[k], certs[k])
+		// One process per certificate: loopgate's TLS listeners share one
+		// certificate store, which gives a client that accepts ECDSA the
+		// ECDSA certificate whatever the listener, so the RSA rows need a
+		// process that has only the RSA one.
+		write := func(kind string) (string, error) {
+			var b strings.Builder
+			fmt.Fprintf(&b, "[server]\nevent_loops = 1\nmax_connections = %d\naccess_log = false\nmetrics = false\nrequest_id_header = \"\"\n", maxConns)
+			b.WriteString("\n[admin]\nlisten = \"\"\n\n[timeouts]\nclient_idle = \"120s\"\n\n")
+			fmt.Fprintf(&b, "[[listener]]\naddress = %q\ntls = true\ncert_file = %q\nkey_file = %q\n\n", tp.addr[kind], certs[kind], certs[kind])
+			fmt.Fprintf(&b, "[[pool]]\nname = \"bench\"\nalgorithm = \"round_robin\"\n  [[pool.backend]]\n  address = %q\n", backend)
+			conf := filepath.Join(dir, "loopgate-tls-"+kind+".toml")
+			return conf, os.WriteFile(conf, []byte(b.String()), 0o644)
 		}
-		fmt.Fprintf(&b, "[[pool]]\nname = \"bench\"\nalgorithm = \"round_robin\"\n  [[pool.backend]]\n  address = %q\n", backend)
-		conf = filepath.Join(dir, "loopgate-tls.toml")
-		if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		rsaConf, err := write("rsa")
+		if err != nil {
+			return nil, err
+		}
+		if tp.rsa, err = ps.start(name+"-tls-rsa", cfg.Loopgate, "-config", rsaConf); err != nil {
+			return nil, err
+		}
+		if conf, err = write("ecdsa"); err != nil {
 			return nil, err
 		}
 		argv = []string{cfg.Loopgate, "-config", conf}
@@ -427,8 +448,11 @@ http {
 		return nil, err
 	}
 	tp.p = p
+	if tp.rsa == nil {
+		tp.rsa = p
+	}
 	for _, k := range kinds {
-		if err := waitTLS(ctx, tp.addr[k], p); err != nil {
+		if err := waitTLS(ctx, tp.addr[k], tp.procFor(k)); err != nil {
 			return nil, err
 		}
 	}
@@ -699,15 +723,27 @@ func tlsRequestResumed(ctx context.Context, addr string, cfg *tls.Config, path s
 // handshakeLoad runs conns goroutines making new connections, one request each, for d.
 // resume: every goroutine shares a session cache, so after the first handshake the others
 // resume (TLS 1.3 tickets).
-func handshakeLoad(ctx context.Context, tp *tlsProxy, addr string, resume bool, conns int, d time.Duration) (TLSRow, error) {
+func handshakeLoad(ctx context.Context, tp *tlsProxy, kind string, resume bool, conns int, d time.Duration) (TLSRow, error) {
+	addr, p := tp.addr[kind], tp.procFor(kind)
 	cfg := benchClientTLS()
+	// Every handshake must show the certificate the row names.
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("no certificate")
+		}
+		got := strings.ToLower(cs.PeerCertificates[0].PublicKeyAlgorithm.String())
+		if got != kind {
+			return fmt.Errorf("an %s certificate on the %s listener", got, kind)
+		}
+		return nil
+	}
 	if resume {
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(64)
 		if err := tlsRequest(ctx, addr, cfg, "/bytes?n=100"); err != nil {
 			return TLSRow{}, err
 		}
 	}
-	c0, err := procCPU(tp.p.pid())
+	c0, err := procCPU(p.pid())
 	if err != nil {
 		return TLSRow{}, err
 	}
@@ -732,7 +768,7 @@ func handshakeLoad(ctx context.Context, tp *tlsProxy, addr string, resume bool, 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	c1, _ := procCPU(tp.p.pid())
+	c1, _ := procCPU(p.pid())
 	cpu := (c1.user + c1.sys) - (c0.user + c0.sys)
 	n := done.Load()
 	// The scenario is what it says: every handshake resumed, or none did.
