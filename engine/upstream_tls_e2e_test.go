@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -529,13 +531,15 @@ func TestUpstreamTLSIdleTickets(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
 	})
-	_, px := startProxy(t, tlsPool(certs.Client{CA: caFile(t, cert)}, b.addr()))
+	cfg, st := withStats(tlsPool(certs.Client{CA: caFile(t, cert)}, b.addr()))
+	_, px := startProxy(t, cfg)
 	c := dial(t, px)
 	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	time.Sleep(50 * time.Millisecond)
 	c.c.(*net.TCPConn).SetLinger(0) // a reset: gone, not half-closed after its request
 	c.c.Close()
-	time.Sleep(600 * time.Millisecond) // dialed, shaken hands, pooled, tickets read
+	waitFor(t, func() bool { return idleUpstream(t, st) == 1 }) // dialed, shaken hands, pooled
+	time.Sleep(100 * time.Millisecond)                          // its tickets read
 	wantStatus(t, dial(t, px).roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 200)
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("%d backend connections; want 1: the pooled one was dropped for its session tickets", n)
@@ -553,7 +557,7 @@ func TestUpstreamTLSStrayData(t *testing.T) {
 			return
 		}
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood")
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
 		io.Copy(io.Discard, c)
 	})
@@ -565,7 +569,7 @@ func TestUpstreamTLSStrayData(t *testing.T) {
 		if r.body != "good" {
 			t.Fatalf("request %d got %q: a backend's stray bytes reached a client", i, r.body)
 		}
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // the stray bytes come while it idles
 	}
 	if n := b.accepted.Load(); n != 3 {
 		t.Fatalf("%d backend connections for 3 requests; want 3 (none reused after stray bytes)", n)
@@ -583,7 +587,7 @@ func TestUpstreamTLSHealthProbes(t *testing.T) {
 	bad := startTLSBackend(t, other, nil, ok)
 	plain := startBackend(t, ok)
 	cfg := tlsPool(certs.Client{CA: caFile(t, cert)}, good.addr, bad.addr, plain)
-	cfg.Pools[0].Health = &health.Config{Interval: 50 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1, Jitter: -1}
+	cfg.Pools[0].Health = &health.Config{Interval: 200 * time.Millisecond, Timeout: 150 * time.Millisecond, Rise: 1, Fall: 2, Jitter: -1}
 	srv, px := startProxy(t, cfg)
 	state := func() []upstream.BackendStatus { return srv.Status()[0].Backends }
 	waitFor(t, func() bool {
@@ -657,4 +661,17 @@ func TestUpstreamTLSReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 502)
+}
+
+// idleUpstream reads the pooled upstream connections gauge.
+func idleUpstream(t *testing.T, st *stats.Proxy) int {
+	t.Helper()
+	var b bytes.Buffer
+	st.WritePrometheus(&b, nil)
+	m := regexp.MustCompile(`(?m)^loopgate_upstream_connections\{state="idle"\} (\d+)$`).FindSubmatch(b.Bytes())
+	if m == nil {
+		t.Fatal("no idle upstream connection gauge")
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
 }

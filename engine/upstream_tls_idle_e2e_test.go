@@ -3,12 +3,9 @@
 package engine_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -70,15 +67,9 @@ func TestIdleTLSUpstreamHeap(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // the clients' closes reach the proxy
-	var b bytes.Buffer
-	st.WritePrometheus(&b, nil)
-	m := regexp.MustCompile(`(?m)^loopgate_upstream_connections\{state="idle"\} (\d+)$`).FindSubmatch(b.Bytes())
-	if m == nil {
-		t.Fatalf("no idle connection gauge in\n%s", b.String())
-	}
-	idle, _ := strconv.ParseFloat(string(m[1]), 64)
+	idle := idleUpstream(t, st)
 	if idle < n {
-		t.Fatalf("%v idle upstream connections; want at least %d", idle, n)
+		t.Fatalf("%d idle upstream connections; want at least %d", idle, n)
 	}
 	per := (int64(memAfterGC().HeapAlloc) - int64(before)) / int64(idle-1)
 	t.Logf("heap per idle pooled TLS upstream connection (TLS 1.3, after 256 KiB): %d bytes (%v connections)", per, idle)
