@@ -675,3 +675,88 @@ func idleUpstream(t *testing.T, st *stats.Proxy) int {
 	n, _ := strconv.Atoi(string(m[1]))
 	return n
 }
+
+// cutConn passes writes through until, once armed, budget bytes have gone
+// out; then it writes what is left of the budget and resets the connection,
+// or with fin sends a FIN.
+type cutConn struct {
+	net.Conn
+	armed  bool
+	fin    bool
+	budget int
+}
+
+func (c *cutConn) Write(p []byte) (int, error) {
+	if !c.armed || len(p) < c.budget {
+		if c.armed {
+			c.budget -= len(p)
+		}
+		return c.Conn.Write(p)
+	}
+	c.Conn.Write(p[:c.budget])
+	if c.fin {
+		c.Conn.(*net.TCPConn).CloseWrite()
+	} else {
+		resetClose(c.Conn)
+	}
+	return 0, net.ErrClosed
+}
+
+// TestUpstreamTLSResetAtEveryOffset: a TLS backend whose connection is
+// reset, or ended with a bare FIN, after k bytes of its response's
+// ciphertext, for k across the head's record and the body's four: the
+// client gets a 502 when no head was decrypted, a cut response otherwise,
+// and never a response that passes for complete.
+func TestUpstreamTLSResetAtEveryOffset(t *testing.T) {
+	for _, fin := range []bool{false, true} {
+		t.Run(map[bool]string{false: "reset", true: "FIN"}[fin], func(t *testing.T) { cutAtEveryOffset(t, fin) })
+	}
+}
+
+func cutAtEveryOffset(t *testing.T, fin bool) {
+	cert := newTestCert(t, "ecdsa")
+	body := strings.Repeat("b", 1000)
+	var k atomic.Int64
+	b := startRawBackend(t, func(raw net.Conn) {
+		cc := &cutConn{Conn: raw, fin: fin}
+		c := tls.Server(cc, &tls.Config{Certificates: []tls.Certificate{cert.cert}, SessionTicketsDisabled: true})
+		c.SetDeadline(time.Now().Add(ioTimeout))
+		if err := c.Handshake(); err != nil {
+			return
+		}
+		if _, err := readRawRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		cc.armed, cc.budget = true, int(k.Load())
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n") // one record each
+		for i := range 4 {
+			io.WriteString(c, body[i*250:(i+1)*250])
+		}
+		io.Copy(io.Discard, raw)
+	})
+	cfg := tlsPool(certs.Client{CA: caFile(t, cert)}, b.addr())
+	cfg.Pools[0].Retries = -1
+	_, px := startProxy(t, cfg)
+	// TLS 1.3 records carry 22 bytes besides their payload: the head's is 60
+	// bytes, each body record 272; all five, 1148.
+	var bad, gateway, cut int
+	for off := 0; off < 1148; off += 7 {
+		k.Store(int64(off))
+		c := dial(t, px)
+		c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		r, err := c.readErr("GET", ioTimeout)
+		switch {
+		case err != nil:
+			cut++
+		case r.StatusCode == 502:
+			gateway++
+		default:
+			bad++
+			t.Errorf("cut after %d bytes: the client got %d with %d body bytes, as if complete", off, r.StatusCode, len(r.body))
+		}
+		c.c.Close()
+	}
+	if bad > 0 || gateway == 0 || cut == 0 {
+		t.Fatalf("502 %d, cut %d, complete-looking %d; want some of the first two and none of the last", gateway, cut, bad)
+	}
+}
