@@ -58,6 +58,20 @@ type pool struct {
 	// what built it, to tell whether a reload changed it.
 	tls     *tls.Config
 	tlsConf *certs.Client
+	// tlsWarned is when a failed handshake was last logged at warn level
+	// (unix ns): at most one such line per tlsWarnEvery, the others debug,
+	// so a pool whose CA is wrong does not flood the log at full traffic.
+	tlsWarned atomic.Int64
+}
+
+// tlsWarnEvery spaces the warnings about failed handshakes with a pool's
+// backends.
+const tlsWarnEvery = 10 * time.Second
+
+// warnTLS reports whether a failed handshake now is logged at warn level.
+func (p *pool) warnTLS(now time.Time) bool {
+	last := p.tlsWarned.Load()
+	return now.UnixNano()-last >= int64(tlsWarnEvery) && p.tlsWarned.CompareAndSwap(last, now.UnixNano())
 }
 
 // poolState is what a pool publishes: its backends, which of them may take

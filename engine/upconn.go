@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"syscall"
 	"time"
@@ -113,8 +115,12 @@ func (u *upConn) dialFailed(err error) {
 	switch {
 	case errors.As(err, &hsErr):
 		// Most often a configuration matter (a certificate that does not
-		// verify): said at warn level, as nginx does.
-		u.l.s.log.Warn("TLS handshake with backend failed", "backend", u.addr(), "err", hsErr.err)
+		// verify): said at warn level, as nginx does, once per tlsWarnEvery.
+		level := slog.LevelDebug
+		if u.lp.p.warnTLS(time.Now()) {
+			level = slog.LevelWarn
+		}
+		u.l.s.log.Log(context.Background(), level, "TLS handshake with backend failed", "backend", u.addr(), "err", hsErr.err)
 		u.lp.p.stats.TLSFailed.Inc()
 		u.outcome(true, "TLS handshake failed", 0)
 	case !local:
