@@ -485,57 +485,22 @@ func startHTTPSBackendProxy(ctx context.Context, ps *procSet, cfg TLSBenchConfig
 		conf = filepath.Join(dir, "loopgate-https-backend.toml")
 		argv = []string{cfg.Loopgate, "-config", conf}
 	case proxyHAProxy:
-		text = fmt.Sprintf(`global
-  nbthread 1
-  maxconn %d
-  no strict-limits
-defaults
-  mode http
-  timeout connect 3s
-  timeout client 120s
-  timeout server 60s
-  timeout http-keep-alive 120s
-  http-reuse always
-  option forwardfor
-frontend fe
-  bind %s
-  http-request set-header X-Forwarded-Proto http
-  http-request set-header X-Forwarded-Host %%[req.hdr(host)]
-  default_backend be
-backend be
-  server b1 %s ssl verify required ca-file %s sni str(localhost) alpn http/1.1
-`, maxConns, addr, backend, ca)
+		text = strings.Replace(haproxyConf(dir, addr, []string{backend}, maxConns, false),
+			"  server b1 "+backend+"\n",
+			fmt.Sprintf("  server b1 %s ssl verify required ca-file %s sni str(localhost) alpn http/1.1\n", backend, ca), 1)
 		conf = filepath.Join(dir, "haproxy-https-backend.cfg")
 		argv = []string{"haproxy", "-f", conf}
 	case proxyNginx:
 		// proxy_ssl_protocols: nginx before 1.23.4 leaves TLS 1.3 out by default; the
 		// others speak 1.3 to the backend.
-		text = fmt.Sprintf(`worker_processes 1; daemon off; master_process off;
-pid %[1]s; error_log %[2]s crit; worker_rlimit_nofile %[3]d;
-events { worker_connections %[3]d; }
-http {
-  access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
-  upstream be_tls { server %[4]s; keepalive 512; keepalive_requests 1000000; keepalive_timeout 60s; }
-  server {
-    listen %[5]s;
-    location / {
-      proxy_pass https://be_tls;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_ssl_verify on;
-      proxy_ssl_trusted_certificate %[6]s;
+		text = strings.Replace(nginxConf(dir, "nginx-https-backend", addr, []string{backend}, maxConns, "",
+			fmt.Sprintf(`proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate %s;
       proxy_ssl_server_name on;
       proxy_ssl_name localhost;
       proxy_ssl_session_reuse on;
-      proxy_ssl_protocols TLSv1.2 TLSv1.3;
-    }
-  }
-}
-`, filepath.Join(dir, "nginx-https-backend.pid"), filepath.Join(dir, "nginx-https-backend.err"), 2*maxConns, backend, addr, ca)
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;`, ca)),
+			"proxy_pass http://be;", "proxy_pass https://be;", 1)
 		conf = filepath.Join(dir, "nginx-https-backend.conf")
 		argv = []string{"nginx", "-p", dir, "-c", conf}
 	default:
