@@ -95,34 +95,7 @@ rate = 1000000
 		t.Fatal(err)
 	}
 
-	var out lockedBuffer
-	cmd := exec.Command(bin, "-config", cfg)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start loopgate: %v", err)
-	}
-	exited := make(chan struct{})
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
-	// stop sends SIGTERM, which starts a graceful shutdown, and waits for the
-	// exit. It may be called again.
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("loopgate did not exit within 10s of SIGTERM")
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
-	defer func() {
-		stop()
-		if t.Failed() {
-			t.Logf("loopgate output:\n%s", out.String())
-		}
-	}()
-	waitDashboardAdmin(t, ctx, "http://"+adminAddr+"/api/metrics", exited, &exitErr)
+	stop := runLoopgate(t, ctx, bin, cfg, "http://"+adminAddr+"/api/metrics")
 
 	// Traffic through the proxy from a few goroutines, until the test ends
 	// (or 20s have passed).
@@ -384,6 +357,41 @@ func buildDashboardBinary(t *testing.T, dir string) string {
 		t.Fatalf("cannot build loopgate: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// runLoopgate runs the loopgate binary bin with the config file cfg and waits
+// until its admin API answers at adminURL. stop sends SIGTERM, which starts a
+// graceful shutdown, and waits for the exit; it may be called again, and runs
+// when the test ends, logging loopgate's output if the test failed.
+func runLoopgate(t *testing.T, ctx context.Context, bin, cfg, adminURL string) (stop func()) {
+	t.Helper()
+	var out lockedBuffer
+	cmd := exec.Command(bin, "-config", cfg)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cannot start loopgate: %v", err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			t.Errorf("loopgate did not exit within 15s of SIGTERM")
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("loopgate output:\n%s", out.String())
+		}
+	})
+	waitDashboardAdmin(t, ctx, adminURL, exited, &exitErr)
+	return stop
 }
 
 // waitDashboardAdmin waits until url answers 200, or fails the test if loopgate

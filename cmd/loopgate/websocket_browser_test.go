@@ -7,10 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,29 +75,7 @@ func TestWebSocketBrowser(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
-	cmd := exec.Command(bin, "-config", cfg)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start loopgate: %v", err)
-	}
-	exited := make(chan struct{})
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			t.Errorf("loopgate did not exit within 15s of SIGTERM")
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("loopgate output:\n%s", out.String())
-		}
-	}()
-	waitDashboardAdmin(t, ctx, "http://"+adminAddr+"/api/metrics", exited, &exitErr)
+	runLoopgate(t, ctx, bin, cfg, "http://"+adminAddr+"/api/metrics")
 
 	type result struct {
 		Got   []string
