@@ -67,7 +67,7 @@ func newCachedLoop(tb testing.TB) (*clientConn, *memConn) {
 	}
 	l := newLoop(s, nil, 0)
 	mc := &memConn{}
-	cc := &clientConn{l: l, c: mc, ln: plainTestListener, ip: []byte("192.0.2.10")}
+	cc := &clientConn{l: l, wire: wire{c: mc}, ln: plainTestListener, ip: []byte("192.0.2.10")}
 	cc.owner = cc
 
 	var r codec.Request

@@ -44,10 +44,9 @@ const (
 // an idle keep-alive client costs this struct and gnet's, not both.
 type clientConn struct {
 	timer
+	wire    // the socket, and its TLS on a TLS listener (tls nil on a plain one)
 	l       *loop
-	c       gnet.Conn
 	ln      *listener // the listener it came through
-	tls     *tlsConn  // nil on a plain listener
 	state   clientState
 	ip      []byte // for X-Forwarded-For, formatted once at accept
 	ipKey   uint64 // hash of ip, for ip_hash and hash_key = "ip"
@@ -157,7 +156,7 @@ func keep(b []byte) []byte {
 }
 
 func newClient(l *loop, c gnet.Conn, ln *listener) *clientConn {
-	cc := &clientConn{l: l, c: c, ln: ln}
+	cc := &clientConn{l: l, wire: wire{c: c}, ln: ln}
 	cc.owner = cc
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.ip = []byte(a.IP.String())
@@ -195,61 +194,12 @@ func (cc *clientConn) onTraffic() gnet.Action {
 	return gnet.None
 }
 
-// input returns the unconsumed request bytes gnet holds (read now or earlier
-// and left there), or for a TLS client the decrypted ones. They are valid
-// until consume or the callback's end. The client connection reads its
-// input only through input, consume, inboundBuffered and readEOF, so a TLS
-// connection costs the plain path one branch each.
-func (cc *clientConn) input() []byte {
-	if t := cc.tls; t != nil {
-		return t.input()
-	}
-	b, _ := cc.c.Peek(-1)
-	return b
-}
-
-func (cc *clientConn) consume(n int) {
-	if t := cc.tls; t != nil {
-		t.consume(n)
-		return
-	}
-	cc.c.Discard(n)
-}
-
-// inboundBuffered counts the input read from the client and not consumed:
-// gnet's buffer (ciphertext, for TLS) and the decrypted bytes.
-func (cc *clientConn) inboundBuffered() int {
-	if t := cc.tls; t != nil {
-		return t.buffered()
-	}
-	return cc.c.InboundBuffered()
-}
-
-// readEOF reports that no more input will come beyond what is buffered: the
-// client's FIN, or for TLS its close_notify, a FIN with no whole record
-// left, or a broken stream.
-func (cc *clientConn) readEOF() bool {
-	if t := cc.tls; t != nil {
-		return t.readEOF()
-	}
-	return cc.c.ReadEOF()
-}
-
 // discardInput drops all the input in hand (closing: it is not read).
 func (cc *clientConn) discardInput() {
 	cc.c.Discard(-1)
 	if cc.tls != nil {
 		cc.tls.forgetIn()
 	}
-}
-
-// writeOut writes p to the client, encrypted on a TLS connection.
-func (cc *clientConn) writeOut(p []byte) error {
-	if cc.tls != nil {
-		return cc.tls.write(p)
-	}
-	_, err := cc.c.Write(p)
-	return err
 }
 
 // serve advances the request side as far as the input allows, then bounds
@@ -727,7 +677,7 @@ func (cc *clientConn) send(u *upConn, head []byte) {
 		cc.state = clientReadBody
 		cc.l.arm(&cc.timer, timerClientBody)
 	}
-	u.write(head)
+	_ = u.writeOut(head) // on failure u's read side ends the exchange
 }
 
 // forwardBody writes the request body bytes that have arrived to the
@@ -768,7 +718,7 @@ func (cc *clientConn) forwardBody() bool {
 	cc.timer.touch(now())
 	cc.log.bytesIn += int64(n)
 	if len(out) > 0 {
-		u.write(out) // on failure u's read side ends the exchange, as in send
+		_ = u.writeOut(out) // on failure u's read side ends the exchange, as in send
 	}
 	cc.consume(n)
 	if cc.reqDone {

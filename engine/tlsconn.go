@@ -234,6 +234,62 @@ func (cc *clientConn) handshakeTimedOut() {
 	cc.closeNow()
 }
 
+// wire is a connection's socket and, over TLS, its record layer. The client
+// and upstream state machines read their input only through input, consume,
+// inboundBuffered and readEOF, and write through writeOut, so a TLS
+// connection costs the plain path one branch each.
+type wire struct {
+	c   gnet.Conn
+	tls *tlsConn // nil: plain
+}
+
+// input returns the unconsumed bytes gnet holds (read now or earlier and
+// left there), or over TLS the decrypted ones. They are valid until
+// consume or the callback's end.
+func (w *wire) input() []byte {
+	if t := w.tls; t != nil {
+		return t.input()
+	}
+	b, _ := w.c.Peek(-1)
+	return b
+}
+
+func (w *wire) consume(n int) {
+	if t := w.tls; t != nil {
+		t.consume(n)
+		return
+	}
+	w.c.Discard(n)
+}
+
+// inboundBuffered counts the input read and not consumed: gnet's buffer
+// (ciphertext, over TLS) and the decrypted bytes.
+func (w *wire) inboundBuffered() int {
+	if t := w.tls; t != nil {
+		return t.buffered()
+	}
+	return w.c.InboundBuffered()
+}
+
+// readEOF reports that no more input will come beyond what is buffered: the
+// peer's FIN, or over TLS its close_notify, a FIN with no whole record left,
+// or a broken stream.
+func (w *wire) readEOF() bool {
+	if t := w.tls; t != nil {
+		return t.readEOF()
+	}
+	return w.c.ReadEOF()
+}
+
+// writeOut writes p, encrypted over TLS.
+func (w *wire) writeOut(p []byte) error {
+	if t := w.tls; t != nil {
+		return t.write(p)
+	}
+	_, err := w.c.Write(p)
+	return err
+}
+
 // input returns the decrypted bytes not consumed yet, decrypting first what
 // gnet holds. They are valid until consume or the callback's end.
 func (t *tlsConn) input() []byte {

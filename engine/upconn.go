@@ -34,8 +34,7 @@ type upConn struct {
 	timer
 	l       *loop
 	lp      *loopPool
-	c       gnet.Conn     // nil while dialing
-	tls     *tlsConn      // a TLS pool's connection; nil: plain
+	wire                  // c is nil while dialing; tls is a TLS pool's connection, nil: plain
 	dialTLS *tlsConn      // written by the dialer, taken by onOpen
 	set     *upstream.Set // the Set backend indexes into
 	backend int
@@ -231,53 +230,10 @@ func (u *upConn) onTraffic() gnet.Action {
 	return gnet.None
 }
 
-// input returns the unconsumed response bytes: gnet's, or for a TLS pool
-// the decrypted ones. The upstream connection reads its input only through
-// input, consume, inboundBuffered and readEOF, as the client's does.
-func (u *upConn) input() []byte {
-	if t := u.tls; t != nil {
-		return t.input()
-	}
-	b, _ := u.c.Peek(-1)
-	return b
-}
-
-func (u *upConn) consume(n int) {
-	if t := u.tls; t != nil {
-		t.consume(n)
-		return
-	}
-	u.c.Discard(n)
-}
-
-func (u *upConn) inboundBuffered() int {
-	if t := u.tls; t != nil {
-		return t.buffered()
-	}
-	return u.c.InboundBuffered()
-}
-
-func (u *upConn) readEOF() bool {
-	if t := u.tls; t != nil {
-		return t.readEOF()
-	}
-	return u.c.ReadEOF()
-}
-
 // cleanEOF reports whether the end of input is the backend's clean end of
 // its stream: a FIN, or over TLS a close_notify (RFC 9112 §9.8: without
 // it a close-delimited body may have been cut).
 func (u *upConn) cleanEOF() bool { return u.tls == nil || u.tls.peerNotified }
-
-// write sends request bytes to the backend, encrypted for a TLS pool. A
-// failed write shows on the read side, which ends the exchange.
-func (u *upConn) write(p []byte) {
-	if t := u.tls; t != nil {
-		_ = t.write(p)
-		return
-	}
-	_, _ = u.c.Write(p)
-}
 
 // pump moves the response forward as far as the input and the client allow,
 // then handles the backend's end of output once everything before it is
