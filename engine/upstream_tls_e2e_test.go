@@ -760,3 +760,78 @@ func cutAtEveryOffset(t *testing.T, fin bool) {
 		t.Fatalf("502 %d, cut %d, complete-looking %d; want some of the first two and none of the last", gateway, cut, bad)
 	}
 }
+
+// TestUpstreamTLSSlowPeers: memory stays bounded as for a plain backend
+// (G4: 2 × (read_buffer + high_watermark) + 8 MiB) while a TLS backend
+// pushes 64 MiB at a client that reads 64 KiB every 100 ms, and while a
+// client pushes 64 MiB at a TLS backend that reads that slowly: records
+// wait in gnet's buffer, paused, not in decrypted copies.
+func TestUpstreamTLSSlowPeers(t *testing.T) {
+	const size = 64 << 20
+	const measure = 3 * time.Second
+	cert := newTestCert(t, "ecdsa")
+	tlsConfig := func(addr string) engine.Config {
+		cfg := hostileConfig(addr)
+		cfg.Pools[0].TLS = &certs.Client{CA: caFile(t, cert)}
+		return cfg
+	}
+	t.Run("slow client", func(t *testing.T) {
+		held := newHold()
+		b := startRawTLSBackend(t, cert, func(c *tls.Conn, raw net.Conn) {
+			if readHead(c, bufio.NewReader(c)) == "" {
+				return
+			}
+			c.SetWriteDeadline(time.Now().Add(2 * measure))
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+			buf := bytes.Repeat([]byte("x"), 16<<10)
+			for sent := 0; sent < size; sent += len(buf) {
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+				select {
+				case <-held.ch:
+					return
+				default:
+				}
+			}
+		})
+		held.until(t)
+		_, px := startProxy(t, tlsConfig(b.addr()))
+		c := dial(t, px)
+		heap := watchHeap()
+		c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		var got int64
+		for start := time.Now(); time.Since(start) < measure; time.Sleep(100 * time.Millisecond) {
+			c.c.SetReadDeadline(time.Now().Add(ioTimeout))
+			n, err := io.CopyN(io.Discard, c.br, 64<<10)
+			got += n
+			if err != nil {
+				heap.check(t)
+				t.Fatalf("after %d bytes: %v", got, err)
+			}
+		}
+		heap.check(t)
+	})
+	t.Run("slow backend", func(t *testing.T) {
+		b := startRawTLSBackend(t, cert, func(c *tls.Conn, raw net.Conn) {
+			br := bufio.NewReaderSize(c, 64<<10)
+			if readHead(c, br) == "" {
+				return
+			}
+			buf := make([]byte, 64<<10)
+			for start := time.Now(); time.Since(start) < measure+time.Second; time.Sleep(100 * time.Millisecond) {
+				c.SetReadDeadline(time.Now().Add(ioTimeout))
+				if _, err := io.ReadFull(br, buf); err != nil {
+					return
+				}
+			}
+		})
+		_, px := startProxy(t, tlsConfig(b.addr()))
+		c := dial(t, px)
+		heap := watchHeap()
+		c.send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(size) + "\r\n\r\n")
+		c.c.SetWriteDeadline(time.Now().Add(measure))
+		io.Copy(bufio.NewWriterSize(c.c, 64<<10), &pattern{n: size}) // the deadline ends it
+		heap.check(t)
+	})
+}
