@@ -132,9 +132,20 @@ func mustStore(t *testing.T, pairs []Pair) *Store {
 	return s
 }
 
-// serve runs a TLS server on 127.0.0.1 that writes "ok" and the negotiated
-// protocol to each connection, then closes it.
+// serve runs a TLS server on 127.0.0.1 that writes "ok" to each
+// connection and closes it once the client has.
 func serve(t *testing.T, cfg *tls.Config) string {
+	return acceptTLS(t, cfg, func(c *tls.Conn) {
+		c.Write([]byte("ok"))
+		var b [1]byte
+		c.Read(b[:]) // wait for the client to close
+	})
+}
+
+// acceptTLS runs a TLS server on 127.0.0.1 and calls handle on each
+// connection whose handshake passed (within 5 s), then closes it. It
+// returns the server's address.
+func acceptTLS(t *testing.T, cfg *tls.Config, handle func(c *tls.Conn)) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
@@ -150,13 +161,9 @@ func serve(t *testing.T, cfg *tls.Config) string {
 			go func() {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(5 * time.Second))
-				tc := c.(*tls.Conn)
-				if tc.Handshake() != nil {
-					return
+				if tc := c.(*tls.Conn); tc.Handshake() == nil {
+					handle(tc)
 				}
-				c.Write([]byte("ok"))
-				var b [1]byte
-				c.Read(b[:]) // wait for the client to close
 			}()
 		}
 	}()

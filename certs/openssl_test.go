@@ -28,28 +28,7 @@ func opensslPath(t *testing.T) string {
 // serveAndClose answers each connection with "ok" and a close_notify, so
 // s_client -ign_eof ends as soon as it has read the data and any tickets.
 func serveAndClose(t *testing.T, cfg *tls.Config) string {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if c.(*tls.Conn).Handshake() == nil {
-					c.Write([]byte("ok\n"))
-				}
-				c.Close()
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return acceptTLS(t, cfg, func(c *tls.Conn) { c.Write([]byte("ok\n")) })
 }
 
 func sClient(t *testing.T, bin string, args ...string) string {
