@@ -97,35 +97,15 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	s.tlsAddr = ln.Addr().String()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				tc := c.(*tls.Conn)
-				if tc.Handshake() != nil {
-					return
-				}
-				if tc.ConnectionState().NegotiatedProtocol == ALPNACME {
-					s.alpnHits.Add(1)
-					return // RFC 8737 §3: no application data on a validation connection
-				}
-				c.Write([]byte("ok"))
-				var b [1]byte
-				c.Read(b[:])
-			}()
+	s.tlsAddr = acceptTLS(t, cfg, func(c *tls.Conn) {
+		if c.ConnectionState().NegotiatedProtocol == ALPNACME {
+			s.alpnHits.Add(1)
+			return // RFC 8737 §3: no application data on a validation connection
 		}
-	}()
+		c.Write([]byte("ok"))
+		var b [1]byte
+		c.Read(b[:])
+	})
 	return s
 }
 
