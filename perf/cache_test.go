@@ -188,21 +188,8 @@ func (cb *cacheBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // backend and checks that the second request is a hit with the X-Cache header and the same
 // body, and that the backend saw one request per path.
 func TestCacheConfs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts proxies")
-	}
-	if err := supported(); err != nil {
-		t.Skip(err)
-	}
-	ln, err := listenLocal()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cb := &cacheBackend{}
-	srv := &http.Server{Handler: cb}
-	go srv.Serve(ln)
-	defer srv.Close()
-	backends := []string{ln.Addr().String()}
+	backends := []string{startConfBackend(t, cb)}
 
 	for _, name := range CacheProxies {
 		t.Run(name, func(t *testing.T) {

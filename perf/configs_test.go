@@ -62,21 +62,8 @@ func (pb *policyBackend) last() (path, xEnv string, calls int) {
 // the header rules, a host route forwards, anything else gets 404. Proxies that are not
 // installed are skipped.
 func TestPolicyConfs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts proxies")
-	}
-	if err := supported(); err != nil {
-		t.Skip(err)
-	}
-	ln, err := listenLocal()
-	if err != nil {
-		t.Fatal(err)
-	}
 	pb := &policyBackend{}
-	srv := &http.Server{Handler: pb}
-	go srv.Serve(ln)
-	defer srv.Close()
-	backends := []string{ln.Addr().String()}
+	backends := []string{startConfBackend(t, pb)}
 
 	for _, name := range []string{proxyLoopgate, proxyHAProxy, proxyNginx} {
 		t.Run(name, func(t *testing.T) {
@@ -181,4 +168,25 @@ func TestPolicyConfs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startConfBackend skips a test that starts proxies when they cannot run
+// (-short, an unsupported system), and otherwise serves h on loopback
+// until the test ends; it returns its address.
+func startConfBackend(t *testing.T, h http.Handler) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts proxies")
+	}
+	if err := supported(); err != nil {
+		t.Skip(err)
+	}
+	ln, err := listenLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }
